@@ -1,0 +1,11 @@
+import ArgumentParser
+import DollyKit
+
+@main
+struct Dolly: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dolly",
+        abstract: "Run Databricks' Dolly v2 on a CPU.",
+        subcommands: []
+    )
+}
