@@ -40,6 +40,29 @@ int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_t
 /// Widens `n` elements of `type` starting at element `offset` of row `row` to f32.
 int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *out);
 
+// ---- Transformer building blocks (f32 activations) ----
+
+/// LayerNorm over the last dimension of x (n_tokens, dim); y may alias x.
+void csimd_layernorm(const float *x, int64_t n_tokens, int64_t dim, const float *weight,
+                     const float *bias, float eps, float *y);
+
+/// Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), in place over n values.
+void csimd_gelu_erf(float *x, int64_t n);
+
+/// NeoX rotate-half rotary embedding, in place, on the first rot_dims of each head.
+/// vec holds n_heads heads, head h starting at vec + h * head_stride; cos/sin are (rot_dims / 2).
+void csimd_rotary_apply(float *vec, int64_t n_heads, int64_t head_stride, int64_t rot_dims,
+                        const float *cos, const float *sin);
+
+/// Causal attention for n_tokens new queries whose keys/values are already in the cache.
+/// q: token t, head h at q + t * q_token_stride + h * q_head_stride (head_dim floats).
+/// k_cache/v_cache: (n_ctx, n_heads * head_dim) f32, position p at row p.
+/// Query t sits at position pos0 + t and sees positions 0 ..= pos0 + t.
+/// out: (n_tokens, n_heads * head_dim). scratch: at least csimd_threads_get() * (pos0 + n_tokens) floats.
+void csimd_attention(const float *q, int64_t q_token_stride, int64_t q_head_stride,
+                     const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
+                     int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,11 +1,10 @@
 import ArgumentParser
-import DollyKit
 
 @main
 struct Dolly: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dolly",
         abstract: "Run Databricks' Dolly v2 on a CPU.",
-        subcommands: []
+        subcommands: [RunCommand.self, ChatCommand.self, TokenizeCommand.self]
     )
 }

@@ -1,0 +1,93 @@
+import Foundation
+
+/// Why a generation ended.
+public enum StopReason: String, Sendable {
+    /// The model produced a stop token (`### End` or `<|endoftext|>`).
+    case stopToken
+    /// `maxNewTokens` were produced.
+    case maxTokens
+    /// The KV cache is full.
+    case contextFull
+    /// The caller's callback asked to stop.
+    case cancelled
+}
+
+public struct GenerationResult: Sendable {
+    /// The generated ids, without the stop token.
+    public var tokens: [Int32]
+    public var stopReason: StopReason
+    /// Prompt tokens processed.
+    public var promptTokens: Int
+    public var promptSeconds: Double
+    public var generationSeconds: Double
+}
+
+/// Runs the autoregressive loop on one session: prompt in, tokens out, one callback per token.
+public struct TokenGenerator {
+    public let session: InferenceSession
+
+    public init(session: InferenceSession) {
+        self.session = session
+    }
+
+    /// Evaluates `prompt` after whatever the session holds, then samples up to `maxNewTokens`,
+    /// handing each token to `onToken` (return false to stop) before it is fed back.
+    public func generate(prompt: [Int32], maxNewTokens: Int, sampling: SamplingParameters,
+                         stopTokens: Set<Int32>, onToken: (Int32) throws -> Bool) throws -> GenerationResult {
+        guard !prompt.isEmpty else { throw ModelError.emptyPrompt }
+        let room = session.contextLength - session.position
+        guard prompt.count <= room else { throw ModelError.promptTooLong(tokens: prompt.count, limit: room) }
+        var sampler = Sampler(sampling)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try session.evaluate(prompt)
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        var result = GenerationResult(tokens: [], stopReason: .maxTokens, promptTokens: prompt.count,
+                                      promptSeconds: Double(t1 - t0) / 1e9, generationSeconds: 0)
+        result.tokens.reserveCapacity(maxNewTokens)
+        defer { result.generationSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9 }
+        while result.tokens.count < maxNewTokens {
+            let next = sampler.sample(session.lastLogits)
+            if stopTokens.contains(next) {
+                result.stopReason = .stopToken
+                break
+            }
+            result.tokens.append(next)
+            guard try onToken(next) else {
+                result.stopReason = .cancelled
+                break
+            }
+            if result.tokens.count == maxNewTokens { break }
+            guard session.position < session.contextLength else {
+                result.stopReason = .contextFull
+                break
+            }
+            try session.evaluate([next])
+        }
+        result.generationSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
+        return result
+    }
+}
+
+/// Streams text with Python's `str.strip()` applied to the whole, as Dolly's pipeline does to
+/// its answer: leading whitespace is dropped, trailing whitespace is held back until more text comes.
+public struct StrippingStream {
+    private var started = false
+    private var pending = ""
+
+    public init() {}
+
+    public mutating func push(_ piece: String) -> String {
+        var out = ""
+        for ch in piece {
+            if ch.isWhitespace {
+                if started { pending.append(ch) }
+            } else {
+                started = true
+                out += pending
+                pending = ""
+                out.append(ch)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,28 @@
+import CSIMD
+import Foundation
+
+/// A loaded GPT-NeoX network: immutable weights, shareable by any number of `InferenceSession`s.
+public final class GPTNeoX: Sendable {
+    public let config: ModelConfig
+    public let weights: ModelWeights
+
+    public init(config: ModelConfig, weights: ModelWeights) {
+        self.config = config
+        self.weights = weights
+    }
+
+    /// A new session (KV cache and scratch) able to hold `contextLength` tokens.
+    public func makeSession(contextLength: Int? = nil, batchSize: Int = 64) throws -> InferenceSession {
+        try InferenceSession(model: self, contextLength: contextLength ?? config.maxPositionEmbeddings,
+                             batchSize: batchSize)
+    }
+}
+
+/// Which logits a forward pass should produce.
+public enum LogitsRequest {
+    /// Only the last token's (generation).
+    case last
+    /// Every token's, handed to the callback a batch at a time: (index of the batch's first token
+    /// within the call, logits of shape (batch, vocab)). Used by perplexity and evaluation.
+    case all((Int, UnsafeBufferPointer<Float>) throws -> Void)
+}

@@ -1,0 +1,27 @@
+import Foundation
+
+/// Errors raised while configuring, loading or running a GPT-NeoX model.
+public enum ModelError: LocalizedError, Equatable {
+    case missingFile(String)
+    case badConfig(String)
+    case unsupported(String)
+    case missingTensor(String)
+    case badTensor(name: String, reason: String)
+    case contextFull(limit: Int)
+    case promptTooLong(tokens: Int, limit: Int)
+    case emptyPrompt
+
+    public var errorDescription: String? {
+        switch self {
+        case let .missingFile(path): return "missing \(path)"
+        case let .badConfig(reason): return "bad config.json: \(reason)"
+        case let .unsupported(what): return "unsupported model: \(what)"
+        case let .missingTensor(name): return "checkpoint has no tensor \(name)"
+        case let .badTensor(name, reason): return "tensor \(name): \(reason)"
+        case let .contextFull(limit): return "context is full (\(limit) tokens); use a larger --context or a shorter prompt"
+        case let .promptTooLong(tokens, limit):
+            return "prompt is \(tokens) tokens but the context holds \(limit); shorten it or raise --context"
+        case .emptyPrompt: return "the prompt is empty"
+        }
+    }
+}

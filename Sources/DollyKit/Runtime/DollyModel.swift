@@ -1,0 +1,75 @@
+import CSIMD
+import Foundation
+
+/// A Dolly model ready to run: network, tokenizer and Dolly's special tokens.
+public final class DollyModel: Sendable {
+    public let network: GPTNeoX
+    public let tokenizer: Tokenizer
+    /// `### End`, which closes every answer Dolly was trained on.
+    public let endKeyId: Int32?
+    /// The added token starting with `### Response:`, the end of Dolly's prompt.
+    public let responseKeyId: Int32?
+    /// `<|endoftext|>`.
+    public let eosId: Int32
+
+    public var config: ModelConfig { network.config }
+
+    public init(network: GPTNeoX, tokenizer: Tokenizer) {
+        self.network = network
+        self.tokenizer = tokenizer
+        endKeyId = tokenizer.addedTokens.first { $0.content == DollyPrompt.endKey }?.id
+        responseKeyId = tokenizer.addedTokens.first { $0.content.hasPrefix(DollyPrompt.responseKey) }?.id
+        eosId = tokenizer.id(ofToken: "<|endoftext|>") ?? Int32(network.config.eosTokenId)
+    }
+
+    /// Loads a Hugging Face folder (config.json, tokenizer.json, weights) in place via mmap.
+    public static func load(path: String) throws -> DollyModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ModelError.missingFile(path)
+        }
+        guard isDirectory.boolValue else {
+            throw ModelError.unsupported("\(path) is a file; expected a Hugging Face model folder")
+        }
+        let folder = URL(fileURLWithPath: path)
+        let config = try ModelConfig.load(from: folder.appendingPathComponent("config.json"))
+        let tokenizerURL = folder.appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {
+            throw ModelError.missingFile(tokenizerURL.path)
+        }
+        let tokenizer = try Tokenizer(contentsOf: tokenizerURL)
+        let source = try openCheckpoint(directory: path)
+        let weights = try ModelWeights(huggingFace: source, config: config)
+        return DollyModel(network: GPTNeoX(config: config, weights: weights), tokenizer: tokenizer)
+    }
+
+    /// Ids that end a generation.
+    public var stopTokens: Set<Int32> {
+        var s: Set<Int32> = [eosId]
+        if let endKeyId { s.insert(endKeyId) }
+        return s
+    }
+
+    /// Sets the number of threads every kernel uses (process-wide).
+    public static func setThreads(_ n: Int) {
+        csimd_threads_set(Int32(max(1, n)))
+    }
+
+    /// Physical cores of this machine, a sensible default thread count.
+    public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
+}
+
+extension Tokenizer {
+    /// The tokenizer of a model: a Hugging Face folder's tokenizer.json, or a tokenizer.json itself.
+    public static func load(modelPath path: String) throws -> Tokenizer {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ModelError.missingFile(path)
+        }
+        let url = isDirectory.boolValue
+            ? URL(fileURLWithPath: path).appendingPathComponent("tokenizer.json")
+            : URL(fileURLWithPath: path)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw ModelError.missingFile(url.path) }
+        return try Tokenizer(contentsOf: url)
+    }
+}

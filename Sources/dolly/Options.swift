@@ -1,0 +1,63 @@
+import ArgumentParser
+import DollyKit
+
+/// Which model to load, and with how many threads.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "A Hugging Face Dolly folder (config.json, tokenizer.json, weights).")
+    var model: String
+
+    @Option(name: [.customShort("t"), .long], help: "Threads (default: the machine's cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Context length in tokens (default: the model's maximum).")
+    var context: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 1024 {
+            throw ValidationError("--threads must be between 1 and 1024")
+        }
+        if let context, context < 1 {
+            throw ValidationError("--context must be positive")
+        }
+    }
+
+    /// Loads the model and makes a session for it.
+    func load() throws -> (DollyModel, InferenceSession) {
+        DollyModel.setThreads(threads ?? DollyModel.defaultThreads)
+        let model = try DollyModel.load(path: self.model)
+        let session = try model.network.makeSession(contextLength: context)
+        return (model, session)
+    }
+}
+
+/// How tokens are chosen; defaults are Dolly's pipeline's.
+struct SamplingOptions: ParsableArguments {
+    @Flag(name: .long, help: "Always take the most likely token.")
+    var greedy = false
+
+    @Option(name: .long, help: "Most tokens to generate.")
+    var maxTokens = 256
+
+    @Option(name: .long, help: "Seed of the sampler (default: random).")
+    var seed: UInt64?
+
+    @Option(name: .long, help: "Softmax temperature.")
+    var temperature: Float = 1.0
+
+    @Option(name: .long, help: "Nucleus sampling threshold.")
+    var topP: Float = 0.92
+
+    @Option(name: .long, help: "Keep only the K most likely tokens (0: all).")
+    var topK = 0
+
+    func validate() throws {
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+        guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
+        guard topP.isFinite, topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
+    }
+
+    var parameters: SamplingParameters {
+        SamplingParameters(greedy: greedy, temperature: temperature, topP: topP, topK: topK, seed: seed)
+    }
+}
