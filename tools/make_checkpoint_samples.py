@@ -85,7 +85,8 @@ def write_zip64(dest, entries):
 def write_zip(dest, entries, method=zipfile.ZIP_STORED):
     with zipfile.ZipFile(dest, "w", compression=method) as z:
         for name, data in entries:
-            z.writestr(name, data)
+            # A fixed timestamp keeps regenerated samples byte-identical.
+            z.writestr(zipfile.ZipInfo(name, date_time=(2023, 4, 12, 0, 0, 0)), data, compress_type=method)
 
 
 class Evil:
@@ -126,6 +127,12 @@ def main():
     torch.save(full, buf)
     with open(path("bin-archive", "pytorch_model.bin"), "wb") as f:
         f.write(buf.getvalue())
+
+    # Protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL) with nn.Parameter values (_rebuild_parameter),
+    # as torch.save(model.state_dict(keep_vars=True), pickle_protocol=4) would write.
+    params = collections.OrderedDict(
+        (n, torch.nn.Parameter(t, requires_grad=t.is_floating_point())) for n, t in base.items())
+    torch.save(params, path("bin-proto4", "pytorch_model.bin"), pickle_protocol=4)
 
     save_file(base, path("safetensors", "model.safetensors"), metadata={"format": "pt"})
 

@@ -75,7 +75,7 @@ final class CheckpointFormsTests: XCTestCase {
     func testAllFormsAreBitIdentical() throws {
         let reference = try TorchCheckpoint(path: CheckpointFixtures.path("bin/pytorch_model.bin"))
         var others: [(String, TensorSource)] = []
-        for dir in ["bin", "bin-archive", "zip64", "safetensors", "sharded", "sharded-bin"] {
+        for dir in ["bin", "bin-archive", "bin-proto4", "zip64", "safetensors", "sharded", "sharded-bin"] {
             others.append((dir, try openCheckpoint(directory: CheckpointFixtures.path(dir))))
         }
         for (dir, source) in others {
