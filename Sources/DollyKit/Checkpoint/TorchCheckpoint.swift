@@ -11,8 +11,6 @@ public final class TorchCheckpoint: TensorSource, @unchecked Sendable {
     /// Each tensor's view, or the reason it cannot be read (kept per tensor so one odd tensor
     /// does not hide the others, yet is reported by name when asked for).
     private let views: [String: Result<TensorView, CheckpointError>]
-    /// Zip entries holding storages, for checksum verification.
-    private let storageEntries: [ZipEntry]
 
     private var path: String { archive.file.path }
 
@@ -41,10 +39,10 @@ public final class TorchCheckpoint: TensorSource, @unchecked Sendable {
         }
         let records = try TorchPickle.stateDict(try archive.data(of: pickleEntry), file: path)
 
-        var storages: [String: (entry: ZipEntry, data: UnsafeRawBufferPointer)] = [:]
+        var storages: [String: UnsafeRawBufferPointer] = [:]
         var views: [String: Result<TensorView, CheckpointError>] = [:]
         for (name, t) in records {
-            let storage: (entry: ZipEntry, data: UnsafeRawBufferPointer)
+            let storage: UnsafeRawBufferPointer
             if let s = storages[t.storageKey] {
                 storage = s
             } else {
@@ -52,24 +50,23 @@ public final class TorchCheckpoint: TensorSource, @unchecked Sendable {
                 guard let entry = archive.entry(named: entryName) else {
                     throw CheckpointError.missingEntry(file: path, entry: entryName)
                 }
-                let data = try archive.data(of: entry)
-                // torch writes exactly numel * itemsize bytes; anything else means damage.
-                guard Checked.multiply(t.storageElements, t.dtype.size) == data.count else {
-                    throw CheckpointError.badTensor(file: path, tensor: name,
-                        reason: "storage \(t.storageKey) holds \(data.count) bytes, expected \(t.storageElements) \(t.dtype) elements")
-                }
-                storage = (entry, data)
+                storage = try archive.data(of: entry)
                 storages[t.storageKey] = storage
             }
+            // torch writes exactly numel * itemsize bytes; anything else means damage. Checked
+            // per tensor, since each one restates the storage's type and size.
+            guard Checked.multiply(t.storageElements, t.dtype.size) == storage.count else {
+                throw CheckpointError.badTensor(file: path, tensor: name,
+                    reason: "storage \(t.storageKey) holds \(storage.count) bytes, expected \(t.storageElements) \(t.dtype) elements")
+            }
             do throws(CheckpointError) {
-                views[name] = .success(try Self.view(name: name, t, storage.data, file: archive.file))
+                views[name] = .success(try Self.view(name: name, t, storage, file: archive.file))
             } catch {
                 views[name] = .failure(error)
             }
         }
         self.tensorNames = records.map(\.name)
         self.views = views
-        self.storageEntries = storages.values.map(\.entry).sorted { $0.dataOffset < $1.dataOffset }
     }
 
     public func tensor(named name: String) throws -> TensorView {
@@ -77,10 +74,10 @@ public final class TorchCheckpoint: TensorSource, @unchecked Sendable {
         return try v.get()
     }
 
-    /// Verifies the CRC-32 of the pickle and every storage entry (reads the whole file once).
+    /// Verifies the CRC-32 of every zip entry (reads the whole file once); a converter calls
+    /// this to refuse a damaged download rather than convert garbage weights.
     public func verifyChecksums() throws {
-        if let pkl = archive.entry(named: "\(prefix)/data.pkl") { try archive.verifyCRC32(pkl) }
-        for e in storageEntries { try archive.verifyCRC32(e) }
+        for e in archive.entries { try archive.verifyCRC32(e) }
     }
 
     /// Checks the view is row-major contiguous and inside its storage, and slices it out.
