@@ -15,18 +15,26 @@ enum ScalarClass: UInt8 {
         return classifyUnicode(scalar)
     }
 
+    /// The Unicode version of Oniguruma's tables in `tokenizers` 0.23. Swift's stdlib knows newer
+    /// characters; to Oniguruma they are unassigned, hence neither letters nor numbers.
+    private static let regexUnicodeVersion = (major: 16, minor: 0)
+
     /// Oniguruma (used by `tokenizers`) gives `\s` the Unicode White_Space set and `\p{L}`/`\p{N}`
-    /// the general categories L*/N*; checked against tokenizers for every code point.
+    /// the general categories L*/N*. Checked against tokenizers for every code point: identical
+    /// once characters newer than `regexUnicodeVersion` are treated as unassigned.
     private static func classifyUnicode(_ scalar: Unicode.Scalar) -> ScalarClass {
         let p = scalar.properties
         if p.isWhitespace { return .space }
+        let cls: ScalarClass
         switch p.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
-            return .letter
+            cls = .letter
         case .decimalNumber, .letterNumber, .otherNumber:
-            return .number
+            cls = .number
         default:
             return .other
         }
+        if let age = p.age, (age.major, age.minor) > regexUnicodeVersion { return .other }
+        return cls
     }
 }

@@ -111,7 +111,7 @@ struct TokenizerDefinition {
     }
 
     private static func int32(_ value: Any) -> Int32? {
-        if value is Bool { return nil }
+        // (No `is Bool` test: Foundation bridges JSON 0 and 1 to Bool as well.)
         guard let n = value as? Int, n <= Int(Int32.max), n >= Int(Int32.min) else { return nil }
         return Int32(n)
     }
