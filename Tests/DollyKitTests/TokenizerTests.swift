@@ -120,3 +120,30 @@ final class TokenizerTests: XCTestCase {
         XCTAssertThrowsError(try Tokenizer(contentsOf: URL(fileURLWithPath: "/nonexistent/tokenizer.json")))
     }
 }
+
+/// lstrip / rstrip / single_word are all false in Dolly's file; the fixture records what
+/// tokenizers does when they are set, and the same overrides must give the same ids here.
+final class TokenizerAddedTokenFlagTests: XCTestCase {
+    func testAddedTokenFlagsMatchReference() throws {
+        let data = try Data(contentsOf: TokenizerFixtures.directory.appendingPathComponent("tokenizer_corpus.json"))
+        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let flags = try XCTUnwrap(root["added_token_flags"] as? [String: Any])
+        let overrides = try XCTUnwrap(flags["overrides"] as? [String: [String: Bool]])
+        let cases = try XCTUnwrap(flags["cases"] as? [[String: Any]])
+
+        var json = try TokenizerFixtures.tokenizerJSON()
+        let added = try XCTUnwrap(json["added_tokens"] as? [[String: Any]])
+        json["added_tokens"] = added.map { token -> [String: Any] in
+            var token = token
+            for (key, value) in overrides[token["content"] as? String ?? ""] ?? [:] { token[key] = value }
+            return token
+        }
+        let tokenizer = try Tokenizer(data: JSONSerialization.data(withJSONObject: json))
+        XCTAssertFalse(cases.isEmpty)
+        for c in cases {
+            let text = try XCTUnwrap(c["text"] as? String)
+            let want = try XCTUnwrap(c["ids"] as? [Int]).map(Int32.init)
+            XCTAssertEqual(tokenizer.encode(text), want, debugScalars(text))
+        }
+    }
+}

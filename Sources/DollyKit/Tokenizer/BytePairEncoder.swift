@@ -30,7 +30,7 @@ struct BytePairEncoder: Sendable {
         (UInt64(UInt32(bitPattern: a)) << 32) | UInt64(UInt32(bitPattern: b))
     }
 
-    /// Encodes `bytes[range]`, appending ids to `out`.
+    /// Encodes one word, appending its ids to `out`.
     func encode(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
         var symbols: [Int32] = []
         symbols.reserveCapacity(bytes.count)
