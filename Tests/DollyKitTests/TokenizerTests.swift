@@ -117,7 +117,9 @@ final class TokenizerTests: XCTestCase {
         XCTAssertThrowsError(try Tokenizer(data: JSONSerialization.data(withJSONObject: json))) { error in
             guard case .invalidMerge(index: 1, _) = error as? TokenizerError else { return XCTFail("\(error)") }
         }
-        XCTAssertThrowsError(try Tokenizer(contentsOf: URL(fileURLWithPath: "/nonexistent/tokenizer.json")))
+        XCTAssertThrowsError(try Tokenizer(contentsOf: URL(fileURLWithPath: "/nonexistent/tokenizer.json"))) { error in
+            guard case .cannotRead(path: "/nonexistent/tokenizer.json", _) = error as? TokenizerError else { return XCTFail("\(error)") }
+        }
     }
 }
 

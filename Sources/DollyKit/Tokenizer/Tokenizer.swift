@@ -26,7 +26,7 @@ public final class Tokenizer: Sendable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw TokenizerError.malformedJSON("cannot read \(url.path): \(error.localizedDescription)")
+            throw TokenizerError.cannotRead(path: url.path, reason: error.localizedDescription)
         }
         try self.init(data: data)
     }

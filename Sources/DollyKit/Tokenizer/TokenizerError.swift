@@ -3,6 +3,7 @@ import Foundation
 /// Everything that can go wrong while loading a tokenizer.json. Encoding and decoding never throw:
 /// any String is encodable and any id list decodes (unknown ids are skipped, bad UTF-8 becomes U+FFFD).
 public enum TokenizerError: LocalizedError, Equatable {
+    case cannotRead(path: String, reason: String)
     case malformedJSON(String)
     case missingKey(String)
     case wrongType(key: String, expected: String)
@@ -13,6 +14,8 @@ public enum TokenizerError: LocalizedError, Equatable {
 
     public var errorDescription: String? {
         switch self {
+        case let .cannotRead(path, reason):
+            return "cannot read tokenizer file \(path): \(reason)"
         case let .malformedJSON(reason):
             return "tokenizer.json is not valid JSON: \(reason)"
         case let .missingKey(key):
