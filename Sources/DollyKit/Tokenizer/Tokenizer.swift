@@ -1,0 +1,159 @@
+import Foundation
+
+/// GPT-NeoX / GPT-2 style byte-level BPE tokenizer read from a HuggingFace tokenizer.json,
+/// producing the same ids as the `tokenizers` library.
+///
+/// Encoding follows tokenizers' pipeline: added tokens that are matched on raw text are split
+/// out first, the remaining pieces are NFC-normalized (when the file asks for it) and searched
+/// for the normalized added tokens, and what is left is split by GPT-2's regex and BPE-encoded.
+public final class Tokenizer: Sendable {
+    public let addedTokens: [AddedToken]
+    /// One past the largest id, i.e. the number of rows an embedding table needs.
+    public let vocabularySize: Int
+
+    private let bpe: BytePairEncoder
+    private let cache = WordCache()
+    private let rawMatcher: AddedTokenMatcher
+    private let normalizedMatcher: AddedTokenMatcher
+    private let normalizeNFC: Bool
+    /// Bytes each id decodes to; nil for ids no token uses.
+    private let bytesById: [[UInt8]?]
+    private let specialIds: Set<Int32>
+    private let idsByToken: [String: Int32]
+
+    public convenience init(contentsOf url: URL) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw TokenizerError.cannotRead(path: url.path, reason: error.localizedDescription)
+        }
+        try self.init(data: data)
+    }
+
+    public init(data: Data) throws {
+        let definition = try TokenizerDefinition(data: data)
+        normalizeNFC = definition.normalizeNFC
+
+        var maxId: Int32 = -1
+        for id in definition.vocab.values { maxId = max(maxId, id) }
+        for token in definition.addedTokens { maxId = max(maxId, token.id) }
+        vocabularySize = Int(maxId) + 1
+
+        // Vocabulary strings are in GPT-2's byte alphabet; decode them to the bytes they stand for.
+        var bytesById = [[UInt8]?](repeating: nil, count: vocabularySize)
+        var byteIds = [Int32](repeating: -1, count: 256)
+        for (token, id) in definition.vocab {
+            if let bytes = ByteLevelAlphabet.bytes(of: token) {
+                bytesById[Int(id)] = bytes
+                if bytes.count == 1 { byteIds[Int(bytes[0])] = id }
+            } else {
+                // The ByteLevel decoder passes such tokens (e.g. "<|endoftext|>"-like text) through as UTF-8.
+                bytesById[Int(id)] = Array(token.utf8)
+            }
+        }
+
+        var mergePairs: [(left: Int32, right: Int32, result: Int32)] = []
+        mergePairs.reserveCapacity(definition.merges.count)
+        for (index, (a, b)) in definition.merges.enumerated() {
+            guard let left = definition.vocab[a] else { throw TokenizerError.invalidMerge(index: index, reason: "\"\(a)\" is not in the vocabulary") }
+            guard let right = definition.vocab[b] else { throw TokenizerError.invalidMerge(index: index, reason: "\"\(b)\" is not in the vocabulary") }
+            guard let result = definition.vocab[a + b] else { throw TokenizerError.invalidMerge(index: index, reason: "\"\(a + b)\" is not in the vocabulary") }
+            mergePairs.append((left, right, result))
+        }
+        bpe = BytePairEncoder(byteIds: byteIds, mergePairs: mergePairs)
+
+        var idsByToken = definition.vocab
+        var added: [AddedToken] = []
+        var special = Set<Int32>()
+        var raw: [AddedTokenMatcher.Pattern] = []
+        var normalized: [AddedTokenMatcher.Pattern] = []
+        for spec in definition.addedTokens {
+            added.append(AddedToken(id: spec.id, content: spec.content, special: spec.special))
+            idsByToken[spec.content] = spec.id
+            if spec.special { special.insert(spec.id) }
+            // An added token takes precedence over a vocabulary entry with the same id, as in tokenizers;
+            // the ByteLevel decoder maps its text through the byte alphabet when it can.
+            bytesById[Int(spec.id)] = ByteLevelAlphabet.bytes(of: spec.content) ?? Array(spec.content.utf8)
+            var content = Array(spec.content.utf8)
+            // tokenizers matches normalized tokens against normalized text, so normalizes them too.
+            if spec.normalized && definition.normalizeNFC { content = Normalization.nfc(content) }
+            let pattern = AddedTokenMatcher.Pattern(bytes: content, id: spec.id, lstrip: spec.lstrip,
+                                                    rstrip: spec.rstrip, singleWord: spec.singleWord)
+            if spec.normalized { normalized.append(pattern) } else { raw.append(pattern) }
+        }
+        self.addedTokens = added
+        self.specialIds = special
+        self.idsByToken = idsByToken
+        self.bytesById = bytesById
+        rawMatcher = AddedTokenMatcher(raw)
+        normalizedMatcher = AddedTokenMatcher(normalized)
+    }
+
+    // MARK: Encoding
+
+    /// Token ids for `text`. No BOS/EOS is added (GPT-NeoX's post-processor adds none).
+    public func encode(_ text: String) -> [Int32] {
+        let raw = Array(text.utf8)
+        var ids: [Int32] = []
+        ids.reserveCapacity(raw.count / 3 + 1)
+        for segment in rawMatcher.split(raw) {
+            switch segment {
+            case let .token(id):
+                ids.append(id)
+            case let .text(range):
+                let piece = normalizeNFC ? Normalization.nfc(Array(raw[range])) : Array(raw[range])
+                for inner in normalizedMatcher.split(piece) {
+                    switch inner {
+                    case let .token(id): ids.append(id)
+                    case let .text(r): encodeOrdinary(piece, r, into: &ids)
+                    }
+                }
+            }
+        }
+        return ids
+    }
+
+    /// Pre-tokenizes and BPE-encodes text that holds no added tokens.
+    private func encodeOrdinary(_ bytes: [UInt8], _ range: Range<Int>, into ids: inout [Int32]) {
+        if range.isEmpty { return }
+        let text = range.count == bytes.count ? bytes : Array(bytes[range])
+        PreTokenizer.split(text) { word in
+            let key = Array(text[word])
+            if let cached = cache.get(key) { ids.append(contentsOf: cached); return }
+            var wordIds: [Int32] = []
+            key.withUnsafeBufferPointer { bpe.encode($0, into: &wordIds) }
+            cache.set(key, wordIds)
+            ids.append(contentsOf: wordIds)
+        }
+    }
+
+    // MARK: Decoding
+
+    /// Text for `ids`. Ids no token uses are skipped; bytes that are not valid UTF-8 (e.g. a
+    /// character cut between tokens) become U+FFFD, one per maximal invalid sequence, like tokenizers.
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = false) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(ids.count * 4)
+        for id in ids {
+            if skipSpecialTokens && specialIds.contains(id) { continue }
+            bytes.append(contentsOf: tokenBytes(id))
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The bytes token `id` stands for; empty for ids outside the vocabulary.
+    public func tokenBytes(_ id: Int32) -> [UInt8] {
+        guard id >= 0, Int(id) < bytesById.count, let bytes = bytesById[Int(id)] else { return [] }
+        return bytes
+    }
+
+    /// Id of a token by its vocabulary spelling (byte-level, e.g. "Ġthe") or added-token content.
+    public func id(ofToken content: String) -> Int32? {
+        idsByToken[content]
+    }
+
+    public func isSpecial(_ id: Int32) -> Bool {
+        specialIds.contains(id)
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+
+/// Everything that can go wrong while loading a tokenizer.json. Encoding and decoding never throw:
+/// any String is encodable and any id list decodes (unknown ids are skipped, bad UTF-8 becomes U+FFFD).
+public enum TokenizerError: LocalizedError, Equatable {
+    case cannotRead(path: String, reason: String)
+    case malformedJSON(String)
+    case missingKey(String)
+    case wrongType(key: String, expected: String)
+    case unsupportedModel(String)
+    case unsupportedComponent(key: String, value: String)
+    case invalidMerge(index: Int, reason: String)
+    case invalidAddedToken(String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .cannotRead(path, reason):
+            return "cannot read tokenizer file \(path): \(reason)"
+        case let .malformedJSON(reason):
+            return "tokenizer.json is not valid JSON: \(reason)"
+        case let .missingKey(key):
+            return "tokenizer.json has no \"\(key)\""
+        case let .wrongType(key, expected):
+            return "tokenizer.json: \"\(key)\" should be \(expected)"
+        case let .unsupportedModel(type):
+            return "tokenizer.json describes a \(type) model; only byte-level BPE (GPT-2/GPT-NeoX style) is supported"
+        case let .unsupportedComponent(key, value):
+            return "tokenizer.json: \(key) \(value) is not supported; this tokenizer handles byte-level BPE with an optional NFC normalizer"
+        case let .invalidMerge(index, reason):
+            return "tokenizer.json: merge #\(index) is invalid: \(reason)"
+        case let .invalidAddedToken(reason):
+            return "tokenizer.json: invalid added token: \(reason)"
+        }
+    }
+}
