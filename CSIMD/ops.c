@@ -51,7 +51,8 @@ void csimd_attention(const float *q, int64_t q_token_stride, int64_t q_head_stri
                      int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out) {
     const int64_t width = n_heads * head_dim;
     const int64_t span = pos0 + n_tokens;
-#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+// Static schedule only: clang 21 emits __kmpc_dispatch_deinit for dynamic ones, which libomp 14 lacks.
+#pragma omp parallel for schedule(static, 1) collapse(2)
     for (int64_t t = 0; t < n_tokens; t++) {
         for (int64_t h = 0; h < n_heads; h++) {
             float *scores = scratch + (int64_t)omp_get_thread_num() * span;

@@ -6,13 +6,13 @@ import Glibc
 
 /// stdout carries only the model's text; everything else goes to stderr.
 enum Console {
+    /// Unbuffered, so each token shows up the moment it is generated.
     static func write(_ text: String) {
-        fputs(text, stdout)
-        fflush(stdout)
+        FileHandle.standardOutput.write(Data(text.utf8))
     }
 
     static func note(_ text: String) {
-        fputs(text + "\n", stderr)
+        FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
     /// Runs `body`, turning any error into one line on stderr and exit status 1.
@@ -23,7 +23,7 @@ enum Console {
             throw exit
         } catch {
             let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
-            fputs("dolly: error: \(message)\n", stderr)
+            note("dolly: error: \(message)")
             throw ExitCode.failure
         }
     }

@@ -1,0 +1,16 @@
+import Foundation
+
+/// Where the committed fixtures live (found from this file, so tests need no bundle resources).
+enum FixturePaths {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    static func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+
+    /// A fresh temporary folder removed when the test process ends.
+    static func temporaryDirectory(_ tag: String = "dolly-test") throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(tag)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}

@@ -1,1 +1,0 @@
-// Tests live beside this file.
