@@ -1,0 +1,182 @@
+import Foundation
+import DollyKit
+import XCTest
+
+/// The `dolly` executable end to end: exact CLI spellings, stdout/stderr discipline, bad input.
+final class CLITests: XCTestCase {
+    struct Outcome {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// The `dolly` binary SwiftPM built next to the test bundle.
+    static let binary: URL = {
+        var dir = Bundle(for: CLITests.self).bundleURL
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("dolly").path) && dir.path != "/" {
+            dir.deleteLastPathComponent()
+        }
+        return dir.appendingPathComponent("dolly")
+    }()
+
+    func dolly(_ args: [String], stdin: String? = nil, timeout: TimeInterval = 60) throws -> Outcome {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        // Output goes to files, so a chatty child can never block on a full pipe.
+        let dir = try FixturePaths.temporaryDirectory("dolly-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        let inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        try p.run()
+        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try inp.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        if p.isRunning {
+            p.terminate()
+            XCTFail("dolly \(args) hung for \(timeout) s")
+        }
+        p.waitUntilExit()
+        try out.close()
+        try err.close()
+        return Outcome(status: p.terminationStatus, stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+                       stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    }
+
+    /// A failure is exactly one `dolly: error:` line on stderr, nothing on stdout, non-zero status.
+    func assertCleanFailure(_ r: Outcome, mentions fragment: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(r.status, 0, file: file, line: line)
+        XCTAssertEqual(r.stdout, "", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "stderr: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.hasPrefix("dolly: error: "), "stderr: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(fragment), "stderr lacks \"\(fragment)\": \(r.stderr)", file: file, line: line)
+    }
+
+    /// A copy of a fixture folder that a test may damage.
+    func copyOfFixture(_ name: String) throws -> URL {
+        let dir = try FixturePaths.temporaryDirectory()
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let dest = dir.appendingPathComponent(name)
+        try FileManager.default.copyItem(at: FixturePaths.root.appendingPathComponent(name), to: dest)
+        return dest
+    }
+
+    func truncate(_ url: URL, to fraction: Double) throws {
+        let data = try Data(contentsOf: url)
+        try data.prefix(Int(Double(data.count) * fraction)).write(to: url)
+    }
+
+    func testRawGreedyPrintsTransformersContinuation() throws {
+        let ref = ReferenceModelTests.references["parallel"]!.prompts.first { $0.name == "raw_sentence" }!
+        let r = try dolly(["run", "--model", FixturePaths.path("tiny-bin"), "--raw", "--greedy", "--max-tokens", "32",
+                           "-t", "2", ref.text])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // The continuation (32 tokens, unless a stop token came first) followed by one newline.
+        let text = DollyKitTestSupport.tokenizerDecode(ref.greedy_ids, stopAt: [0, 50277])
+        XCTAssertEqual(r.stdout, text + "\n")
+    }
+
+    func testInstructionModePrintsOnlyTheResponse() throws {
+        let r = try dolly(["run", "--model", FixturePaths.path("tiny-safetensors"), "--greedy", "--max-tokens", "8",
+                           "What is the capital of France?"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.contains("### Response"))
+        XCTAssertFalse(r.stdout.contains("Below is an instruction"))
+        XCTAssertTrue(r.stdout.hasSuffix("\n"))
+        XCTAssertEqual(r.stderr, "")
+    }
+
+    func testTokenizePrintsIds() throws {
+        let r = try dolly(["tokenize", "--model", FixturePaths.path("tiny-bin"), "Hello world  ### End"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "12092 1533 50276 50277\n")
+    }
+
+    func testChatAnswersEachLineUntilEOF() throws {
+        let r = try dolly(["chat", "--model", FixturePaths.path("tiny-bin"), "--greedy", "--max-tokens", "4"],
+                          stdin: "First question?\n\nSecond question?\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n", omittingEmptySubsequences: false).count, 3, r.stdout)
+    }
+
+    func testTruncatedBinIsRefused() throws {
+        let dir = try copyOfFixture("tiny-bin")
+        try truncate(dir.appendingPathComponent("pytorch_model.bin"), to: 0.6)
+        assertCleanFailure(try dolly(["run", "--model", dir.path, "hi"]), mentions: "pytorch_model.bin")
+    }
+
+    func testTruncatedSafetensorsIsRefused() throws {
+        let dir = try copyOfFixture("tiny-safetensors")
+        try truncate(dir.appendingPathComponent("model.safetensors"), to: 0.5)
+        assertCleanFailure(try dolly(["run", "--model", dir.path, "hi"]), mentions: "model.safetensors")
+    }
+
+    func testPickleNamingAForeignGlobalIsRefused() throws {
+        let dir = try copyOfFixture("tiny-bin")
+        let bin = dir.appendingPathComponent("pytorch_model.bin")
+        try FileManager.default.removeItem(at: bin)
+        try FileManager.default.copyItem(atPath: FixturePaths.path("checkpoint/bad/os_system.bin"), toPath: bin.path)
+        assertCleanFailure(try dolly(["run", "--model", dir.path, "hi"]), mentions: "system")
+    }
+
+    func testConfigMissingAKeyIsRefused() throws {
+        let dir = try copyOfFixture("tiny-bin")
+        let url = dir.appendingPathComponent("config.json")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        json.removeValue(forKey: "hidden_size")
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        assertCleanFailure(try dolly(["run", "--model", dir.path, "hi"]), mentions: "hidden_size")
+    }
+
+    func testTokenizerOfAnotherModelTypeIsRefused() throws {
+        let dir = try copyOfFixture("tiny-bin")
+        let url = dir.appendingPathComponent("tokenizer.json")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var model = json["model"] as! [String: Any]
+        model["type"] = "Unigram"
+        json["model"] = model
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        assertCleanFailure(try dolly(["run", "--model", dir.path, "hi"]), mentions: "Unigram")
+    }
+
+    func testPromptLongerThanContextIsRefused() throws {
+        let r = try dolly(["run", "--model", FixturePaths.path("tiny-bin"), "--context", "16", "--raw",
+                           String(repeating: "word ", count: 40)])
+        assertCleanFailure(r, mentions: "context")
+    }
+
+    func testContextBeyondModelLimitIsRefused() throws {
+        let r = try dolly(["run", "--model", FixturePaths.path("tiny-bin"), "--context", "100000", "hi"])
+        assertCleanFailure(r, mentions: "max_position_embeddings")
+    }
+
+    func testMissingModelIsRefused() throws {
+        assertCleanFailure(try dolly(["run", "--model", "/nonexistent/dolly", "hi"]), mentions: "/nonexistent/dolly")
+    }
+
+    func testBadArgumentsExitNonZero() throws {
+        let r = try dolly(["run", "--model", FixturePaths.path("tiny-bin"), "--top-p", "2", "hi"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertTrue(r.stderr.contains("--top-p"), r.stderr)
+    }
+}
+
+enum DollyKitTestSupport {
+    static let tokenizer: DollyKit.Tokenizer = try! DollyKit.Tokenizer(
+        contentsOf: FixturePaths.root.appendingPathComponent("tokenizer.json"))
+
+    /// The text `dolly run --raw` prints for these ids: up to the first stop token.
+    static func tokenizerDecode(_ ids: [Int32], stopAt stops: Set<Int32>) -> String {
+        let cut = ids.firstIndex { stops.contains($0) } ?? ids.count
+        return tokenizer.decode(Array(ids[..<cut]))
+    }
+}
