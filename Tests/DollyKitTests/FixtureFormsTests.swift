@@ -1,0 +1,25 @@
+import DollyKit
+import XCTest
+
+/// The published-layout fixtures: the .bin, single safetensors and sharded safetensors carry
+/// bit-identical tensors, and the .bin's legacy buffers are exactly the ones recognised as such.
+final class FixtureFormsTests: XCTestCase {
+    func testThreeCheckpointFormsLoadBitIdenticalTensors() throws {
+        let bin = try openCheckpoint(directory: FixturePaths.path("tiny-bin"))
+        let single = try openCheckpoint(directory: FixturePaths.path("tiny-safetensors"))
+        let sharded = try openCheckpoint(directory: FixturePaths.path("tiny-sharded"))
+        let weights = bin.tensorNames.filter { !Checkpoint.isLegacyBuffer($0) }
+        XCTAssertEqual(Set(weights), Set(single.tensorNames))
+        XCTAssertEqual(Set(weights), Set(sharded.tensorNames))
+        XCTAssertEqual(bin.tensorNames.count - weights.count, 3 * 2, "three legacy buffers per layer")
+        for name in weights {
+            let a = try bin.tensor(named: name), b = try single.tensor(named: name), c = try sharded.tensor(named: name)
+            XCTAssertEqual(a.dtype, .bf16, name)
+            for other in [b, c] {
+                XCTAssertEqual(other.dtype, a.dtype, name)
+                XCTAssertEqual(other.shape, a.shape, name)
+                XCTAssertTrue(a.data.elementsEqual(other.data), "\(name) differs between forms")
+            }
+        }
+    }
+}
