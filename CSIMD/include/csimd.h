@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "csimd_blocks.h"
 
 #ifdef __cplusplus
 extern "C" {

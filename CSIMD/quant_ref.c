@@ -1,0 +1,158 @@
+// Scalar reference quantizers and dot products: the specification every SIMD path must match.
+#include "csimd_blocks.h"
+#include <math.h>
+#include <string.h>
+
+float csimd_f16_to_f32(uint16_t h) {
+    _Float16 v;
+    memcpy(&v, &h, 2);
+    return (float)v;
+}
+
+uint16_t csimd_f32_to_f16(float f) {
+    _Float16 v = (_Float16)f;
+    uint16_t h;
+    memcpy(&h, &v, 2);
+    return h;
+}
+
+static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+void csimd_q8_quantize_ref(const float *x, int64_t n, csimd_block_q8 *out) {
+    for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
+        const float *xb = x + b * CSIMD_BLOCK_SIZE;
+        float amax = 0.0f;
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        // Quantize with the scale as stored (rounded to half), so stored values and scale agree.
+        const uint16_t dh = csimd_f32_to_f16(amax / 127.0f);
+        const float d = csimd_f16_to_f32(dh);
+        const float id = d > 0.0f ? 1.0f / d : 0.0f;
+        out[b].d = dh;
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) out[b].qs[j] = (int8_t)clampi((int)lrintf(xb[j] * id), -127, 127);
+    }
+}
+
+void csimd_q8_dequantize_ref(const csimd_block_q8 *blocks, int64_t n, float *out) {
+    for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
+        const float d = csimd_f16_to_f32(blocks[b].d);
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) out[b * CSIMD_BLOCK_SIZE + j] = d * blocks[b].qs[j];
+    }
+}
+
+static void q4_pack(const float *xb, float d, csimd_block_q4 *out) {
+    const uint16_t dh = csimd_f32_to_f16(d);
+    const float dr = csimd_f16_to_f32(dh);
+    const float id = dr != 0.0f ? 1.0f / dr : 0.0f;
+    out->d = dh;
+    for (int j = 0; j < 16; j++) {
+        const int lo = clampi((int)lrintf(xb[j] * id), -8, 7) + 8;
+        const int hi = clampi((int)lrintf(xb[j + 16] * id), -8, 7) + 8;
+        out->qs[j] = (uint8_t)(lo | (hi << 4));
+    }
+}
+
+/// Squared error of quantizing with scale d, and the least-squares scale for the chosen levels.
+static float q4_trial(const float *xb, float d, float *refit) {
+    const float id = 1.0f / d;
+    float sxq = 0.0f, sqq = 0.0f;
+    int q[CSIMD_BLOCK_SIZE];
+    for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
+        q[j] = clampi((int)lrintf(xb[j] * id), -8, 7);
+        sxq += xb[j] * (float)q[j];
+        sqq += (float)(q[j] * q[j]);
+    }
+    *refit = sqq > 0.0f ? sxq / sqq : d;
+    float err = 0.0f;
+    for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
+        const float e = xb[j] - *refit * (float)q[j];
+        err += e * e;
+    }
+    return err;
+}
+
+void csimd_q4_quantize_ref(const float *x, int64_t n, csimd_block_q4 *out) {
+    for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
+        const float *xb = x + b * CSIMD_BLOCK_SIZE;
+        float amax = 0.0f, peak = 0.0f;
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
+            if (fabsf(xb[j]) > amax) { amax = fabsf(xb[j]); peak = xb[j]; }
+        }
+        if (amax == 0.0f) {
+            q4_pack(xb, 0.0f, &out[b]);
+            continue;
+        }
+        // Candidates map the block's peak to level -6 .. -8.5 (the negative side reaches -8, so a
+        // negative scale gains a level over absmax/7), plus absmax/7 itself; each is refit by least squares.
+        float best_d = peak / 7.0f, best_err = q4_trial(xb, peak / 7.0f, &best_d);
+        for (int k = 0; k <= 20; k++) {
+            const float level = 6.0f + 0.125f * (float)k;
+            float refit;
+            const float err = q4_trial(xb, -peak / level, &refit);
+            if (err < best_err) { best_err = err; best_d = refit; }
+        }
+        // Re-rounding at the refit scale picks each value's nearest level, so it can only lower the error.
+        q4_pack(xb, best_d, &out[b]);
+    }
+}
+
+void csimd_q4_quantize_absmax_ref(const float *x, int64_t n, csimd_block_q4 *out) {
+    for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
+        const float *xb = x + b * CSIMD_BLOCK_SIZE;
+        float amax = 0.0f;
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        q4_pack(xb, amax / 7.0f, &out[b]);
+    }
+}
+
+void csimd_q4_dequantize_ref(const csimd_block_q4 *blocks, int64_t n, float *out) {
+    for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
+        const float d = csimd_f16_to_f32(blocks[b].d);
+        float *o = out + b * CSIMD_BLOCK_SIZE;
+        for (int j = 0; j < 16; j++) {
+            o[j] = d * (float)((blocks[b].qs[j] & 0x0F) - 8);
+            o[j + 16] = d * (float)((blocks[b].qs[j] >> 4) - 8);
+        }
+    }
+}
+
+void csimd_q8a_quantize_ref(const float *x, int64_t n, csimd_block_q8a *out) {
+    for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
+        const float *xb = x + b * CSIMD_BLOCK_SIZE;
+        float amax = 0.0f;
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        const float d = amax / 127.0f;
+        const float id = d > 0.0f ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
+            const int q = clampi((int)lrintf(xb[j] * id), -127, 127);
+            out[b].qs[j] = (int8_t)q;
+            sum += q;
+        }
+        out[b].d = d;
+        out[b].sum = (int16_t)sum;
+        out[b].reserved = 0;
+    }
+}
+
+float csimd_dot_q8_q8a_ref(const csimd_block_q8 *w, const csimd_block_q8a *a, int64_t nb) {
+    float acc = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) s += (int32_t)w[b].qs[j] * (int32_t)a[b].qs[j];
+        acc += csimd_f16_to_f32(w[b].d) * a[b].d * (float)s;
+    }
+    return acc;
+}
+
+float csimd_dot_q4_q8a_ref(const csimd_block_q4 *w, const csimd_block_q8a *a, int64_t nb) {
+    float acc = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < 16; j++) {
+            s += ((int32_t)(w[b].qs[j] & 0x0F) - 8) * (int32_t)a[b].qs[j];
+            s += ((int32_t)(w[b].qs[j] >> 4) - 8) * (int32_t)a[b].qs[j + 16];
+        }
+        acc += csimd_f16_to_f32(w[b].d) * a[b].d * (float)s;
+    }
+    return acc;
+}
