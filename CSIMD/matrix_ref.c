@@ -33,6 +33,12 @@ int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *o
             out[c] = f16_to_f32(h);
         }
         return 0;
+    case CSIMD_TYPE_Q8:
+        csimd_q8_dequantize_ref((const csimd_block_q8 *)p, w->cols, out);
+        return 0;
+    case CSIMD_TYPE_Q4:
+        csimd_q4_dequantize_ref((const csimd_block_q4 *)p, w->cols, out);
+        return 0;
     default:
         return -1;
     }

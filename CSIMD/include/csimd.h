@@ -41,6 +41,18 @@ int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_t
 /// Widens `n` elements of `type` starting at element `offset` of row `row` to f32.
 int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *out);
 
+// ---- Conversion ----
+
+/// Bytes of one row of `cols` values stored as `type`; -1 if the type can't hold such a row
+/// (block types need cols to be a multiple of 32).
+int64_t csimd_type_row_bytes(int32_t type, int64_t cols);
+
+/// Converts rows [first_row, first_row + n_rows) of `src` (f32/f16/bf16) to `dst_type`, written
+/// back to back into dst. Output row i is source row row_map[first_row + i] (or first_row + i when
+/// row_map is NULL). Runs on all threads. Returns 0, -1 for an unsupported type, -2 out of memory.
+int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
+                           int64_t n_rows, int32_t dst_type, void *dst);
+
 // ---- Transformer building blocks (f32 activations) ----
 
 /// LayerNorm over the last dimension of x (n_tokens, dim); y may alias x.
