@@ -76,8 +76,30 @@ static float dot_row(const csimd_matrix *w, int64_t r, const float *x) {
     return acc;
 }
 
+/// Block types: dequantize one block at a time and accumulate in f32 (no activation rounding).
+static float dot_row_blocks(const csimd_matrix *w, int64_t r, const float *x) {
+    const uint8_t *p = (const uint8_t *)w->data + r * w->row_bytes;
+    float tmp[CSIMD_BLOCK_SIZE], acc = 0.0f;
+    for (int64_t b = 0; b < w->cols / CSIMD_BLOCK_SIZE; b++) {
+        if (w->type == CSIMD_TYPE_Q8) csimd_q8_dequantize_ref((const csimd_block_q8 *)p + b, CSIMD_BLOCK_SIZE, tmp);
+        else csimd_q4_dequantize_ref((const csimd_block_q4 *)p + b, CSIMD_BLOCK_SIZE, tmp);
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) acc += tmp[j] * x[b * CSIMD_BLOCK_SIZE + j];
+    }
+    return acc;
+}
+
 int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_tokens,
                               const float *bias, float *y) {
+    if (w->type == CSIMD_TYPE_Q8 || w->type == CSIMD_TYPE_Q4) {
+        if (w->cols % CSIMD_BLOCK_SIZE) return -1;
+        const int64_t rows = w->rows, cols = w->cols;
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            const float b = bias ? bias[r] : 0.0f;
+            for (int64_t t = 0; t < n_tokens; t++) y[t * rows + r] = dot_row_blocks(w, r, x + t * cols) + b;
+        }
+        return 0;
+    }
     if (w->type != CSIMD_TYPE_F32 && w->type != CSIMD_TYPE_BF16 && w->type != CSIMD_TYPE_F16) return -1;
     const int64_t rows = w->rows, cols = w->cols;
 #pragma omp parallel for schedule(static)

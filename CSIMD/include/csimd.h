@@ -41,6 +41,13 @@ int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_t
 /// Widens `n` elements of `type` starting at element `offset` of row `row` to f32.
 int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *out);
 
+// ---- Interruption ----
+
+/// Installs a SIGINT handler that only records the signal (a second SIGINT kills at once).
+int32_t csimd_interrupt_install(void);
+/// 1 once SIGINT has arrived.
+int32_t csimd_interrupt_requested(void);
+
 // ---- Conversion ----
 
 /// Bytes of one row of `cols` values stored as `type`; -1 if the type can't hold such a row

@@ -3,7 +3,7 @@ import DollyKit
 
 /// Which model to load, and with how many threads.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "A Hugging Face Dolly folder (config.json, tokenizer.json, weights).")
+    @Option(name: .long, help: "A .dolly file, or a Hugging Face Dolly folder (config.json, tokenizer.json, weights).")
     var model: String
 
     @Option(name: [.customShort("t"), .long], help: "Threads (default: the machine's cores).")
@@ -22,10 +22,11 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Loads the model and makes a session for it.
-    func load() throws -> (DollyModel, InferenceSession) {
+    func load(defaultContext: Int? = nil) throws -> (DollyModel, InferenceSession) {
         DollyModel.setThreads(threads ?? DollyModel.defaultThreads)
         let model = try DollyModel.load(path: self.model)
-        let session = try model.network.makeSession(contextLength: context)
+        let session = try model.network.makeSession(
+            contextLength: context ?? defaultContext.map { min($0, model.config.maxPositionEmbeddings) })
         return (model, session)
     }
 }

@@ -7,7 +7,7 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Print the token ids of a text, space separated.")
 
-    @Option(name: .long, help: "A Hugging Face Dolly folder, or a tokenizer.json.")
+    @Option(name: .long, help: "A .dolly file, a Hugging Face Dolly folder, or a tokenizer.json.")
     var model: String
 
     @Argument(help: "The text to tokenize.")

@@ -76,8 +76,8 @@ public final class TorchCheckpoint: TensorSource, @unchecked Sendable {
 
     /// Verifies the CRC-32 of every zip entry (reads the whole file once); a converter calls
     /// this to refuse a damaged download rather than convert garbage weights.
-    public func verifyChecksums() throws {
-        for e in archive.entries { try archive.verifyCRC32(e) }
+    public func verifyChecksums(progress: (Int) -> Void = { _ in }) throws {
+        for e in archive.entries { try archive.verifyCRC32(e, progress: progress) }
     }
 
     /// Checks the view is row-major contiguous and inside its storage, and slices it out.

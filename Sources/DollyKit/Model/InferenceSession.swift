@@ -134,13 +134,14 @@ public final class InferenceSession {
 
     private func matmul(_ m: WeightMatrix, _ input: UnsafePointer<Float>, _ n: Int, _ bias: [Float]?,
                         _ out: UnsafeMutablePointer<Float>) {
-        withUnsafePointer(to: m.raw) { mp in
+        let status = withUnsafePointer(to: m.raw) { mp in
             if let bias {
-                bias.withUnsafeBufferPointer { _ = csimd_matrix_multiply(mp, input, Int64(n), $0.baseAddress, out) }
-            } else {
-                _ = csimd_matrix_multiply(mp, input, Int64(n), nil, out)
+                return bias.withUnsafeBufferPointer { csimd_matrix_multiply(mp, input, Int64(n), $0.baseAddress, out) }
             }
+            return csimd_matrix_multiply(mp, input, Int64(n), nil, out)
         }
+        // Loaders only build matrices of types the kernels support; anything else is a bug here.
+        precondition(status == 0, "no matrix kernel for type \(m.raw.type)")
     }
 
     private func layerNorm(_ input: UnsafePointer<Float>, _ n: Int, _ weight: [Float], _ bias: [Float],

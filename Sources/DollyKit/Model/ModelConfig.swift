@@ -3,7 +3,7 @@ import Foundation
 /// Hyperparameters of a GPT-NeoX model, mirroring Hugging Face's `config.json`.
 /// Reads both Dolly's original key style (`rotary_pct`, `rotary_emb_base`) and transformers 5's
 /// (`rope_parameters.partial_rotary_factor`, `rope_parameters.rope_theta`).
-public struct ModelConfig: Decodable, Sendable, Equatable {
+public struct ModelConfig: Codable, Sendable, Equatable {
     public enum Activation: String, Sendable {
         case gelu          // exact erf GELU: what Dolly uses
     }
@@ -113,6 +113,27 @@ public struct ModelConfig: Decodable, Sendable, Equatable {
     }
 
     /// Reads and checks `config.json`; every problem becomes one clear `ModelError`.
+    /// Writes the original Dolly key style (what `.dolly` files store under "model").
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(modelType, forKey: .modelType)
+        try c.encode(hiddenSize, forKey: .hiddenSize)
+        try c.encode(numHiddenLayers, forKey: .numHiddenLayers)
+        try c.encode(numAttentionHeads, forKey: .numAttentionHeads)
+        try c.encode(intermediateSize, forKey: .intermediateSize)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
+        try c.encode(rotaryPct, forKey: .rotaryPct)
+        try c.encode(rotaryBase, forKey: .rotaryEmbBase)
+        try c.encode(layerNormEps, forKey: .layerNormEps)
+        try c.encode(useParallelResidual, forKey: .useParallelResidual)
+        try c.encode(activation.rawValue, forKey: .hiddenAct)
+        try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
+        try c.encode(attentionBias, forKey: .attentionBias)
+        try c.encode(bosTokenId, forKey: .bosTokenId)
+        try c.encode(eosTokenId, forKey: .eosTokenId)
+    }
+
     public static func load(from url: URL) throws -> ModelConfig {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw ModelError.missingFile(url.path)

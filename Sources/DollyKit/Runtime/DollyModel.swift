@@ -22,14 +22,17 @@ public final class DollyModel: Sendable {
         eosId = tokenizer.id(ofToken: "<|endoftext|>") ?? Int32(network.config.eosTokenId)
     }
 
-    /// Loads a Hugging Face folder (config.json, tokenizer.json, weights) in place via mmap.
+    /// Loads a `.dolly` file or a Hugging Face folder (config.json, tokenizer.json, weights);
+    /// either way the weights are used in place from the mapping.
     public static func load(path: String) throws -> DollyModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ModelError.missingFile(path)
         }
         guard isDirectory.boolValue else {
-            throw ModelError.unsupported("\(path) is a file; expected a Hugging Face model folder")
+            let file = try DollyFile(path: path)
+            let tokenizer = try Tokenizer(data: try file.tokenizerData())
+            return DollyModel(network: GPTNeoX(config: file.config, weights: try ModelWeights(file: file)), tokenizer: tokenizer)
         }
         let folder = URL(fileURLWithPath: path)
         let config = try ModelConfig.load(from: folder.appendingPathComponent("config.json"))
@@ -60,11 +63,15 @@ public final class DollyModel: Sendable {
 }
 
 extension Tokenizer {
-    /// The tokenizer of a model: a Hugging Face folder's tokenizer.json, or a tokenizer.json itself.
+    /// The tokenizer of a model: a `.dolly` file's, a Hugging Face folder's tokenizer.json, or a
+    /// tokenizer.json itself.
     public static func load(modelPath path: String) throws -> Tokenizer {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ModelError.missingFile(path)
+        }
+        if !isDirectory.boolValue, DollyFile.hasMagic(path: path) {
+            return try Tokenizer(data: try DollyFile(path: path).tokenizerData())
         }
         let url = isDirectory.boolValue
             ? URL(fileURLWithPath: path).appendingPathComponent("tokenizer.json")

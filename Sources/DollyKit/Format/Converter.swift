@@ -1,0 +1,291 @@
+import CSIMD
+import Foundation
+
+/// Which type each kind of tensor gets (docs/FORMAT.md section 6).
+public enum QuantizationRecipe: String, CaseIterable, Sendable {
+    case q4, q8, f16
+
+    public var matrices: TensorType {
+        switch self {
+        case .q4: return .q4
+        case .q8: return .q8
+        case .f16: return .f16
+        }
+    }
+
+    /// Embeddings stay at 8 bits under q4: the output matrix's error reaches every logit directly.
+    public var embeddings: TensorType { self == .f16 ? .f16 : .q8 }
+
+    var description: FileMetadata.Quantization {
+        FileMetadata.Quantization(recipe: rawValue, matrices: matrices, embedIn: embeddings, embedOut: embeddings, vectors: .f32)
+    }
+}
+
+/// Where a conversion stands, for a progress display.
+public struct ConversionProgress: Sendable {
+    public enum Phase: String, Sendable { case verifying = "verify", converting = "convert" }
+    public var phase: Phase
+    /// Source bytes processed so far, over both phases.
+    public var done: Int
+    public var total: Int
+}
+
+public struct ConversionSummary: Sendable {
+    public var outputPath: String
+    public var outputBytes: Int
+    public var tensors: Int
+    public var seconds: Double
+    public var matrixBitsPerWeight: Double
+}
+
+/// Streams a Hugging Face Dolly checkpoint into a `.dolly` file: tensor by tensor, in row chunks,
+/// quantizing on all threads, releasing the source pages behind it so memory stays bounded,
+/// writing to a temporary file that is renamed into place only when complete.
+public struct Converter {
+    public var sourceDirectory: String
+    public var recipe: QuantizationRecipe
+    /// Upper bound on one chunk of output held in memory.
+    public var chunkBytes = 32 << 20
+
+    public init(sourceDirectory: String, recipe: QuantizationRecipe) {
+        self.sourceDirectory = sourceDirectory
+        self.recipe = recipe
+    }
+
+    /// One output tensor and how to produce its bytes.
+    struct Plan {
+        enum Producer {
+            case bytes(Data)
+            case vector([Float])
+            case matrix(WeightMatrix, rowMap: [Int64]?, sourceName: String)
+        }
+        var entry: FileMetadata.Tensor
+        var producer: Producer
+    }
+
+    public func convert(to outputPath: String, progress: (ConversionProgress) -> Void = { _ in },
+                        isCancelled: () -> Bool = { false }) throws -> ConversionSummary {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let folder = URL(fileURLWithPath: sourceDirectory)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: sourceDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw FormatError.unsupportedSource("\(sourceDirectory) is not a Hugging Face model folder")
+        }
+        let configURL = folder.appendingPathComponent("config.json")
+        guard let configData = FileManager.default.contents(atPath: configURL.path) else { throw ModelError.missingFile(configURL.path) }
+        let config = try ModelConfig.decode(configData)
+        let tokenizerURL = folder.appendingPathComponent("tokenizer.json")
+        guard let tokenizerData = FileManager.default.contents(atPath: tokenizerURL.path) else {
+            throw ModelError.missingFile(tokenizerURL.path)
+        }
+        _ = try Tokenizer(data: tokenizerData)  // refuse a broken tokenizer before any work
+        let source = try openCheckpoint(directory: sourceDirectory)
+        let weights = try ModelWeights(huggingFace: source, config: config)  // checks every name, shape and dtype
+
+        let plans = try plan(config: config, weights: weights, tokenizer: tokenizerData)
+        let torchParts = Self.torchCheckpoints(source)
+        let verifyTotal = torchParts.reduce(0) { $0 + $1.archive.entries.reduce(0) { $0 + $1.uncompressedSize } }
+        let convertTotal = plans.reduce(0) { total, p in
+            if case let .matrix(m, _, _) = p.producer { return total + Int(m.raw.rows * m.raw.row_bytes) }
+            return total
+        }
+        var report = ConversionProgress(phase: .verifying, done: 0, total: verifyTotal + convertTotal)
+        progress(report)
+
+        // A damaged download is refused, not converted: every zip entry's CRC-32 is checked.
+        for part in torchParts {
+            try part.verifyChecksums { n in
+                report.done += n
+                progress(report)
+            }
+            if isCancelled() { throw FormatError.interrupted }
+        }
+        report.phase = .converting
+
+        let metadata = FileMetadata(
+            format: "dolly", createdBy: "dolly convert \(DollyVersion.string)", model: config,
+            quantization: recipe.description,
+            source: FileMetadata.Source(format: Self.sourceFormat(source), files: Self.sourceFiles(folder),
+                                        configCRC32: FileMetadata.hex(configData.withUnsafeBytes { CRC32.checksum($0) })),
+            tokenizer: FileTensorName.tokenizer, tensors: plans.map(\.entry))
+        let writer = try AtomicFileWriter(finalPath: outputPath)
+        do {
+            var placeholder = try Self.encode(metadata)
+            let dataOffset = Self.align(FileHeader.size + placeholder.count, FileHeader.dataAlignment)
+            let dataLength = plans.last.map { $0.entry.offset + $0.entry.bytes } ?? 0
+            try writer.write(FileHeader(metadataLength: placeholder.count, dataOffset: dataOffset,
+                                        dataLength: dataLength, metadataCRC32: 0).encoded())
+            try writer.write(placeholder)
+            try writer.writeZeros(dataOffset - FileHeader.size - placeholder.count)
+
+            var final = metadata
+            var position = 0
+            for (i, p) in plans.enumerated() {
+                try writer.writeZeros(p.entry.offset - position)
+                let crc = try produce(p, into: writer, isCancelled: isCancelled) { n in
+                    report.done += n
+                    progress(report)
+                }
+                final.tensors[i].crc32 = FileMetadata.hex(crc)
+                position = p.entry.offset + p.entry.bytes
+            }
+            // The CRCs are fixed-width hex, so the final metadata has exactly the placeholder's length.
+            placeholder = try Self.encode(final)
+            let metaCRC = placeholder.withUnsafeBytes { CRC32.checksum($0) }
+            let header = FileHeader(metadataLength: placeholder.count, dataOffset: dataOffset,
+                                    dataLength: dataLength, metadataCRC32: metaCRC)
+            try writer.write(header.encoded(), at: 0)
+            try writer.write(placeholder, at: FileHeader.size)
+            try writer.commit()
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let matrices = plans.filter { $0.entry.shape.count == 2 }
+            let bits = Double(matrices.reduce(0) { $0 + $1.entry.bytes }) * 8
+                / Double(max(1, matrices.reduce(0) { $0 + $1.entry.shape.reduce(1, *) }))
+            return ConversionSummary(outputPath: outputPath, outputBytes: dataOffset + dataLength, tensors: plans.count,
+                                     seconds: seconds, matrixBitsPerWeight: bits)
+        } catch {
+            writer.abandon()
+            throw error
+        }
+    }
+
+    // MARK: - Planning
+
+    private func plan(config c: ModelConfig, weights w: ModelWeights, tokenizer: Data) throws -> [Plan] {
+        var plans: [Plan] = []
+        var offset = 0
+        func add(_ name: String, _ type: TensorType, _ shape: [Int], _ producer: Plan.Producer) throws {
+            guard let bytes = type.byteCount(shape: shape) else {
+                throw FormatError.unsupportedSource("tensor \(name) of shape \(shape) can't be stored as \(type.rawValue)")
+            }
+            plans.append(Plan(entry: FileMetadata.Tensor(name: name, type: type, shape: shape, offset: offset, bytes: bytes,
+                                                         crc32: "00000000"), producer: producer))
+            offset = Self.align(offset + bytes, FileHeader.tensorAlignment)
+        }
+        func matrix(_ name: String, _ m: WeightMatrix, _ type: TensorType, rowMap: [Int64]? = nil) throws {
+            // Block types need whole blocks per row; other widths fall back to f16 (FORMAT.md section 6).
+            let t = type.isBlock && m.cols % 32 != 0 ? TensorType.f16 : type
+            try add(name, t, [m.rows, m.cols], .matrix(m, rowMap: rowMap, sourceName: name))
+        }
+        func vector(_ name: String, _ v: [Float]) throws { try add(name, .f32, [v.count], .vector(v)) }
+
+        try add(FileTensorName.tokenizer, .u8, [tokenizer.count], .bytes(tokenizer))
+        try matrix(FileTensorName.embedIn, w.embedIn, recipe.embeddings)
+        let qkvMap = w.qkvLayout == .perHeadInterleaved ? Self.splitQKVRowMap(hidden: c.hiddenSize, heads: c.numAttentionHeads) : nil
+        for (i, l) in w.layers.enumerated() {
+            let n = { (s: String) in FileTensorName.layer(i, s) }
+            try vector(n("input_norm.weight"), l.inputNormWeight)
+            try vector(n("input_norm.bias"), l.inputNormBias)
+            try vector(n("post_attention_norm.weight"), l.postAttentionNormWeight)
+            try vector(n("post_attention_norm.bias"), l.postAttentionNormBias)
+            try matrix(n("attention.qkv.weight"), l.qkv, recipe.matrices, rowMap: qkvMap)
+            try vector(n("attention.qkv.bias"), qkvMap.map { map in map.map { l.qkvBias[Int($0)] } } ?? l.qkvBias)
+            try matrix(n("attention.out.weight"), l.attentionOut, recipe.matrices)
+            try vector(n("attention.out.bias"), l.attentionOutBias)
+            try matrix(n("mlp.up.weight"), l.mlpUp, recipe.matrices)
+            try vector(n("mlp.up.bias"), l.mlpUpBias)
+            try matrix(n("mlp.down.weight"), l.mlpDown, recipe.matrices)
+            try vector(n("mlp.down.bias"), l.mlpDownBias)
+        }
+        try vector(FileTensorName.finalNormWeight, w.finalNormWeight)
+        try vector(FileTensorName.finalNormBias, w.finalNormBias)
+        try matrix(FileTensorName.embedOut, w.embedOut, recipe.embeddings)
+        return plans
+    }
+
+    /// Output row r of the split [Q; K; V] layout comes from this row of Hugging Face's per-head
+    /// interleaved layout (FORMAT.md section 6).
+    public static func splitQKVRowMap(hidden h: Int, heads: Int) -> [Int64] {
+        let d = h / heads
+        return (0..<3 * h).map { r in Int64(3 * d * ((r % h) / d) + d * (r / h) + r % d) }
+    }
+
+    // MARK: - Producing bytes
+
+    private func produce(_ p: Plan, into writer: AtomicFileWriter, isCancelled: () -> Bool,
+                         consumed: (Int) -> Void) throws -> UInt32 {
+        switch p.producer {
+        case let .bytes(data):
+            try data.withUnsafeBytes { try writer.write($0) }
+            return data.withUnsafeBytes { CRC32.checksum($0) }
+        case let .vector(values):
+            return try values.withUnsafeBytes { raw in
+                try writer.write(raw)
+                return CRC32.checksum(raw)
+            }
+        case let .matrix(m, rowMap, name):
+            guard let type = p.entry.type.csimdType, let rowBytes = p.entry.type.byteCount(shape: [1, m.cols]) else {
+                throw FormatError.unsupportedSource("tensor \(name): no row size for \(p.entry.type.rawValue)")
+            }
+            let rowsPerChunk = max(1, chunkBytes / max(rowBytes, 1))
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 64)
+            defer { buffer.deallocate() }
+            var crc: UInt32 = 0
+            var row = 0
+            let sourceRowBytes = Int(m.raw.row_bytes)
+            while row < m.rows {
+                if isCancelled() { throw FormatError.interrupted }
+                let n = min(rowsPerChunk, m.rows - row)
+                let status = withUnsafePointer(to: m.raw) { src in
+                    if let rowMap {
+                        return rowMap.withUnsafeBufferPointer { csimd_rows_convert(src, $0.baseAddress, Int64(row), Int64(n), type, buffer.baseAddress) }
+                    }
+                    return csimd_rows_convert(src, nil, Int64(row), Int64(n), type, buffer.baseAddress)
+                }
+                guard status == 0 else {
+                    throw FormatError.unsupportedSource("tensor \(name): conversion to \(p.entry.type.rawValue) failed (\(status))")
+                }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n * rowBytes])
+                try writer.write(chunk)
+                crc = CRC32.checksum(chunk, previous: crc)
+                consumed(n * sourceRowBytes)
+                row += n
+            }
+            // Done with this tensor's source bytes: drop them from our resident set.
+            if let base = m.raw.data {
+                MappedFile.releasePages(UnsafeRawBufferPointer(start: base, count: m.rows * sourceRowBytes))
+            }
+            return crc
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func align(_ v: Int, _ a: Int) -> Int { (v + a - 1) / a * a }
+
+    static func encode(_ m: FileMetadata) throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return try e.encode(m)
+    }
+
+    static func torchCheckpoints(_ source: TensorSource) -> [TorchCheckpoint] {
+        if let t = source as? TorchCheckpoint { return [t] }
+        if let s = source as? ShardedCheckpoint {
+            return s.shards.keys.sorted().compactMap { s.shards[$0] as? TorchCheckpoint }
+        }
+        return []
+    }
+
+    static func sourceFormat(_ source: TensorSource) -> String {
+        switch source {
+        case is TorchCheckpoint: return "pytorch_model.bin"
+        case is SafetensorsCheckpoint: return "model.safetensors"
+        case let s as ShardedCheckpoint: return s.shards.values.first is TorchCheckpoint ? "pytorch_model.bin (sharded)" : "model.safetensors (sharded)"
+        default: return "unknown"
+        }
+    }
+
+    static func sourceFiles(_ folder: URL) -> [FileMetadata.SourceFile] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.sorted().compactMap { name in
+            guard name.hasSuffix(".bin") || name.hasSuffix(".safetensors") || name.hasSuffix(".json") else { return nil }
+            let size = (try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(name).path)[.size] as? Int) ?? 0
+            return FileMetadata.SourceFile(name: name, bytes: size ?? 0)
+        }
+    }
+}
+
+public enum DollyVersion {
+    public static let string = "0.1.0"
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import CSIMD
+import DollyKit
+import Foundation
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a Hugging Face Dolly checkpoint into one quantized .dolly file.")
+
+    @Argument(help: "The Hugging Face model folder (config.json, tokenizer.json, pytorch_model.bin or safetensors).")
+    var source: String
+
+    @Option(name: .shortAndLong, help: "The .dolly file to write.")
+    var output: String
+
+    @Option(name: .long, help: "Quantization recipe: q4 (default), q8 or f16.")
+    var quant: String = "q4"
+
+    @Option(name: [.customShort("t"), .long], help: "Threads (default: the machine's cores).")
+    var threads: Int?
+
+    func validate() throws {
+        guard QuantizationRecipe(rawValue: quant) != nil else {
+            throw ValidationError("--quant must be one of \(QuantizationRecipe.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
+    }
+
+    func run() throws {
+        try Console.guarded {
+            DollyModel.setThreads(threads ?? DollyModel.defaultThreads)
+            _ = csimd_interrupt_install()
+            let bar = ProgressBar(label: "convert")
+            let converter = Converter(sourceDirectory: source, recipe: QuantizationRecipe(rawValue: quant)!)
+            let summary = try converter.convert(
+                to: output,
+                progress: { bar.update(done: $0.done, total: $0.total, note: $0.phase.rawValue) },
+                isCancelled: { csimd_interrupt_requested() != 0 })
+            bar.finish()
+            Console.note(String(format: "wrote %@: %.1f MB, %d tensors, %.2f bits/weight (matrices), %.1f s",
+                                summary.outputPath, Double(summary.outputBytes) / 1e6, summary.tensors,
+                                summary.matrixBitsPerWeight, summary.seconds))
+        }
+    }
+}

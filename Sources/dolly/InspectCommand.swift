@@ -1,0 +1,57 @@
+import ArgumentParser
+import DollyKit
+import Foundation
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a .dolly file's header, hyperparameters and tensor table.")
+
+    @Argument(help: "The .dolly file.")
+    var file: String
+
+    @Flag(name: .long, help: "Check every tensor's CRC-32.")
+    var verify = false
+
+    func run() throws {
+        try Console.guarded {
+            let f = try DollyFile(path: file)
+            let m = f.metadata, c = m.model
+            var out = ""
+            out += "file: \(file)\n"
+            out += "format: \(m.format) \(f.header.major).\(f.header.minor), created by \(m.createdBy)\n"
+            out += String(format: "size: %d bytes (metadata %d, data %d at offset %d)\n", f.header.fileLength,
+                          f.header.metadataLength, f.header.dataLength, f.header.dataOffset)
+            out += "model: \(c.modelType), hidden \(c.hiddenSize), layers \(c.numHiddenLayers), heads \(c.numAttentionHeads), "
+            out += "intermediate \(c.intermediateSize), vocab \(c.vocabSize), context \(c.maxPositionEmbeddings)\n"
+            out += "       rotary \(c.rotaryPct) of each head (\(c.rotaryDims) dims), base \(c.rotaryBase), "
+            out += "layer_norm_eps \(c.layerNormEps), parallel residual \(c.useParallelResidual), act \(c.activation.rawValue)\n"
+            let q = m.quantization
+            out += "quantization: recipe \(q.recipe): matrices \(q.matrices.rawValue), embed_in \(q.embedIn.rawValue), "
+            out += "embed_out \(q.embedOut.rawValue), vectors \(q.vectors.rawValue)\n"
+            out += "source: \(m.source.format): " + m.source.files.map { "\($0.name) (\($0.bytes) B)" }.joined(separator: ", ")
+            out += ", config crc32 \(m.source.configCRC32)\n"
+            out += String(format: "matrices: %.3f bits/weight\n", f.matrixBitsPerWeight)
+            out += "tensors: \(m.tensors.count)\n"
+            let width = m.tensors.map(\.name.count).max() ?? 10
+            for t in m.tensors {
+                let name = t.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
+                out += "  \(name)  \(t.type.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0))  "
+                out += "\(shape.padding(toLength: 14, withPad: " ", startingAt: 0))  \(t.bytes) B  crc32 \(t.crc32)\n"
+            }
+            Console.write(out)
+            if verify {
+                let bar = ProgressBar(label: "verify")
+                let total = m.tensors.reduce(0) { $0 + $1.bytes }
+                var done = 0
+                try f.verify { n in
+                    done += n
+                    bar.update(done: done, total: total)
+                }
+                bar.finish()
+                Console.write("verify: all \(m.tensors.count) tensor checksums match\n")
+            }
+        }
+    }
+}
