@@ -31,6 +31,8 @@ struct ConvertCommand: ParsableCommand {
         try Console.guarded {
             DollyModel.setThreads(threads ?? DollyModel.defaultThreads)
             _ = csimd_interrupt_install()
+            // Past a file-size limit, get EFBIG from write() (a clean error) instead of being killed.
+            signal(SIGXFSZ, SIG_IGN)
             let bar = ProgressBar(label: "convert")
             let converter = Converter(sourceDirectory: source, recipe: QuantizationRecipe(rawValue: quant)!)
             let summary = try converter.convert(

@@ -162,6 +162,51 @@ final class CLITests: XCTestCase {
         assertCleanFailure(try dolly(["run", "--model", "/nonexistent/dolly", "hi"]), mentions: "/nonexistent/dolly")
     }
 
+    func testConvertInspectVerifyAndRunTheFile() throws {
+        let dir = try FixturePaths.temporaryDirectory("dolly-cli-convert")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("tiny.dolly").path
+        let c = try dolly(["convert", FixturePaths.path("tiny-safetensors"), "-o", out, "--quant", "q8", "-t", "2"])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertEqual(c.stdout, "")
+        XCTAssertTrue(c.stderr.contains("wrote \(out)"), c.stderr)
+        let i = try dolly(["inspect", out, "--verify"])
+        XCTAssertEqual(i.status, 0, i.stderr)
+        XCTAssertTrue(i.stdout.contains("layers.1.mlp.down.weight"))
+        XCTAssertTrue(i.stdout.contains("verify: all"), i.stdout)
+        let t = try dolly(["tokenize", "--model", out, "Hello world  ### End"])
+        XCTAssertEqual(t.stdout, "12092 1533 50276 50277\n")
+        let r = try dolly(["run", "--model", out, "--raw", "--greedy", "--max-tokens", "4", "Hello"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.isEmpty)
+    }
+
+    func testConvertToUnwritablePathFailsCleanly() throws {
+        assertCleanFailure(try dolly(["convert", FixturePaths.path("tiny-bin"), "-o", "/nonexistent-dir/x.dolly"]),
+                           mentions: "cannot write /nonexistent-dir/x.dolly")
+    }
+
+    /// A full disk, simulated by a file-size limit: one error line and no file left behind.
+    func testConvertIntoAFullDiskLeavesNoFile() throws {
+        let dir = try FixturePaths.temporaryDirectory("dolly-cli-full")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        let out = dir.appendingPathComponent("x.dolly").path
+        p.arguments = ["-c", "ulimit -f 1024; exec \"$0\" convert \"$1\" -o \"$2\" --quant q8 2>\"$3\"",
+                       Self.binary.path, FixturePaths.path("tiny-bin"), out, dir.appendingPathComponent("err").path]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        let err = try String(contentsOf: dir.appendingPathComponent("err"), encoding: .utf8)
+        XCTAssertTrue(err.contains("dolly: error: cannot write \(out): File too large"), err)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["err"])
+    }
+
+    func testInspectOfANonDollyFileFailsCleanly() throws {
+        assertCleanFailure(try dolly(["inspect", FixturePaths.path("tiny-bin/pytorch_model.bin")]), mentions: "not a .dolly file")
+    }
+
     func testBadArgumentsExitNonZero() throws {
         let r = try dolly(["run", "--model", FixturePaths.path("tiny-bin"), "--top-p", "2", "hi"])
         XCTAssertNotEqual(r.status, 0)

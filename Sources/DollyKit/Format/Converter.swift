@@ -83,6 +83,8 @@ public struct Converter {
         let weights = try ModelWeights(huggingFace: source, config: config)  // checks every name, shape and dtype
 
         let plans = try plan(config: config, weights: weights, tokenizer: tokenizerData)
+        // Open the output first: an unwritable destination should fail before minutes of reading.
+        let writer = try AtomicFileWriter(finalPath: outputPath)
         let torchParts = Self.torchCheckpoints(source)
         let verifyTotal = torchParts.reduce(0) { $0 + $1.archive.entries.reduce(0) { $0 + $1.uncompressedSize } }
         let convertTotal = plans.reduce(0) { total, p in
@@ -93,12 +95,17 @@ public struct Converter {
         progress(report)
 
         // A damaged download is refused, not converted: every zip entry's CRC-32 is checked.
-        for part in torchParts {
-            try part.verifyChecksums { n in
-                report.done += n
-                progress(report)
+        do {
+            for part in torchParts {
+                try part.verifyChecksums { n in
+                    report.done += n
+                    progress(report)
+                }
+                if isCancelled() { throw FormatError.interrupted }
             }
-            if isCancelled() { throw FormatError.interrupted }
+        } catch {
+            writer.abandon()
+            throw error
         }
         report.phase = .converting
 
@@ -108,7 +115,6 @@ public struct Converter {
             source: FileMetadata.Source(format: Self.sourceFormat(source), files: Self.sourceFiles(folder),
                                         configCRC32: FileMetadata.hex(configData.withUnsafeBytes { CRC32.checksum($0) })),
             tokenizer: FileTensorName.tokenizer, tensors: plans.map(\.entry))
-        let writer = try AtomicFileWriter(finalPath: outputPath)
         do {
             var placeholder = try Self.encode(metadata)
             let dataOffset = Self.align(FileHeader.size + placeholder.count, FileHeader.dataAlignment)
