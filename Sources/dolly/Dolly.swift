@@ -5,7 +5,7 @@ struct Dolly: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dolly",
         abstract: "Run Databricks' Dolly v2 on a CPU.",
-        subcommands: [RunCommand.self, ChatCommand.self, ConvertCommand.self, InspectCommand.self, PerplexityCommand.self,
-                      TokenizeCommand.self]
+        subcommands: [RunCommand.self, ChatCommand.self, ConvertCommand.self, InspectCommand.self, BenchCommand.self,
+                      PerplexityCommand.self, TokenizeCommand.self]
     )
 }

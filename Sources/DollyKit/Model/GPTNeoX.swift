@@ -22,7 +22,7 @@ public final class GPTNeoX: Sendable {
 public enum LogitsRequest {
     /// Only the last token's (generation).
     case last
-    /// Every token's, handed to the callback a batch at a time: (index of the batch's first token
-    /// within the call, logits of shape (batch, vocab)). Used by perplexity and evaluation.
+    /// Every token's, handed to the callback a few rows at a time: (index of the first row's token
+    /// within the call, logits of shape (rows, vocab)). Used by perplexity and evaluation.
     case all((Int, UnsafeBufferPointer<Float>) throws -> Void)
 }

@@ -25,7 +25,9 @@ public final class InferenceSession {
     private let mlpOut: UnsafeMutablePointer<Float>     // (batch, hidden)
     private let scores: UnsafeMutablePointer<Float>     // (threads, context)
     private let scoreThreads: Int
-    /// (batch, vocab) for `.all`, the first row for `.last`.
+    /// Rows of logits computed at once for `.all` (a (batch, vocab) buffer would be 100 MB at batch 512).
+    static let logitRows = 16
+    /// (logitRows, vocab); the first row for `.last`.
     private let logitsBuffer: UnsafeMutablePointer<Float>
 
     init(model: GPTNeoX, contextLength: Int, batchSize: Int) throws {
@@ -66,7 +68,7 @@ public final class InferenceSession {
         mlpOut = buffer(b * h)
         scoreThreads = Int(csimd_threads_get())
         scores = buffer(scoreThreads * contextLength)
-        logitsBuffer = buffer(b * c.vocabSize)
+        logitsBuffer = buffer(min(b, Self.logitRows) * c.vocabSize)
     }
 
     deinit {
@@ -113,14 +115,19 @@ public final class InferenceSession {
             case .last:
                 if isLast { project(rowsFrom: n - 1, count: 1) }
             case let .all(consume):
-                project(rowsFrom: 0, count: n)
-                try consume(start, UnsafeBufferPointer(start: logitsBuffer, count: n * vocab))
+                var row = 0
+                while row < n {
+                    let m = min(Self.logitRows, n - row)
+                    project(rowsFrom: row, count: m)
+                    try consume(start + row, UnsafeBufferPointer(start: logitsBuffer, count: m * vocab))
+                    row += m
+                }
             }
             start += n
         }
     }
 
-    /// Final LayerNorm and output matrix for `count` rows of the residual stream starting at `first`.
+    /// Final LayerNorm and output matrix for `count` (≤ logitRows) rows of the residual stream starting at `first`.
     private func project(rowsFrom first: Int, count: Int) {
         let c = model.config, w = model.weights, h = c.hiddenSize
         let rows = x + first * h

@@ -58,6 +58,9 @@ public final class DollyModel: Sendable {
         csimd_threads_set(Int32(max(1, n)))
     }
 
+    /// The kernel path the matrix products use.
+    public static var kernelName: String { "reference" }
+
     /// Physical cores of this machine, a sensible default thread count.
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 }

@@ -1,0 +1,91 @@
+import CSIMD
+import Foundation
+
+/// One llama-bench style test: prompt processing (`pp`) or token generation (`tg`).
+public struct BenchmarkResult: Sendable {
+    public var name: String
+    public var promptTokens: Int
+    public var generatedTokens: Int
+    /// Tokens per second of each repetition.
+    public var samples: [Double]
+
+    public var mean: Double { samples.reduce(0, +) / Double(max(samples.count, 1)) }
+    public var standardDeviation: Double {
+        guard samples.count > 1 else { return 0 }
+        let m = mean
+        return (samples.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(samples.count - 1)).squareRoot()
+    }
+}
+
+extension DollyModel {
+    /// Measures like llama-bench: `pp` evaluates `promptTokens` random tokens as one prompt from an
+    /// empty cache; `tg` generates `generatedTokens` tokens one at a time from an empty cache (the
+    /// output layer runs for every token). One untimed warm-up precedes each test.
+    public func benchmark(promptTokens: Int, generatedTokens: Int, repetitions: Int) throws -> [BenchmarkResult] {
+        var rng = SeededGenerator(seed: 42)
+        let vocab = UInt64(config.vocabSize)
+        func randomTokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % vocab) } }
+        let context = max(promptTokens, generatedTokens, 1)
+        let session = try network.makeSession(contextLength: context, batchSize: min(max(promptTokens, 1), 512))
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        }
+        var results: [BenchmarkResult] = []
+        if promptTokens > 0 {
+            let prompt = randomTokens(promptTokens)
+            var r = BenchmarkResult(name: "pp\(promptTokens)", promptTokens: promptTokens, generatedTokens: 0, samples: [])
+            for i in 0...repetitions {
+                session.reset()
+                let t = try seconds { try session.evaluate(prompt) }
+                if i > 0 { r.samples.append(Double(promptTokens) / t) }
+            }
+            results.append(r)
+        }
+        if generatedTokens > 0 {
+            let tokens = randomTokens(generatedTokens)
+            var r = BenchmarkResult(name: "tg\(generatedTokens)", promptTokens: 0, generatedTokens: generatedTokens, samples: [])
+            for i in 0...repetitions {
+                session.reset()
+                let t = try seconds { for tok in tokens { try session.evaluate([tok]) } }
+                if i > 0 { r.samples.append(Double(generatedTokens) / t) }
+            }
+            results.append(r)
+        }
+        return results
+    }
+
+    /// Parameters in the network's weights.
+    public var parameterCount: Int {
+        let w = network.weights
+        var n = w.embedIn.rows * w.embedIn.cols + w.embedOut.rows * w.embedOut.cols + 2 * w.finalNormWeight.count
+        for l in w.layers {
+            for m in [l.qkv, l.attentionOut, l.mlpUp, l.mlpDown] { n += m.rows * m.cols }
+            n += l.qkvBias.count + l.attentionOutBias.count + l.mlpUpBias.count + l.mlpDownBias.count
+            n += 4 * l.inputNormWeight.count
+        }
+        return n
+    }
+
+    /// Bytes of weight data the network reads (matrices and vectors).
+    public var weightBytes: Int {
+        let w = network.weights
+        func bytes(_ m: WeightMatrix) -> Int { m.rows * Int(m.raw.row_bytes) }
+        var n = bytes(w.embedIn) + bytes(w.embedOut) + 8 * w.finalNormWeight.count
+        for l in w.layers {
+            n += bytes(l.qkv) + bytes(l.attentionOut) + bytes(l.mlpUp) + bytes(l.mlpDown)
+            n += 4 * (l.qkvBias.count + l.attentionOutBias.count + l.mlpUpBias.count + l.mlpDownBias.count + 4 * l.inputNormWeight.count)
+        }
+        return n
+    }
+}
+
+public enum ProcessStats {
+    /// Peak resident set size of this process so far, in bytes.
+    public static var peakResidentBytes: Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+    }
+}

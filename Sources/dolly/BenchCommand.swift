@@ -1,0 +1,68 @@
+import ArgumentParser
+import DollyKit
+import Foundation
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prompt processing and generation speed, like llama-bench.")
+
+    @Option(name: .long, help: "A .dolly file, or a Hugging Face Dolly folder.")
+    var model: String
+
+    @Option(name: .customShort("p"), help: "Prompt tokens to process (0 skips the test).")
+    var promptTokens = 512
+
+    @Option(name: .customShort("n"), help: "Tokens to generate (0 skips the test).")
+    var generatedTokens = 128
+
+    @Option(name: [.customShort("t"), .long], help: "Threads (default: the machine's cores).")
+    var threads: Int?
+
+    @Option(name: .customShort("r"), help: "Repetitions of each test.")
+    var repetitions = 5
+
+    @Option(name: .customShort("o"), help: "Output format: md or json.")
+    var output = "md"
+
+    func validate() throws {
+        guard promptTokens >= 0, generatedTokens >= 0, promptTokens + generatedTokens > 0 else {
+            throw ValidationError("-p and -n must be >= 0 and not both 0")
+        }
+        guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
+        guard output == "md" || output == "json" else { throw ValidationError("-o must be md or json") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
+    }
+
+    func run() throws {
+        try Console.guarded {
+            let n = threads ?? DollyModel.defaultThreads
+            DollyModel.setThreads(n)
+            let m = try DollyModel.load(path: model)
+            let results = try m.benchmark(promptTokens: promptTokens, generatedTokens: generatedTokens, repetitions: repetitions)
+            let rss = ProcessStats.peakResidentBytes
+            let kernel = DollyModel.kernelName
+            let name = URL(fileURLWithPath: model).lastPathComponent
+            if output == "json" {
+                let objects: [[String: Any]] = results.map { r in
+                    ["model_filename": model, "model_size": m.weightBytes, "model_n_params": m.parameterCount,
+                     "n_threads": n, "n_prompt": r.promptTokens, "n_gen": r.generatedTokens,
+                     "avg_ts": r.mean, "stddev_ts": r.standardDeviation, "samples_ts": r.samples,
+                     "peak_rss_bytes": rss, "kernel": kernel]
+                }
+                let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                Console.write(String(decoding: data, as: UTF8.self) + "\n")
+            } else {
+                var out = "| model | size | params | kernel | threads | test | t/s |\n"
+                out += "| --- | ---: | ---: | --- | ---: | ---: | ---: |\n"
+                for r in results {
+                    out += String(format: "| %@ | %.2f GiB | %.2f M | %@ | %d | %@ | %.2f ± %.2f |\n", name,
+                                  Double(m.weightBytes) / 1_073_741_824, Double(m.parameterCount) / 1e6, kernel, n, r.name,
+                                  r.mean, r.standardDeviation)
+                }
+                out += String(format: "\npeak RSS: %.1f MiB\n", Double(rss) / 1_048_576)
+                Console.write(out)
+            }
+        }
+    }
+}
