@@ -13,8 +13,13 @@ flags=(-O2 -std=gnu11 -Wall -Wno-strict-aliasing -ICSIMD/include -ICSIMD -fopenm
 status=0
 
 CC="${CC:-gcc}"
+extra=()
+if "$CC" --version 2>/dev/null | grep -q clang; then
+    # clang: borrow omp.h / libomp from Debian's LLVM 14 (as Package.swift does).
+    extra=(-I/usr/lib/llvm-14/lib/clang/14.0.6/include -L/usr/lib/llvm-14/lib -Wl,-rpath,/usr/lib/llvm-14/lib)
+fi
 echo "== native ($CC)"
-"$CC" "${flags[@]}" "${srcs[@]}" -o "$out/selftest-native" -lm -lpthread
+"$CC" "${flags[@]}" "${extra[@]}" "${srcs[@]}" -o "$out/selftest-native" -lm -lpthread
 OMP_NUM_THREADS=2 "$out/selftest-native" || status=1
 
 if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
