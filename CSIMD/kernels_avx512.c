@@ -43,11 +43,11 @@ static void q8a_quantize_avx512(const float *x, int64_t n, csimd_block_q8a *out)
 // ---- Block-pair loaders ----
 // Q4: blocks b, b+1 -> 64 unsigned nibbles [lo_b | hi_b | lo_b1 | hi_b1]. `two` = 0 zeroes block b+1.
 static inline __m512i q4_pair_load(const csimd_block_q4 *wb, int two) {
+    // [q0, q0, q1, q1] (two broadcasts from memory), then shift the 2nd and 4th copies by 4 bits.
     const __m128i q0 = _mm_loadu_si128((const __m128i *)wb[0].qs);
-    const __m128i q1 = two ? _mm_loadu_si128((const __m128i *)wb[1].qs) : _mm_setzero_si128();
-    const __m512i q = _mm512_zextsi256_si512(_mm256_set_m128i(q1, q0));
-    // [q0, q0, q1, q1] then shift the 2nd and 4th copies by 4 bits.
-    const __m512i dup = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3), q);
+    __m512i dup = _mm512_broadcast_i32x4(q0);
+    dup = two ? _mm512_mask_broadcast_i32x4(dup, 0xFF00, _mm_loadu_si128((const __m128i *)wb[1].qs))
+              : _mm512_maskz_mov_epi32(0x00FF, dup);
     const __m512i sh = _mm512_srlv_epi16(dup, _mm512_setr_epi64(0, 0, 0x0004000400040004LL, 0x0004000400040004LL, 0, 0,
                                                                 0x0004000400040004LL, 0x0004000400040004LL));
     return _mm512_and_si512(sh, _mm512_set1_epi8(0x0F));
@@ -62,8 +62,8 @@ static inline __m512i q8_pair_load(const csimd_block_q8 *wb, int two) {
 
 // Weight scales of blocks b, b+1 broadcast over their 8 lanes each.
 static inline __m512 dw_pair(uint16_t d0, uint16_t d1) {
-    const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)d0 | ((uint32_t)d1 << 16))));
-    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), _mm512_castps128_ps512(f));
+    const __m256i h = _mm256_mask_set1_epi16(_mm256_set1_epi16((short)d0), 0xFF00, (short)d1);
+    return _mm512_cvtph_ps(h);
 }
 
 static inline __m512i act_pair_load(const csimd_block_q8a *ab, int two) {
@@ -73,7 +73,8 @@ static inline __m512i act_pair_load(const csimd_block_q8a *ab, int two) {
 }
 
 static inline __m512 da_pair(const csimd_block_q8a *ab, int two) {
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(ab[0].d)), _mm256_set1_ps(two ? ab[1].d : 0.0f), 1);
+    const __m512 d0 = _mm512_set1_ps(ab[0].d);
+    return two ? _mm512_mask_broadcastss_ps(d0, 0xFF00, _mm_load_ss(&ab[1].d)) : _mm512_maskz_mov_ps(0x00FF, d0);
 }
 
 // -K * lane sums of the activation bytes.
@@ -91,6 +92,13 @@ static inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
         for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();                                     \
     for (int64_t b = 0; b < nb; b += 2) {                                                                \
         const int two = b + 1 < nb;                                                                      \
+        if (two) { STEP(1) } else { STEP(0) }                                                            \
+    }                                                                                                    \
+    for (int r = 0; r < R; r++)                                                                          \
+        for (int t = 0; t < T; t++) y[t * ys + r] = hsum512(acc[r][t]);
+
+#define STEP_BODY(BLOCK_T, LOAD, K, two)                                                                 \
+    {                                                                                                    \
         __m512i wv[CSIMD_TILE_R];                                                                        \
         __m512 dw[CSIMD_TILE_R];                                                                         \
         for (int r = 0; r < R; r++) {                                                                    \
@@ -108,22 +116,25 @@ static inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
                 acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[r], da), acc[r][t]); \
             }                                                                                            \
         }                                                                                                \
-    }                                                                                                    \
-    for (int r = 0; r < R; r++)                                                                          \
-        for (int t = 0; t < T; t++) y[t * ys + r] = hsum512(acc[r][t]);
+    }
 
 static inline __attribute__((always_inline)) void tile_q4_rt(const void *w, int64_t ws, const csimd_block_q8a *a,
                                                              int64_t as, int64_t nb, float *y, int64_t ys,
                                                              const int R, const int T) {
+#define STEP(two) STEP_BODY(csimd_block_q4, q4_pair_load, 8, two)
     TILE_BODY(csimd_block_q4, q4_pair_load, 8)
+#undef STEP
 }
 
 static inline __attribute__((always_inline)) void tile_q8_rt(const void *w, int64_t ws, const csimd_block_q8a *a,
                                                              int64_t as, int64_t nb, float *y, int64_t ys,
                                                              const int R, const int T) {
+#define STEP(two) STEP_BODY(csimd_block_q8, q8_pair_load, (char)0x80, two)
     TILE_BODY(csimd_block_q8, q8_pair_load, (char)0x80)
+#undef STEP
 }
 #undef TILE_BODY
+#undef STEP_BODY
 
 #define KTILE_DISPATCH(kind)                                                                               \
     static void tile_##kind##_avx512(const void *w, int64_t ws, int nr, const csimd_block_q8a *a,          \
