@@ -1,5 +1,6 @@
 // Straightforward f32/f16/bf16 matrix kernels: the reference every faster path is tested against.
 #include "csimd.h"
+#include <stdlib.h>
 #include <string.h>
 
 static inline float bf16_to_f32(uint16_t h) {
@@ -34,14 +35,34 @@ int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *o
         }
         return 0;
     case CSIMD_TYPE_Q8:
+        if (w->cols % CSIMD_BLOCK_SIZE) return -1;
         csimd_q8_dequantize_ref((const csimd_block_q8 *)p, w->cols, out);
         return 0;
     case CSIMD_TYPE_Q4:
+        if (w->cols % CSIMD_BLOCK_SIZE) return -1;
         csimd_q4_dequantize_ref((const csimd_block_q4 *)p, w->cols, out);
         return 0;
     default:
         return -1;
     }
+}
+
+float csimd_dot_f32_ref(const float *w, const float *x, int64_t n) {
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n; i++) acc += w[i] * x[i];
+    return acc;
+}
+
+float csimd_dot_f16_ref(const uint16_t *w, const float *x, int64_t n) {
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n; i++) acc += f16_to_f32(w[i]) * x[i];
+    return acc;
+}
+
+float csimd_dot_bf16_ref(const uint16_t *w, const float *x, int64_t n) {
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n; i++) acc += bf16_to_f32(w[i]) * x[i];
+    return acc;
 }
 
 static float dot_row(const csimd_matrix *w, int64_t r, const float *x) {
@@ -76,33 +97,28 @@ static float dot_row(const csimd_matrix *w, int64_t r, const float *x) {
     return acc;
 }
 
-/// Block types: dequantize one block at a time and accumulate in f32 (no activation rounding).
-static float dot_row_blocks(const csimd_matrix *w, int64_t r, const float *x) {
-    const uint8_t *p = (const uint8_t *)w->data + r * w->row_bytes;
-    float tmp[CSIMD_BLOCK_SIZE], acc = 0.0f;
-    for (int64_t b = 0; b < w->cols / CSIMD_BLOCK_SIZE; b++) {
-        if (w->type == CSIMD_TYPE_Q8) csimd_q8_dequantize_ref((const csimd_block_q8 *)p + b, CSIMD_BLOCK_SIZE, tmp);
-        else csimd_q4_dequantize_ref((const csimd_block_q4 *)p + b, CSIMD_BLOCK_SIZE, tmp);
-        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) acc += tmp[j] * x[b * CSIMD_BLOCK_SIZE + j];
-    }
-    return acc;
-}
-
-int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_tokens,
-                              const float *bias, float *y) {
+int32_t csimd_matrix_multiply_ref(const csimd_matrix *w, const float *x, int64_t n_tokens,
+                                  const float *bias, float *y) {
+    const int64_t rows = w->rows, cols = w->cols;
     if (w->type == CSIMD_TYPE_Q8 || w->type == CSIMD_TYPE_Q4) {
-        if (w->cols % CSIMD_BLOCK_SIZE) return -1;
-        const int64_t rows = w->rows, cols = w->cols;
-#pragma omp parallel for schedule(static)
+        if (cols % CSIMD_BLOCK_SIZE) return -1;
+        const int64_t nb = cols / CSIMD_BLOCK_SIZE;
+        csimd_block_q8a *qa = malloc((size_t)(n_tokens * nb + 1) * sizeof(csimd_block_q8a));
+        if (!qa) return -1;
+        for (int64_t t = 0; t < n_tokens; t++) csimd_q8a_quantize_ref(x + t * cols, cols, qa + t * nb);
         for (int64_t r = 0; r < rows; r++) {
+            const void *p = (const uint8_t *)w->data + r * w->row_bytes;
             const float b = bias ? bias[r] : 0.0f;
-            for (int64_t t = 0; t < n_tokens; t++) y[t * rows + r] = dot_row_blocks(w, r, x + t * cols) + b;
+            for (int64_t t = 0; t < n_tokens; t++) {
+                const float d = w->type == CSIMD_TYPE_Q8 ? csimd_dot_q8_q8a_ref(p, qa + t * nb, nb)
+                                                         : csimd_dot_q4_q8a_ref(p, qa + t * nb, nb);
+                y[t * rows + r] = d + b;
+            }
         }
+        free(qa);
         return 0;
     }
     if (w->type != CSIMD_TYPE_F32 && w->type != CSIMD_TYPE_BF16 && w->type != CSIMD_TYPE_F16) return -1;
-    const int64_t rows = w->rows, cols = w->cols;
-#pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float b = bias ? bias[r] : 0.0f;
         for (int64_t t = 0; t < n_tokens; t++) {

@@ -35,10 +35,13 @@ int32_t csimd_threads_get(void);
 
 /// y[t, r] = sum_c W[r, c] * x[t, c] (+ bias[r] if bias != NULL) for t < n_tokens.
 /// x is (n_tokens, cols) f32, y is (n_tokens, rows) f32. Returns 0, or -1 for an unsupported type.
+/// Q8/Q4 weights (row_bytes = cols / 32 * block size; cols must be a multiple of 32, else -1):
+/// x is quantized to Q8A once per call (into a grow-only scratch owned by the calling thread, so
+/// concurrent calls from different threads are safe), then integer dot products.
 int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_tokens,
                               const float *bias, float *y);
 
-/// Widens `n` elements of `type` starting at element `offset` of row `row` to f32.
+/// Widens row `row` (all `cols` elements, any type incl. Q8/Q4) to f32. Returns 0, or -1 for an unknown type.
 int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *out);
 
 // ---- Interruption ----
@@ -59,6 +62,43 @@ int64_t csimd_type_row_bytes(int32_t type, int64_t cols);
 /// row_map is NULL). Runs on all threads. Returns 0, -1 for an unsupported type, -2 out of memory.
 int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
                            int64_t n_rows, int32_t dst_type, void *dst);
+
+/// The scalar reference of csimd_matrix_multiply (same contract, every type). For Q8/Q4 weights the
+/// activations are quantized to Q8A with csimd_q8a_quantize_ref, then csimd_dot_*_q8a_ref per element.
+/// Allocates its scratch per call; for tests.
+int32_t csimd_matrix_multiply_ref(const csimd_matrix *w, const float *x, int64_t n_tokens,
+                                  const float *bias, float *y);
+
+// ---- SIMD kernels, chosen at run time ----
+//
+// Paths: "avx512-vnni", "avx2-vnni", "avx2" (x86-64), "neon-dotprod", "neon" (aarch64), "scalar".
+// The best path the CPU and OS support is picked once, at first use (thread-safe), unless the
+// environment variable DOLLY_KERNEL=<name> names a supported path. Every kernel matches its `_ref`:
+// Q8A quantization bit-exactly; Q dots compute each block's integer dot exactly and differ only in
+// f32 summation order, |fast - ref| <= 2 (nb + 16) 2^-24 sum_b |dw_b da_b| sum_j |qw_j qa_j|;
+// F32/F16/BF16 dots |fast - ref| <= 2 (n + 16) 2^-24 sum_i |w_i x_i|.
+
+/// Name of the path in use.
+const char *csimd_kernel_name(void);
+/// Switches every kernel to the named path. Returns 0, or -1 if the name is unknown or the CPU/OS
+/// cannot run it (any lower path may be forced). Not meant to race with running kernels.
+int32_t csimd_kernel_force(const char *name);
+/// 1 if the named path can run on this CPU/OS, else 0.
+int32_t csimd_kernel_supported(const char *name);
+
+/// Dispatched kernels (the path in use). Same contracts as the `_ref` functions.
+void csimd_q8a_quantize(const float *x, int64_t n, csimd_block_q8a *out);
+float csimd_dot_q8_q8a(const csimd_block_q8 *w, const csimd_block_q8a *a, int64_t nb);
+float csimd_dot_q4_q8a(const csimd_block_q4 *w, const csimd_block_q8a *a, int64_t nb);
+/// Dots of a weight row of n elements (any n >= 0) with an f32 vector.
+float csimd_dot_f32(const float *w, const float *x, int64_t n);
+float csimd_dot_f16(const uint16_t *w, const float *x, int64_t n);
+float csimd_dot_bf16(const uint16_t *w, const float *x, int64_t n);
+
+/// Scalar references of the F dots (sequential f32 sum of w[i] * x[i], i ascending).
+float csimd_dot_f32_ref(const float *w, const float *x, int64_t n);
+float csimd_dot_f16_ref(const uint16_t *w, const float *x, int64_t n);
+float csimd_dot_bf16_ref(const uint16_t *w, const float *x, int64_t n);
 
 // ---- Transformer building blocks (f32 activations) ----
 

@@ -59,7 +59,7 @@ public final class DollyModel: Sendable {
     }
 
     /// The kernel path the matrix products use.
-    public static var kernelName: String { "reference" }
+    public static var kernelName: String { String(cString: csimd_kernel_name()) }
 
     /// Physical cores of this machine, a sensible default thread count.
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }

@@ -1,0 +1,67 @@
+// 256-bit x86-64 kernels: "avx2" (AVX2 + FMA + F16C) and "avx2-vnni" (plus AVX-VNNI).
+// Each function is compiled for its ISA with a target attribute (no global -m flags), so the
+// binary runs on any x86-64; dispatch.c only selects these after checking CPUID and XCR0.
+#include "csimd_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx,avx2,fma,f16c")
+#endif
+#define KSUFFIX _avx2
+#define KVNNI 0
+#include "kernels_avx2_body.h"
+#undef KSUFFIX
+#undef KVNNI
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx,avx2,fma,f16c,avxvnni"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx,avx2,fma,f16c,avxvnni")
+#endif
+#define KSUFFIX _avx2vnni
+#define KVNNI 1
+#include "kernels_avx2_body.h"
+#undef KSUFFIX
+#undef KVNNI
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+const csimd_kernel_table csimd_kernels_avx2 = {
+    .name = "avx2",
+    .q8a_quantize = q8a_quantize_avx2,
+    .dot_q8 = dot_q8_avx2,
+    .dot_q4 = dot_q4_avx2,
+    .dot_f32 = dot_f32_avx2,
+    .dot_f16 = dot_f16_avx2,
+    .dot_bf16 = dot_bf16_avx2,
+    .tile_q8 = tile_q8_avx2,
+    .tile_q4 = tile_q4_avx2,
+};
+
+const csimd_kernel_table csimd_kernels_avx2_vnni = {
+    .name = "avx2-vnni",
+    .q8a_quantize = q8a_quantize_avx2vnni,
+    .dot_q8 = dot_q8_avx2vnni,
+    .dot_q4 = dot_q4_avx2vnni,
+    .dot_f32 = dot_f32_avx2vnni,
+    .dot_f16 = dot_f16_avx2vnni,
+    .dot_bf16 = dot_bf16_avx2vnni,
+    .tile_q8 = tile_q8_avx2vnni,
+    .tile_q4 = tile_q4_avx2vnni,
+};
+#endif

@@ -1,0 +1,163 @@
+// csimd_matrix_multiply: the fast matrix product for every weight type, on the dispatched kernels.
+//
+// Q8/Q4: the activations are quantized to Q8A once per call into a grow-only scratch owned by the
+// calling thread (a pthread key frees it at thread exit), so steady state allocates nothing and
+// concurrent calls from different threads do not share buffers. Then OpenMP over output rows:
+// each thread gets a contiguous, equal share of 4-row groups (static: libomp 14 lacks the dynamic
+// schedule's __kmpc_dispatch_deinit). Inside a thread, tokens are cut into chunks whose Q8A rows
+// fit in L2 and every (4 rows x 4 tokens) tile loads each weight block once for 4 tokens.
+#include "csimd_kernels.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// ---- Per-thread grow-only scratch ----
+typedef struct {
+    void *p;
+    size_t cap;
+} scratch_buf;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *v) {
+    scratch_buf *s = v;
+    if (s) free(s->p);
+    free(s);
+}
+
+static void scratch_init(void) { (void)pthread_key_create(&scratch_key, scratch_free); }
+
+static void *scratch_get(size_t bytes) {
+    pthread_once(&scratch_once, scratch_init);
+    scratch_buf *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return NULL;
+        if (pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->cap < bytes) {
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < bytes) cap *= 2;
+        void *p = NULL;
+        if (posix_memalign(&p, 64, cap) != 0) return NULL;
+        free(s->p);
+        s->p = p;
+        s->cap = cap;
+    }
+    return s->p;
+}
+
+static int thread_count(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+// Below this many multiply-adds a call stays on the calling thread (fork/join costs a few us).
+#define PAR_MIN_MACS (1 << 18)
+
+static void tile_fallback(const csimd_kernel_table *k, int is_q8, const void *w, int64_t ws, int nr,
+                          const csimd_block_q8a *a, int64_t as, int nt, int64_t nb, float *y, int64_t ys) {
+    for (int r = 0; r < nr; r++) {
+        const char *wr = (const char *)w + r * ws;
+        for (int t = 0; t < nt; t++)
+            y[t * ys + r] = is_q8 ? k->dot_q8((const csimd_block_q8 *)wr, a + t * as, nb)
+                                  : k->dot_q4((const csimd_block_q4 *)wr, a + t * as, nb);
+    }
+}
+
+static int32_t multiply_q(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y) {
+    const csimd_kernel_table *k = csimd_kernels_current();
+    const int64_t rows = w->rows, cols = w->cols;
+    if (cols % CSIMD_BLOCK_SIZE) return -1;
+    const int64_t nb = cols / CSIMD_BLOCK_SIZE;
+    const int is_q8 = w->type == CSIMD_TYPE_Q8;
+    if (w->row_bytes < nb * (int64_t)(is_q8 ? sizeof(csimd_block_q8) : sizeof(csimd_block_q4))) return -1;
+    if (rows <= 0 || n_tokens <= 0) return 0;
+
+    csimd_block_q8a *qa = scratch_get((size_t)(n_tokens * nb) * sizeof(csimd_block_q8a));
+    if (!qa) return -1;
+    const int par = rows * cols * n_tokens >= PAR_MIN_MACS && thread_count() > 1;
+#pragma omp parallel for schedule(static) if (par && n_tokens >= 4)
+    for (int64_t t = 0; t < n_tokens; t++) k->q8a_quantize(x + t * cols, cols, qa + t * nb);
+
+    csimd_tile_q_fn tile = is_q8 ? k->tile_q8 : k->tile_q4;
+
+    const int64_t groups = (rows + CSIMD_TILE_R - 1) / CSIMD_TILE_R;
+    // Tokens per chunk: Q8A rows of a chunk ~ 384 KiB (L2), a multiple of the tile height.
+    int64_t chunk = (384 * 1024) / (nb * (int64_t)sizeof(csimd_block_q8a));
+    chunk = chunk < CSIMD_TILE_T ? CSIMD_TILE_T : chunk - chunk % CSIMD_TILE_T;
+    const char *wbase = (const char *)w->data;
+
+#pragma omp parallel if (par)
+    {
+#ifdef _OPENMP
+        const int64_t nth = omp_get_num_threads(), tid = omp_get_thread_num();
+#else
+        const int64_t nth = 1, tid = 0;
+#endif
+        const int64_t g0 = groups * tid / nth, g1 = groups * (tid + 1) / nth;
+        for (int64_t c0 = 0; c0 < n_tokens; c0 += chunk) {
+            const int64_t c1 = c0 + chunk < n_tokens ? c0 + chunk : n_tokens;
+            for (int64_t g = g0; g < g1; g++) {
+                const int64_t r0 = g * CSIMD_TILE_R;
+                const int nr = (int)(rows - r0 < CSIMD_TILE_R ? rows - r0 : CSIMD_TILE_R);
+                const void *wr = wbase + r0 * w->row_bytes;
+                for (int64_t t0 = c0; t0 < c1; t0 += CSIMD_TILE_T) {
+                    const int nt = (int)(c1 - t0 < CSIMD_TILE_T ? c1 - t0 : CSIMD_TILE_T);
+                    float *yt = y + t0 * rows + r0;
+                    if (tile) tile(wr, w->row_bytes, nr, qa + t0 * nb, nb, nt, nb, yt, rows);
+                    else tile_fallback(k, is_q8, wr, w->row_bytes, nr, qa + t0 * nb, nb, nt, nb, yt, rows);
+                    if (bias)
+                        for (int t = 0; t < nt; t++)
+                            for (int r = 0; r < nr; r++) yt[t * rows + r] += bias[r0 + r];
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int32_t multiply_f(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y) {
+    const csimd_kernel_table *k = csimd_kernels_current();
+    const int64_t rows = w->rows, cols = w->cols;
+    const int type = w->type;
+    const int par = rows * cols * n_tokens >= PAR_MIN_MACS && thread_count() > 1;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t r = 0; r < rows; r++) {
+        const void *p = (const char *)w->data + r * w->row_bytes;
+        const float b = bias ? bias[r] : 0.0f;
+        for (int64_t t = 0; t < n_tokens; t++) {
+            const float *xt = x + t * cols;
+            float d;
+            if (type == CSIMD_TYPE_F32) d = k->dot_f32((const float *)p, xt, cols);
+            else if (type == CSIMD_TYPE_F16) d = k->dot_f16((const uint16_t *)p, xt, cols);
+            else d = k->dot_bf16((const uint16_t *)p, xt, cols);
+            y[t * rows + r] = d + b;
+        }
+    }
+    return 0;
+}
+
+int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y) {
+    switch (w->type) {
+    case CSIMD_TYPE_F32:
+    case CSIMD_TYPE_F16:
+    case CSIMD_TYPE_BF16:
+        return multiply_f(w, x, n_tokens, bias, y);
+    case CSIMD_TYPE_Q8:
+    case CSIMD_TYPE_Q4:
+        return multiply_q(w, x, n_tokens, bias, y);
+    default:
+        return -1;
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds tools/csimd-selftest/selftest.c straight from CSIMD/*.c and runs it:
+#   1. native (x86-64 here), with OpenMP (gcc -fopenmp, libgomp);
+#   2. aarch64: cross-built with Debian's gcc-aarch64-linux-gnu and run under qemu-user
+#      (qemu's default CPU "max" has dotprod, so both neon paths run; skipped if the tools are missing).
+# Install the cross tools with: apt-get install -y gcc-aarch64-linux-gnu qemu-user
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out="${TMPDIR:-/tmp}/csimd-selftest"
+mkdir -p "$out"
+srcs=(CSIMD/*.c tools/csimd-selftest/selftest.c)
+flags=(-O2 -std=gnu11 -Wall -Wno-strict-aliasing -ICSIMD/include -ICSIMD -fopenmp)
+status=0
+
+CC="${CC:-gcc}"
+extra=()
+if "$CC" --version 2>/dev/null | grep -q clang; then
+    # clang: borrow omp.h / libomp from Debian's LLVM 14 (as Package.swift does).
+    extra=(-I/usr/lib/llvm-14/lib/clang/14.0.6/include -L/usr/lib/llvm-14/lib -Wl,-rpath,/usr/lib/llvm-14/lib)
+fi
+echo "== native ($CC)"
+"$CC" "${flags[@]}" "${extra[@]}" "${srcs[@]}" -o "$out/selftest-native" -lm -lpthread
+OMP_NUM_THREADS=2 "$out/selftest-native" || status=1
+
+if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
+    echo "== aarch64 (cross gcc + qemu-aarch64)"
+    aarch64-linux-gnu-gcc "${flags[@]}" "${srcs[@]}" -o "$out/selftest-aarch64" -lm -lpthread
+    OMP_NUM_THREADS=2 qemu-aarch64 -L /usr/aarch64-linux-gnu "$out/selftest-aarch64" || status=1
+else
+    echo "== aarch64 skipped (need aarch64-linux-gnu-gcc and qemu-aarch64)"
+fi
+exit $status
