@@ -10,12 +10,62 @@ int64_t csimd_type_row_bytes(int32_t type, int64_t cols) {
     case CSIMD_TYPE_BF16: return cols * 2;
     case CSIMD_TYPE_Q8: return cols % CSIMD_BLOCK_SIZE ? -1 : cols / CSIMD_BLOCK_SIZE * (int64_t)sizeof(csimd_block_q8);
     case CSIMD_TYPE_Q4: return cols % CSIMD_BLOCK_SIZE ? -1 : cols / CSIMD_BLOCK_SIZE * (int64_t)sizeof(csimd_block_q4);
+    // R16 types: the stride of a group of 16 rows.
+    case CSIMD_TYPE_Q8R16: return cols % CSIMD_BLOCK_SIZE ? -1 : cols / CSIMD_BLOCK_SIZE * CSIMD_Q8R16_TILE;
+    case CSIMD_TYPE_Q4R16: return cols % CSIMD_BLOCK_SIZE ? -1 : cols / CSIMD_BLOCK_SIZE * CSIMD_Q4R16_TILE;
     default: return -1;
     }
 }
 
+/// R16 output: groups of 16 rows are quantized row-major, then interleaved.
+static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
+                                int64_t n_rows, int32_t dst_type, void *dst) {
+    const int64_t cols = src->cols, nb = cols / CSIMD_BLOCK_SIZE;
+    const int q8 = dst_type == CSIMD_TYPE_Q8R16;
+    const int64_t group_bytes = csimd_type_row_bytes(dst_type, cols);
+    const size_t block_bytes = q8 ? sizeof(csimd_block_q8) : sizeof(csimd_block_q4);
+    if (first_row % CSIMD_R16) return -1;
+    const int64_t groups = (n_rows + CSIMD_R16 - 1) / CSIMD_R16;
+    int32_t status = 0;
+#pragma omp parallel
+    {
+        float *row = (float *)malloc((size_t)cols * sizeof(float));
+        uint8_t *blocks = (uint8_t *)malloc((size_t)(CSIMD_R16 * nb) * block_bytes);
+        if (!row || !blocks) {
+#pragma omp atomic write
+            status = -2;
+        }
+#pragma omp for schedule(static)
+        for (int64_t g = 0; g < groups; g++) {
+            if (!row || !blocks) continue;
+            const void *ptrs[CSIMD_R16];
+            for (int r = 0; r < CSIMD_R16; r++) {
+                const int64_t i = g * CSIMD_R16 + r;   // row within this call
+                const int64_t sr = first_row + i;     // row of the matrix
+                if (i >= n_rows || sr >= src->rows) { ptrs[r] = NULL; continue; }
+                csimd_matrix_row_dequantize(src, row_map ? row_map[sr] : sr, row);
+                uint8_t *out = blocks + (size_t)(r * nb) * block_bytes;
+                if (q8) csimd_q8_quantize_ref(row, cols, (csimd_block_q8 *)out);
+                else csimd_q4_quantize_ref(row, cols, (csimd_block_q4 *)out);
+                ptrs[r] = out;
+            }
+            uint8_t *group = (uint8_t *)dst + g * group_bytes;
+            if (q8) csimd_q8r16_pack((const csimd_block_q8 *const *)ptrs, nb, group);
+            else csimd_q4r16_pack((const csimd_block_q4 *const *)ptrs, nb, group);
+        }
+        free(row);
+        free(blocks);
+    }
+    return status;
+}
+
 int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
                            int64_t n_rows, int32_t dst_type, void *dst) {
+    if (dst_type == CSIMD_TYPE_Q8R16 || dst_type == CSIMD_TYPE_Q4R16) {
+        if (csimd_type_row_bytes(dst_type, src->cols) < 0) return -1;
+        if (src->type != CSIMD_TYPE_F32 && src->type != CSIMD_TYPE_F16 && src->type != CSIMD_TYPE_BF16) return -1;
+        return rows_convert_r16(src, row_map, first_row, n_rows, dst_type, dst);
+    }
     const int64_t cols = src->cols;
     const int64_t out_row_bytes = csimd_type_row_bytes(dst_type, cols);
     if (out_row_bytes < 0) return -1;

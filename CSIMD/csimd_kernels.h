@@ -21,6 +21,10 @@
 typedef void (*csimd_tile_q_fn)(const void *w, int64_t w_stride, int nr, const csimd_block_q8a *a,
                                 int64_t a_stride, int nt, int64_t nb, float *y, int64_t y_stride);
 
+/// One R16 group (16 rows, csimd_blocks.h) against nt activation rows: same contract as csimd_r16_tile_ref.
+typedef void (*csimd_tile_r16_fn)(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a,
+                                  int64_t a_stride, int nt, float *y, int64_t y_stride);
+
 typedef struct {
     const char *name;
     void (*q8a_quantize)(const float *x, int64_t n, csimd_block_q8a *out);
@@ -31,7 +35,16 @@ typedef struct {
     float (*dot_bf16)(const uint16_t *w, const float *x, int64_t n);
     csimd_tile_q_fn tile_q8;  // NULL: dispatch.c loops over dot_q8
     csimd_tile_q_fn tile_q4;  // NULL: dispatch.c loops over dot_q4
+    csimd_tile_r16_fn tile_q4r16;  // NULL: csimd_r16_tile_ref
+    csimd_tile_r16_fn tile_q8r16;  // NULL: csimd_r16_tile_ref
 } csimd_kernel_table;
+
+#if defined(__x86_64__)
+void csimd_tile_q4r16_avx512(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride,
+                             int nt, float *y, int64_t y_stride);
+void csimd_tile_q8r16_avx512(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride,
+                             int nt, float *y, int64_t y_stride);
+#endif
 
 /// The table in use (lazy, thread-safe initialization; honours DOLLY_KERNEL on first use).
 const csimd_kernel_table *csimd_kernels_current(void);

@@ -216,5 +216,7 @@ const csimd_kernel_table csimd_kernels_avx512_vnni = {
     .dot_bf16 = dot_bf16_avx512,
     .tile_q8 = tile_q8_avx512,
     .tile_q4 = tile_q4_avx512,
+    .tile_q4r16 = csimd_tile_q4r16_avx512,
+    .tile_q8r16 = csimd_tile_q8r16_avx512,
 };
 #endif

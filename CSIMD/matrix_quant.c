@@ -127,6 +127,53 @@ static int32_t multiply_q(const csimd_matrix *w, const float *x, int64_t n_token
     return 0;
 }
 
+/// R16 layouts: OpenMP over groups of 16 rows; tokens in L2-sized chunks, each group's tiles
+/// reused for every token of the chunk.
+static int32_t multiply_r16(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y) {
+    const csimd_kernel_table *k = csimd_kernels_current();
+    const int64_t rows = w->rows, cols = w->cols;
+    if (cols % CSIMD_BLOCK_SIZE) return -1;
+    const int64_t nb = cols / CSIMD_BLOCK_SIZE;
+    if (w->row_bytes < csimd_type_row_bytes(w->type, cols)) return -1;
+    if (rows <= 0 || n_tokens <= 0) return 0;
+
+    csimd_block_q8a *qa = scratch_get((size_t)(n_tokens * nb) * sizeof(csimd_block_q8a));
+    if (!qa) return -1;
+    const int par = rows * cols * n_tokens >= PAR_MIN_MACS && thread_count() > 1;
+#pragma omp parallel for schedule(static) if (par && n_tokens >= 4)
+    for (int64_t t = 0; t < n_tokens; t++) k->q8a_quantize(x + t * cols, cols, qa + t * nb);
+
+    const csimd_tile_r16_fn tile = w->type == CSIMD_TYPE_Q4R16 ? k->tile_q4r16 : k->tile_q8r16;
+    const int64_t groups = (rows + CSIMD_R16 - 1) / CSIMD_R16;
+    int64_t chunk = (512 * 1024) / (nb * (int64_t)sizeof(csimd_block_q8a));
+    chunk = chunk < 4 ? 4 : chunk - chunk % 4;
+    const uint8_t *wbase = (const uint8_t *)w->data;
+
+#pragma omp parallel if (par)
+    {
+#ifdef _OPENMP
+        const int64_t nth = omp_get_num_threads(), tid = omp_get_thread_num();
+#else
+        const int64_t nth = 1, tid = 0;
+#endif
+        const int64_t g0 = groups * tid / nth, g1 = groups * (tid + 1) / nth;
+        for (int64_t c0 = 0; c0 < n_tokens; c0 += chunk) {
+            const int nt = (int)(c0 + chunk < n_tokens ? chunk : n_tokens - c0);
+            for (int64_t g = g0; g < g1; g++) {
+                const int64_t r0 = g * CSIMD_R16;
+                const int nr = (int)(rows - r0 < CSIMD_R16 ? rows - r0 : CSIMD_R16);
+                float *yt = y + c0 * rows + r0;
+                if (tile) tile(wbase + g * w->row_bytes, nb, nr, qa + c0 * nb, nb, nt, yt, rows);
+                else csimd_r16_tile_ref(w->type, wbase + g * w->row_bytes, nb, nr, qa + c0 * nb, nb, nt, yt, rows);
+                if (bias)
+                    for (int t = 0; t < nt; t++)
+                        for (int r = 0; r < nr; r++) yt[t * rows + r] += bias[r0 + r];
+            }
+        }
+    }
+    return 0;
+}
+
 static int32_t multiply_f(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y) {
     const csimd_kernel_table *k = csimd_kernels_current();
     const int64_t rows = w->rows, cols = w->cols;
@@ -157,6 +204,9 @@ int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_t
     case CSIMD_TYPE_Q8:
     case CSIMD_TYPE_Q4:
         return multiply_q(w, x, n_tokens, bias, y);
+    case CSIMD_TYPE_Q8R16:
+    case CSIMD_TYPE_Q4R16:
+        return multiply_r16(w, x, n_tokens, bias, y);
     default:
         return -1;
     }

@@ -15,6 +15,13 @@ static inline float f16_to_f32(uint16_t h) {
 }
 
 int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *out) {
+    if (w->type == CSIMD_TYPE_Q8R16 || w->type == CSIMD_TYPE_Q4R16) {
+        if (w->cols % CSIMD_BLOCK_SIZE) return -1;
+        const uint8_t *group = (const uint8_t *)w->data + (row / CSIMD_R16) * w->row_bytes;
+        if (w->type == CSIMD_TYPE_Q8R16) csimd_q8r16_row_dequantize(group, w->cols / CSIMD_BLOCK_SIZE, (int)(row % CSIMD_R16), out);
+        else csimd_q4r16_row_dequantize(group, w->cols / CSIMD_BLOCK_SIZE, (int)(row % CSIMD_R16), out);
+        return 0;
+    }
     const uint8_t *p = (const uint8_t *)w->data + row * w->row_bytes;
     switch (w->type) {
     case CSIMD_TYPE_F32:
@@ -100,6 +107,24 @@ static float dot_row(const csimd_matrix *w, int64_t r, const float *x) {
 int32_t csimd_matrix_multiply_ref(const csimd_matrix *w, const float *x, int64_t n_tokens,
                                   const float *bias, float *y) {
     const int64_t rows = w->rows, cols = w->cols;
+    if (w->type == CSIMD_TYPE_Q8R16 || w->type == CSIMD_TYPE_Q4R16) {
+        if (cols % CSIMD_BLOCK_SIZE) return -1;
+        const int64_t nb = cols / CSIMD_BLOCK_SIZE;
+        csimd_block_q8a *qa = malloc((size_t)(n_tokens * nb + 1) * sizeof(csimd_block_q8a));
+        float *tmp = malloc((size_t)CSIMD_R16 * sizeof(float));
+        if (!qa || !tmp) { free(qa); free(tmp); return -1; }
+        for (int64_t t = 0; t < n_tokens; t++) csimd_q8a_quantize_ref(x + t * cols, cols, qa + t * nb);
+        for (int64_t g = 0; g * CSIMD_R16 < rows; g++) {
+            const int nr = (int)(rows - g * CSIMD_R16 < CSIMD_R16 ? rows - g * CSIMD_R16 : CSIMD_R16);
+            for (int64_t t = 0; t < n_tokens; t++) {
+                csimd_r16_tile_ref(w->type, (const uint8_t *)w->data + g * w->row_bytes, nb, nr, qa + t * nb, nb, 1, tmp, 1);
+                for (int r = 0; r < nr; r++) y[t * rows + g * CSIMD_R16 + r] = tmp[r] + (bias ? bias[g * CSIMD_R16 + r] : 0.0f);
+            }
+        }
+        free(qa);
+        free(tmp);
+        return 0;
+    }
     if (w->type == CSIMD_TYPE_Q8 || w->type == CSIMD_TYPE_Q4) {
         if (cols % CSIMD_BLOCK_SIZE) return -1;
         const int64_t nb = cols / CSIMD_BLOCK_SIZE;

@@ -18,6 +18,8 @@ typedef enum {
     CSIMD_TYPE_BF16 = 2,
     CSIMD_TYPE_Q8 = 8,
     CSIMD_TYPE_Q4 = 9,
+    CSIMD_TYPE_Q8R16 = 10,  // Q8 blocks interleaved by groups of 16 rows (csimd_blocks.h)
+    CSIMD_TYPE_Q4R16 = 11,  // Q4 blocks interleaved by groups of 16 rows (csimd_blocks.h)
 } csimd_type;
 
 /// A row-major weight matrix used in place (e.g. from a mapped file).
@@ -25,7 +27,7 @@ typedef struct {
     const void *data;   // (rows, cols) elements or blocks of `type`
     int64_t rows;
     int64_t cols;
-    int64_t row_bytes;  // stride between rows, in bytes
+    int64_t row_bytes;  // stride between rows in bytes; for *R16 types, between groups of 16 rows
     int32_t type;       // csimd_type
 } csimd_matrix;
 
@@ -58,7 +60,8 @@ int32_t csimd_interrupt_requested(void);
 int64_t csimd_type_row_bytes(int32_t type, int64_t cols);
 
 /// Converts rows [first_row, first_row + n_rows) of `src` (f32/f16/bf16) to `dst_type`, written
-/// back to back into dst. Output row i is source row row_map[first_row + i] (or first_row + i when
+/// back to back into dst (R16 types: first_row a multiple of 16, output in whole groups, rows past
+/// the matrix's end zero). Output row i is source row row_map[first_row + i] (or first_row + i when
 /// row_map is NULL). Runs on all threads. Returns 0, -1 for an unsupported type, -2 out of memory.
 int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
                            int64_t n_rows, int32_t dst_type, void *dst);

@@ -45,6 +45,34 @@ _Static_assert(sizeof(csimd_block_q4) == 18, "Q4 block is 18 bytes");
 _Static_assert(sizeof(csimd_block_q8a) == 40, "Q8A block is 40 bytes");
 #endif
 
+// ---- Row-interleaved layouts (R16): what the integer kernels stream ----
+//
+// A matrix of `rows` x `cols` is stored as ceil(rows / 16) groups of 16 rows (missing rows of the
+// last group are zero); a group is cols / 32 tiles, one per block column b. A tile holds block b
+// of each of the group's 16 rows:
+//   bytes [0, 32): the 16 rows' scales d[r], IEEE half;
+//   Q4R16 (288 bytes/tile): 4 vectors j of 64 bytes; byte 32 + 64j + 4r + i (r < 16, i < 4) has
+//         the nibble n[r][8j + i] in its low half and n[r][8j + 4 + i] in its high half;
+//   Q8R16 (544 bytes/tile): 8 vectors k of 64 bytes; byte 32 + 64k + 4r + i = q[r][4k + i] + 128.
+// So each 64-byte vector feeds one 16-lane integer dot step (lane r: row r's 4 consecutive
+// weights against the same 4 activations), and a tile yields 16 whole block dots at once.
+// Values are those of the Q4/Q8 blocks: w = d * (n - 8), w = d * q. Same bits per weight.
+#define CSIMD_R16 16
+#define CSIMD_Q4R16_TILE 288
+#define CSIMD_Q8R16_TILE 544
+
+/// Packs 16 rows of Q4 (or Q8) blocks, rows[r] pointing at row r's nb blocks (NULL: a zero row),
+/// into one group of nb tiles.
+void csimd_q4r16_pack(const csimd_block_q4 *const rows[16], int64_t nb, uint8_t *group);
+void csimd_q8r16_pack(const csimd_block_q8 *const rows[16], int64_t nb, uint8_t *group);
+/// Row r (< 16) of a group, back to f32 (nb * 32 values).
+void csimd_q4r16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out);
+void csimd_q8r16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out);
+/// Reference tile kernel: y[t * y_stride + r] = dot(row r of the group, activation row t) for
+/// r < nr, t < nt; activation row t is a + t * a_stride (nb blocks).
+void csimd_r16_tile_ref(int32_t type, const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a,
+                        int64_t a_stride, int nt, float *y, int64_t y_stride);
+
 // ---- Scalar reference quantizers (the specification; used by the converter) ----
 
 /// n must be a multiple of 32. Scale = absmax / 127, round to nearest.

@@ -32,8 +32,9 @@ final class FormatTests: XCTestCase {
         for t in file.metadata.tensors { XCTAssertEqual(t.offset % 64, 0, t.name) }
         XCTAssertEqual(try file.tokenizerData(), try Data(contentsOf: FixturePaths.root.appendingPathComponent("tiny-bin/tokenizer.json")))
         XCTAssertEqual(file.metadata.quantization.recipe, "q4")
-        XCTAssertEqual(try file.entry("layers.0.attention.qkv.weight").type, .q4)
-        XCTAssertEqual(try file.entry("embed_out").type, .q8)
+        XCTAssertEqual(try file.entry("layers.0.attention.qkv.weight").type, .q4r16)
+        XCTAssertEqual(try file.entry("embed_in").type, .q8)
+        XCTAssertEqual(try file.entry("embed_out").type, .q8r16)
         XCTAssertNoThrow(try file.verify())
     }
 

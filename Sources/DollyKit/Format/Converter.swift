@@ -5,19 +5,22 @@ import Foundation
 public enum QuantizationRecipe: String, CaseIterable, Sendable {
     case q4, q8, f16
 
+    /// Layer matrices, interleaved by 16 rows for the integer kernels.
     public var matrices: TensorType {
         switch self {
-        case .q4: return .q4
-        case .q8: return .q8
+        case .q4: return .q4r16
+        case .q8: return .q8r16
         case .f16: return .f16
         }
     }
 
-    /// Embeddings stay at 8 bits under q4: the output matrix's error reaches every logit directly.
-    public var embeddings: TensorType { self == .f16 ? .f16 : .q8 }
+    /// The input embedding is only looked up row by row, so it keeps the plain row layout; 8 bits
+    /// under q4 too, like the output matrix, whose error reaches every logit directly.
+    public var embedIn: TensorType { self == .f16 ? .f16 : .q8 }
+    public var embedOut: TensorType { self == .f16 ? .f16 : .q8r16 }
 
     var description: FileMetadata.Quantization {
-        FileMetadata.Quantization(recipe: rawValue, matrices: matrices, embedIn: embeddings, embedOut: embeddings, vectors: .f32)
+        FileMetadata.Quantization(recipe: rawValue, matrices: matrices, embedIn: embedIn, embedOut: embedOut, vectors: .f32)
     }
 }
 
@@ -176,7 +179,7 @@ public struct Converter {
         func vector(_ name: String, _ v: [Float]) throws { try add(name, .f32, [v.count], .vector(v)) }
 
         try add(FileTensorName.tokenizer, .u8, [tokenizer.count], .bytes(tokenizer))
-        try matrix(FileTensorName.embedIn, w.embedIn, recipe.embeddings)
+        try matrix(FileTensorName.embedIn, w.embedIn, recipe.embedIn)
         let qkvMap = w.qkvLayout == .perHeadInterleaved ? Self.splitQKVRowMap(hidden: c.hiddenSize, heads: c.numAttentionHeads) : nil
         for (i, l) in w.layers.enumerated() {
             let n = { (s: String) in FileTensorName.layer(i, s) }
@@ -195,7 +198,7 @@ public struct Converter {
         }
         try vector(FileTensorName.finalNormWeight, w.finalNormWeight)
         try vector(FileTensorName.finalNormBias, w.finalNormBias)
-        try matrix(FileTensorName.embedOut, w.embedOut, recipe.embeddings)
+        try matrix(FileTensorName.embedOut, w.embedOut, recipe.embedOut)
         return plans
     }
 
@@ -220,11 +223,14 @@ public struct Converter {
                 return CRC32.checksum(raw)
             }
         case let .matrix(m, rowMap, name):
-            guard let type = p.entry.type.csimdType, let rowBytes = p.entry.type.byteCount(shape: [1, m.cols]) else {
+            guard let type = p.entry.type.csimdType, let unitBytes = p.entry.type.unitBytes(cols: m.cols) else {
                 throw FormatError.unsupportedSource("tensor \(name): no row size for \(p.entry.type.rawValue)")
             }
-            let rowsPerChunk = max(1, chunkBytes / max(rowBytes, 1))
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 64)
+            // Whole storage units (rows, or groups of 16 for interleaved types) per chunk.
+            let unit = p.entry.type.rowsPerUnit
+            let unitsPerChunk = max(1, chunkBytes / max(unitBytes, 1))
+            let rowsPerChunk = unitsPerChunk * unit
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: unitsPerChunk * unitBytes, alignment: 64)
             defer { buffer.deallocate() }
             var crc: UInt32 = 0
             var row = 0
@@ -241,7 +247,7 @@ public struct Converter {
                 guard status == 0 else {
                     throw FormatError.unsupportedSource("tensor \(name): conversion to \(p.entry.type.rawValue) failed (\(status))")
                 }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n * rowBytes])
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<(n + unit - 1) / unit * unitBytes])
                 try writer.write(chunk)
                 crc = CRC32.checksum(chunk, previous: crc)
                 consumed(n * sourceRowBytes)

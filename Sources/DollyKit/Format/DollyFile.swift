@@ -84,7 +84,7 @@ public final class DollyFile: TensorSource, @unchecked Sendable {
         case .f16: dtype = .f16
         case .bf16: dtype = .bf16
         case .u8: dtype = .u8
-        case .q8, .q4:
+        case .q8, .q4, .q8r16, .q4r16:
             throw FormatError.badTensor(path: path, tensor: name, reason: "is block-quantized (\(t.type.rawValue)); use it as a matrix")
         }
         return TensorView(name: name, dtype: dtype, shape: t.shape, data: bytes(of: t), owner: file)
@@ -100,8 +100,11 @@ public final class DollyFile: TensorSource, @unchecked Sendable {
             throw FormatError.badTensor(path: path, tensor: name, reason: "type \(t.type.rawValue) is not a matrix type")
         }
         let data = bytes(of: t)
+        guard let stride = t.type.unitBytes(cols: cols) else {
+            throw FormatError.badTensor(path: path, tensor: name, reason: "\(cols) columns can't be stored as \(t.type.rawValue)")
+        }
         return WeightMatrix(raw: csimd_matrix(data: data.baseAddress, rows: Int64(rows), cols: Int64(cols),
-                                              row_bytes: Int64(t.bytes / max(rows, 1)), type: type), owner: file)
+                                              row_bytes: Int64(stride), type: type), owner: file)
     }
 
     /// A 1-D f32/f16/bf16 tensor widened to f32.

@@ -2,7 +2,7 @@ import CSIMD
 
 /// Storage types of tensors in a `.dolly` file (docs/FORMAT.md section 5).
 public enum TensorType: String, Codable, Sendable, CaseIterable {
-    case f32, f16, bf16, q8, q4, u8
+    case f32, f16, bf16, q8, q4, q8r16, q4r16, u8
 
     /// The kernels' type tag; nil for opaque bytes.
     public var csimdType: Int32? {
@@ -12,19 +12,34 @@ public enum TensorType: String, Codable, Sendable, CaseIterable {
         case .bf16: return Int32(CSIMD_TYPE_BF16.rawValue)
         case .q8: return Int32(CSIMD_TYPE_Q8.rawValue)
         case .q4: return Int32(CSIMD_TYPE_Q4.rawValue)
+        case .q8r16: return Int32(CSIMD_TYPE_Q8R16.rawValue)
+        case .q4r16: return Int32(CSIMD_TYPE_Q4R16.rawValue)
         case .u8: return nil
         }
     }
 
-    public var isBlock: Bool { self == .q8 || self == .q4 }
+    public var isBlock: Bool { self == .q8 || self == .q4 || isInterleaved }
+
+    /// Stored in groups of 16 interleaved rows (FORMAT.md section 5).
+    public var isInterleaved: Bool { self == .q8r16 || self == .q4r16 }
+
+    /// Rows in one storage unit: 16 for interleaved types, else 1.
+    public var rowsPerUnit: Int { isInterleaved ? 16 : 1 }
+
+    /// Bytes of one storage unit (a row, or a group of 16 rows) of `cols` columns; nil if impossible.
+    public func unitBytes(cols: Int) -> Int? {
+        guard let t = csimdType else { return nil }
+        let b = Int(csimd_type_row_bytes(t, Int64(cols)))
+        return b >= 0 ? b : nil
+    }
 
     /// Bits per weight, scale included.
     public var bitsPerWeight: Double {
         switch self {
         case .f32: return 32
         case .f16, .bf16: return 16
-        case .q8: return 34 * 8 / 32
-        case .q4: return 18 * 8 / 32
+        case .q8, .q8r16: return 34 * 8 / 32
+        case .q4, .q4r16: return 18 * 8 / 32
         case .u8: return 8
         }
     }
@@ -46,6 +61,10 @@ public enum TensorType: String, Codable, Sendable, CaseIterable {
         case .q8, .q4:
             guard let cols = shape.last, cols % 32 == 0 else { return nil }
             return count / 32 * (self == .q8 ? 34 : 18)
+        case .q8r16, .q4r16:
+            guard shape.count == 2, let unit = unitBytes(cols: shape[1]) else { return nil }
+            let (p, o) = ((shape[0] + 15) / 16).multipliedReportingOverflow(by: unit)
+            return o ? nil : p
         }
     }
 }

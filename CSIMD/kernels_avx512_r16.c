@@ -1,0 +1,89 @@
+// AVX-512 VNNI kernels for the R16 row-interleaved layouts (csimd_blocks.h).
+//
+// A tile holds one block column of 16 rows, arranged so that each 64-byte vector is one vpdpbusd
+// step for all 16 rows at once (lane r = row r). Eight steps give sixteen exact block dots in one
+// register; the accumulator starts at -offset * sum(qa) so the unsigned storage (Q4 n = w + 8,
+// Q8 q + 128) needs no other correction. Then one convert and one FMA with the 16 row scales times
+// the activation scale. The unpacked weight vectors are reused for 4 activation rows (tokens).
+#include "csimd_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#endif
+
+#define TOKENS 4
+
+static inline __m512i act_dword(const csimd_block_q8a *ab, int k) {
+    int32_t v;
+    memcpy(&v, ab->qs + 4 * k, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/// One block column's contribution for one activation row, weights already unpacked in w[0..7]
+/// (w[k] pairs with activation dword k).
+static inline __m512 step(const __m512i w[8], const csimd_block_q8a *ab, int offset, __m512 dw, __m512 acc) {
+    __m512i s = _mm512_set1_epi32(-offset * (int32_t)ab->sum);
+    for (int k = 0; k < 8; k++) s = _mm512_dpbusd_epi32(s, w[k], act_dword(ab, k));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(ab->d)), acc);
+}
+
+static inline void unpack_q4(const uint8_t *tile, __m512i w[8]) {
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    for (int j = 0; j < 4; j++) {
+        const __m512i v = _mm512_loadu_si512((const void *)(tile + 32 + 64 * j));
+        w[2 * j] = _mm512_and_si512(v, low);
+        w[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+    }
+}
+
+static inline void unpack_q8(const uint8_t *tile, __m512i w[8]) {
+    for (int k = 0; k < 8; k++) w[k] = _mm512_loadu_si512((const void *)(tile + 32 + 64 * k));
+}
+
+static inline void store_rows(float *y, int nr, __m512 v) {
+    _mm512_mask_storeu_ps(y, (__mmask16)((1u << nr) - 1u), v);
+}
+
+#define DEFINE_TILE(kind, TILE_BYTES, OFFSET, UNPACK)                                                          \
+    void csimd_tile_##kind##_avx512(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a,         \
+                                    int64_t a_stride, int nt, float *y, int64_t y_stride) {                     \
+        for (int t0 = 0; t0 < nt; t0 += TOKENS) {                                                               \
+            const int n = nt - t0 < TOKENS ? nt - t0 : TOKENS;                                                  \
+            /* Missing rows of the last token tile repeat the first: computed, never stored. */                 \
+            const csimd_block_q8a *at[TOKENS];                                                                  \
+            for (int t = 0; t < TOKENS; t++) at[t] = a + (t0 + (t < n ? t : 0)) * a_stride;                     \
+            __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                          \
+            const uint8_t *tile = group;                                                                        \
+            for (int64_t b = 0; b < nb; b++, tile += TILE_BYTES) {                                              \
+                _mm_prefetch((const char *)(tile + 4 * TILE_BYTES), _MM_HINT_T0);                               \
+                const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)tile));                  \
+                __m512i w[8];                                                                                   \
+                UNPACK(tile, w);                                                                                \
+                acc0 = step(w, at[0] + b, OFFSET, dw, acc0);                                                    \
+                if (n > 1) acc1 = step(w, at[1] + b, OFFSET, dw, acc1);                                         \
+                if (n > 2) acc2 = step(w, at[2] + b, OFFSET, dw, acc2);                                         \
+                if (n > 3) acc3 = step(w, at[3] + b, OFFSET, dw, acc3);                                         \
+            }                                                                                                   \
+            store_rows(y + (t0 + 0) * y_stride, nr, acc0);                                                      \
+            if (n > 1) store_rows(y + (t0 + 1) * y_stride, nr, acc1);                                           \
+            if (n > 2) store_rows(y + (t0 + 2) * y_stride, nr, acc2);                                           \
+            if (n > 3) store_rows(y + (t0 + 3) * y_stride, nr, acc3);                                           \
+        }                                                                                                       \
+    }
+
+DEFINE_TILE(q4r16, CSIMD_Q4R16_TILE, 8, unpack_q4)
+DEFINE_TILE(q8r16, CSIMD_Q8R16_TILE, 128, unpack_q8)
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
