@@ -288,7 +288,7 @@ def llama_f16(ctx: Ctx) -> Path | None:
 def llama_quant(ctx: Ctx, f16: Path | None, ltype: str) -> Path | None:
     out = ctx.work / f"{ctx.hf.name}-{ltype}.gguf"
     qbin = ctx.llama_bin / "llama-quantize"
-    cmd = [str(qbin), str(f16) if f16 else "?", str(out), ltype]
+    cmd = [str(qbin), str(f16) if f16 else "?", str(out), ltype, str(ctx.args.threads)]
     step = ConvStep(f"llama-quantize {ltype}", q(cmd))
     ctx.commands.append(q(cmd))
     if fresh(out, ctx.sources + ([f16] if f16 else [])):
@@ -300,7 +300,8 @@ def llama_quant(ctx: Ctx, f16: Path | None, ltype: str) -> Path | None:
     else:
         tmp = out.with_suffix(".gguf.part")
         log(f"quantizing: {q(cmd)}")
-        r = run_measured([str(qbin), str(f16), str(tmp), ltype, str(ctx.args.threads)])
+        r = run_measured([str(qbin), str(f16), str(tmp), ltype, str(ctx.args.threads)],
+                         stdout_path=ctx.work / f"llama-quantize-{ltype}.log")
         if r.rc != 0 or not tmp.is_file():
             step.error = f"exit {r.rc}"
             ctx.steps.append(step)
@@ -320,7 +321,8 @@ def dolly_convert(ctx: Ctx, dquant: str) -> tuple[Path | None, str | None]:
     cmd = [str(ctx.dolly), "convert", str(ctx.hf), "-o", str(out), "--quant", dquant, "-t", str(ctx.args.threads)]
     step = ConvStep(f"dolly convert --quant {dquant}", q(cmd))
     ctx.commands.append(q(cmd))
-    if fresh(out, ctx.sources + [ctx.dolly]) or (fresh(out, ctx.sources) and not ctx.args.reconvert_dolly_on_rebuild):
+    deps = ctx.sources + ([ctx.dolly] if ctx.args.reconvert_dolly_on_rebuild else [])
+    if fresh(out, deps):
         log(f"cached: {out}")
     else:
         log(f"converting with dolly: {q(cmd)}")
@@ -538,7 +540,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dolly", help="the dolly binary (optional: without it only llama.cpp runs)")
     ap.add_argument("--llama-bin", required=True, help="llama.cpp's build bin folder (llama-bench, llama-quantize, ...)")
     ap.add_argument("--llama-src", help="llama.cpp source folder with convert_hf_to_gguf.py (default: found above --llama-bin)")
-    ap.add_argument("--python", default=sys.executable, help="Python that runs convert_hf_to_gguf.py (default: this one)")
+    venv_py = Path(__file__).resolve().parent / ".venv" / "bin" / "python"
+    ap.add_argument("--python", default=str(venv_py) if venv_py.exists() else sys.executable,
+                    help="Python with torch + transformers that runs convert_hf_to_gguf.py (default: %(default)s)")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "dolly-bench-llamacpp"),
                     help="where converted files are cached (default: %(default)s)")
     ap.add_argument("--quants", default="q4,q8", help="comma-separated: q4 (Q4_0), q8 (Q8_0); default %(default)s")
