@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSIMD
 import DollyKit
 
 struct RunCommand: ParsableCommand {
@@ -23,11 +24,17 @@ struct RunCommand: ParsableCommand {
             let (model, session) = try modelOptions.load()
             let request = GenerationRequest(text: text, raw: raw, maxNewTokens: sampling.maxTokens,
                                             sampling: sampling.parameters)
-            let result = try model.generate(request, session: session) { piece in
+            // Ctrl-C stops generation after the current token: what was generated stays printed.
+            _ = csimd_interrupt_install()
+            let result = try model.generate(request, session: session, isCancelled: { csimd_interrupt_requested() != 0 }) { piece in
                 Console.write(piece)
                 return true
             }
             Console.write("\n")
+            if result.stopReason == .cancelled {
+                Console.note("dolly: interrupted")
+                throw ExitCode(130)
+            }
             if result.stopReason == .contextFull {
                 Console.note("dolly: stopped: the context (\(session.contextLength) tokens) is full")
             }

@@ -91,7 +91,7 @@ public struct Converter {
         let torchParts = Self.torchCheckpoints(source)
         let verifyTotal = torchParts.reduce(0) { $0 + $1.archive.entries.reduce(0) { $0 + $1.uncompressedSize } }
         let convertTotal = plans.reduce(0) { total, p in
-            if case let .matrix(m, _, _) = p.producer { return total + Int(m.raw.rows * m.raw.row_bytes) }
+            if case let .matrix(m, _, _) = p.producer { return total + m.storageBytes }
             return total
         }
         var report = ConversionProgress(phase: .verifying, done: 0, total: verifyTotal + convertTotal)

@@ -8,6 +8,12 @@ public struct WeightMatrix: @unchecked Sendable {
     public let owner: AnyObject?
 
     public var rows: Int { Int(raw.rows) }
+
+    /// Bytes the matrix occupies (interleaved types store whole groups of 16 rows).
+    public var storageBytes: Int {
+        let interleaved = raw.type == Int32(CSIMD_TYPE_Q4R16.rawValue) || raw.type == Int32(CSIMD_TYPE_Q8R16.rawValue)
+        return (interleaved ? (rows + 15) / 16 : rows) * Int(raw.row_bytes)
+    }
     public var cols: Int { Int(raw.cols) }
 
     public init(raw: csimd_matrix, owner: AnyObject?) {

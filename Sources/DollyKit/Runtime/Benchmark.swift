@@ -71,7 +71,7 @@ extension DollyModel {
     /// Bytes of weight data the network reads (matrices and vectors).
     public var weightBytes: Int {
         let w = network.weights
-        func bytes(_ m: WeightMatrix) -> Int { m.rows * Int(m.raw.row_bytes) }
+        func bytes(_ m: WeightMatrix) -> Int { m.storageBytes }
         var n = bytes(w.embedIn) + bytes(w.embedOut) + 8 * w.finalNormWeight.count
         for l in w.layers {
             n += bytes(l.qkv) + bytes(l.attentionOut) + bytes(l.mlpUp) + bytes(l.mlpDown)

@@ -61,8 +61,21 @@ public final class DollyModel: Sendable {
     /// The kernel path the matrix products use.
     public static var kernelName: String { String(cString: csimd_kernel_name()) }
 
-    /// Physical cores of this machine, a sensible default thread count.
-    public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
+    /// Physical cores of this machine (hyper-threads share a core's vector units, so more threads
+    /// than cores only adds contention); the default thread count.
+    public static var defaultThreads: Int {
+        let logical = ProcessInfo.processInfo.activeProcessorCount
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return logical }
+        var cores = Set<String>()
+        var physical = "0"
+        for line in info.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { continue }
+            if parts[0] == "physical id" { physical = parts[1] }
+            if parts[0] == "core id" { cores.insert("\(physical)/\(parts[1])") }
+        }
+        return cores.isEmpty ? logical : max(1, min(cores.count, logical))
+    }
 }
 
 extension Tokenizer {

@@ -25,8 +25,9 @@ extension DollyModel {
     /// Generates an answer on `session` (reset first: Dolly's pipeline keeps no history), streaming
     /// text pieces to `onText` as soon as they are whole UTF-8. An instruction's answer is stripped
     /// of surrounding whitespace like the pipeline's; a raw continuation is printed as produced.
+    /// `isCancelled` is polled after every token (e.g. for Ctrl-C).
     @discardableResult
-    public func generate(_ request: GenerationRequest, session: InferenceSession,
+    public func generate(_ request: GenerationRequest, session: InferenceSession, isCancelled: () -> Bool = { false },
                          onText: (String) throws -> Bool) throws -> GenerationResult {
         session.reset()
         let prompt = promptTokens(for: request)
@@ -39,7 +40,8 @@ extension DollyModel {
         ) { id in
             var piece = decoder.append(id)
             if !raw { piece = stripper.push(piece) }
-            return piece.isEmpty ? true : try onText(piece)
+            if !piece.isEmpty, try !onText(piece) { return false }
+            return !isCancelled()
         }
         // A generation cut short may end inside a UTF-8 sequence: emit what remains, lossily.
         var tail = decoder.flush()
