@@ -39,35 +39,50 @@ void csimd_q8_dequantize_ref(const csimd_block_q8 *blocks, int64_t n, float *out
     }
 }
 
+/// Round half to even for |v| < 2^22 with plain float adds: vectorizes on baseline SSE2 (where
+/// lrintf/rintf would not) and agrees with lrintf in the default rounding mode.
+static inline float round_even(float v) {
+    const float magic = 12582912.0f;  // 1.5 * 2^23
+    return (v + magic) - magic;
+}
+
 static void q4_pack(const float *xb, float d, csimd_block_q4 *out) {
     const uint16_t dh = csimd_f32_to_f16(d);
     const float dr = csimd_f16_to_f32(dh);
     const float id = dr != 0.0f ? 1.0f / dr : 0.0f;
     out->d = dh;
     for (int j = 0; j < 16; j++) {
-        const int lo = clampi((int)lrintf(xb[j] * id), -8, 7) + 8;
-        const int hi = clampi((int)lrintf(xb[j + 16] * id), -8, 7) + 8;
+        const int lo = (int)round_even(fminf(fmaxf(xb[j] * id, -8.0f), 7.0f)) + 8;
+        const int hi = (int)round_even(fminf(fmaxf(xb[j + 16] * id, -8.0f), 7.0f)) + 8;
         out->qs[j] = (uint8_t)(lo | (hi << 4));
     }
 }
 
 /// Squared error of quantizing with scale d, and the least-squares scale for the chosen levels.
+/// Written branch-free over the block so the compiler vectorizes it: the converter runs it about
+/// twenty times per block of every matrix.
 static float q4_trial(const float *xb, float d, float *refit) {
     const float id = 1.0f / d;
-    float sxq = 0.0f, sqq = 0.0f;
-    int q[CSIMD_BLOCK_SIZE];
-    for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
-        q[j] = clampi((int)lrintf(xb[j] * id), -8, 7);
-        sxq += xb[j] * (float)q[j];
-        sqq += (float)(q[j] * q[j]);
+    // Eight independent partial sums: a fixed summation order the compiler can keep in one vector.
+    float sxq[8] = {0}, sqq[8] = {0}, sxx[8] = {0};
+    for (int j0 = 0; j0 < CSIMD_BLOCK_SIZE; j0 += 8) {
+        for (int l = 0; l < 8; l++) {
+            const float x = xb[j0 + l];
+            const float q = round_even(fminf(fmaxf(x * id, -8.0f), 7.0f));
+            sxq[l] += x * q;
+            sqq[l] += q * q;
+            sxx[l] += x * x;
+        }
     }
-    *refit = sqq > 0.0f ? sxq / sqq : d;
-    float err = 0.0f;
-    for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
-        const float e = xb[j] - *refit * (float)q[j];
-        err += e * e;
+    float a = 0.0f, b = 0.0f, c = 0.0f;
+    for (int l = 0; l < 8; l++) {
+        a += sxq[l];
+        b += sqq[l];
+        c += sxx[l];
     }
-    return err;
+    *refit = b > 0.0f ? a / b : d;
+    // sum (x - s q)^2 = sxx - 2 s sxq + s^2 sqq, minimal at the refit s.
+    return b > 0.0f ? c - a * a / b : c;
 }
 
 void csimd_q4_quantize_ref(const float *x, int64_t n, csimd_block_q4 *out) {
@@ -84,8 +99,8 @@ void csimd_q4_quantize_ref(const float *x, int64_t n, csimd_block_q4 *out) {
         // Candidates map the block's peak to level -6 .. -8.5 (the negative side reaches -8, so a
         // negative scale gains a level over absmax/7), plus absmax/7 itself; each is refit by least squares.
         float best_d = peak / 7.0f, best_err = q4_trial(xb, peak / 7.0f, &best_d);
-        for (int k = 0; k <= 20; k++) {
-            const float level = 6.0f + 0.125f * (float)k;
+        for (int k = 0; k <= 10; k++) {
+            const float level = 6.0f + 0.25f * (float)k;
             float refit;
             const float err = q4_trial(xb, -peak / level, &refit);
             if (err < best_err) { best_err = err; best_d = refit; }
