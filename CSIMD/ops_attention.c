@@ -19,12 +19,32 @@ typedef void (*head_fn)(const float *qh, const void *k, const void *v, int64_t w
 #define AI __attribute__((always_inline))
 
 // ---- Portable C (scalar path, NEON): loops shaped for the auto-vectorizer ----
+/// Exact f16 -> f32 widening. aarch64 converts _Float16 natively (and vectorizes it); elsewhere
+/// _Float16 -> float is a library call per element, so widen with integer ops and one multiply:
+/// the exponent/mantissa bits shifted into f32 position, times 2^112, rebias normals and subnormals alike.
+static inline AI float f16_widen(uint16_t h) {
+#if defined(__aarch64__)
+    _Float16 v;
+    memcpy(&v, &h, 2);
+    return (float)v;
+#else
+    const uint32_t em = h & 0x7FFFu;
+    const uint32_t shifted = em << 13;
+    float f;
+    memcpy(&f, &shifted, 4);
+    f *= 0x1p112f;
+    uint32_t r;
+    memcpy(&r, &f, 4);
+    r = em >= 0x7C00u ? (shifted | 0x7F800000u) : r;  // inf / NaN
+    r = em > 0x7C00u ? (r | 0x00400000u) : r;          // NaN comes out quiet, as with F16C
+    r |= (uint32_t)(h & 0x8000u) << 16;
+    memcpy(&f, &r, 4);
+    return f;
+#endif
+}
+
 static inline AI float ld_elem(const void *base, int64_t i, int f16) {
-    if (f16) {
-        _Float16 h;
-        memcpy(&h, (const uint16_t *)base + i, 2);
-        return (float)h;
-    }
+    if (f16) return f16_widen(((const uint16_t *)base)[i]);
     return ((const float *)base)[i];
 }
 
@@ -33,11 +53,23 @@ static inline AI void head_portable(const float *qh, const void *k, const void *
     for (int64_t p = 0; p <= last; p++) {
         const int64_t base = p * width;
         float acc[8] = {0};
-        int64_t d = 0;
-        for (; d + 8 <= hd; d += 8)
-            for (int j = 0; j < 8; j++) acc[j] += qh[d + j] * ld_elem(k, base + d + j, f16);
-        float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-        for (; d < hd; d++) s += qh[d] * ld_elem(k, base + d, f16);
+        float s = 0.0f;
+        // f16: widen up to 64 at a time into a buffer (a plain loop the vectorizer takes), then dot.
+        for (int64_t c0 = 0; c0 < hd; c0 += 64) {
+            const int64_t len = hd - c0 < 64 ? hd - c0 : 64;
+            float kb[64];
+            const float *kr = (const float *)k + base + c0;
+            if (f16) {
+                for (int64_t j = 0; j < len; j++) kb[j] = ld_elem(k, base + c0 + j, 1);
+                kr = kb;
+            }
+            const float *qr = qh + c0;
+            int64_t j = 0;
+            for (; j + 8 <= len; j += 8)
+                for (int l = 0; l < 8; l++) acc[l] += qr[j + l] * kr[j + l];
+            for (; j < len; j++) s += qr[j] * kr[j];
+        }
+        s += ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
         scores[p] = s * scale;
     }
     float maxv = -INFINITY;

@@ -187,6 +187,25 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// One position: softmax weight exactly 1, so the output is the widened V row itself. With every
+    /// f16 bit pattern in V this checks the widening (incl. subnormals, inf, NaN) on each path.
+    func testAttentionF16WideningExact() {
+        let hd = 65536
+        let vh = (0..<hd).map { UInt16($0) }
+        let kh = [UInt16](repeating: 0, count: hd), q = [Float](repeating: 0, count: hd)
+        forEachPath { path in
+            var scratch = [Float](repeating: 0, count: Int(csimd_threads_get()))
+            var out = [Float](repeating: 0, count: hd)
+            csimd_attention_f16(q, Int64(hd), Int64(hd), kh, vh, 1, Int64(hd), 0, 1, 1, &scratch, &out)
+            for i in 0..<hd {
+                let want = csimd_f16_to_f32(vh[i])
+                if want.isNaN ? !out[i].isNaN : out[i] != want {
+                    XCTFail("\(path): f16 \(String(i, radix: 16)) -> \(out[i]), want \(want)"); break
+                }
+            }
+        }
+    }
+
     /// Peaked scores (one key matches the query strongly) still agree, and the weights stay finite.
     func testAttentionPeakedScores() {
         forEachPath { path in
