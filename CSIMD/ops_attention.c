@@ -330,7 +330,7 @@ static inline AI float softmax_avx512(float *s, int64_t n) {
 
 /// Vectors j < NV of the output starting at float d0; the last vector of the head may be partial (mask).
 static inline AI void vsum_avx512(const float *w, const void *v, int64_t width, int64_t n, int64_t d0, const int NV,
-                                  int64_t hd, float inv, float *o, int f16) {
+                                  int64_t hd, float inv, float *o, int f16, const int masked) {
     __m512 a[8], b[8];
     __mmask16 m[8];
     for (int j = 0; j < NV; j++) {
@@ -338,18 +338,21 @@ static inline AI void vsum_avx512(const float *w, const void *v, int64_t width, 
         const int64_t left = hd - (d0 + 16 * j);
         m[j] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
     }
+// Unmasked loads let vcvtph2ps take its memory operand; masks only when head_dim % 16 != 0.
+#define LDV(i, mask) (masked ? ld512m(v, (i), (mask), f16) : ld512(v, (i), f16))
     int64_t p = 0;
     for (; p + 2 <= n; p += 2) {
         const __m512 w0 = _mm512_set1_ps(w[p]), w1 = _mm512_set1_ps(w[p + 1]);
         for (int j = 0; j < NV; j++) {
-            a[j] = _mm512_fmadd_ps(w0, ld512m(v, p * width + d0 + 16 * j, m[j], f16), a[j]);
-            b[j] = _mm512_fmadd_ps(w1, ld512m(v, (p + 1) * width + d0 + 16 * j, m[j], f16), b[j]);
+            a[j] = _mm512_fmadd_ps(w0, LDV(p * width + d0 + 16 * j, m[j]), a[j]);
+            b[j] = _mm512_fmadd_ps(w1, LDV((p + 1) * width + d0 + 16 * j, m[j]), b[j]);
         }
     }
     if (p < n) {
         const __m512 w0 = _mm512_set1_ps(w[p]);
-        for (int j = 0; j < NV; j++) a[j] = _mm512_fmadd_ps(w0, ld512m(v, p * width + d0 + 16 * j, m[j], f16), a[j]);
+        for (int j = 0; j < NV; j++) a[j] = _mm512_fmadd_ps(w0, LDV(p * width + d0 + 16 * j, m[j]), a[j]);
     }
+#undef LDV
     const __m512 vi = _mm512_set1_ps(inv);
     for (int j = 0; j < NV; j++) _mm512_mask_storeu_ps(o + d0 + 16 * j, m[j], _mm512_mul_ps(_mm512_add_ps(a[j], b[j]), vi));
 }
@@ -365,16 +368,19 @@ static inline AI void head_avx512(const float *qh, const void *k, const void *v,
     for (int64_t c = 0; c < chunks; c++) {
         const int64_t size = (nv - done + (chunks - c) - 1) / (chunks - c);
         const int64_t d0 = 16 * done;
-        switch (size) {
-        case 1: vsum_avx512(scores, v, width, n, d0, 1, hd, inv, o, f16); break;
-        case 2: vsum_avx512(scores, v, width, n, d0, 2, hd, inv, o, f16); break;
-        case 3: vsum_avx512(scores, v, width, n, d0, 3, hd, inv, o, f16); break;
-        case 4: vsum_avx512(scores, v, width, n, d0, 4, hd, inv, o, f16); break;
-        case 5: vsum_avx512(scores, v, width, n, d0, 5, hd, inv, o, f16); break;
-        case 6: vsum_avx512(scores, v, width, n, d0, 6, hd, inv, o, f16); break;
-        case 7: vsum_avx512(scores, v, width, n, d0, 7, hd, inv, o, f16); break;
-        default: vsum_avx512(scores, v, width, n, d0, 8, hd, inv, o, f16); break;
-        }
+#define VSUM_CASES(M)                                                                    \
+    switch (size) {                                                                      \
+    case 1: vsum_avx512(scores, v, width, n, d0, 1, hd, inv, o, f16, M); break;          \
+    case 2: vsum_avx512(scores, v, width, n, d0, 2, hd, inv, o, f16, M); break;          \
+    case 3: vsum_avx512(scores, v, width, n, d0, 3, hd, inv, o, f16, M); break;          \
+    case 4: vsum_avx512(scores, v, width, n, d0, 4, hd, inv, o, f16, M); break;          \
+    case 5: vsum_avx512(scores, v, width, n, d0, 5, hd, inv, o, f16, M); break;          \
+    case 6: vsum_avx512(scores, v, width, n, d0, 6, hd, inv, o, f16, M); break;          \
+    case 7: vsum_avx512(scores, v, width, n, d0, 7, hd, inv, o, f16, M); break;          \
+    default: vsum_avx512(scores, v, width, n, d0, 8, hd, inv, o, f16, M); break;         \
+    }
+        if (hd % 16) VSUM_CASES(1) else VSUM_CASES(0)
+#undef VSUM_CASES
         done += size;
     }
 }
