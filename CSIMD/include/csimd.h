@@ -126,6 +126,28 @@ void csimd_attention(const float *q, int64_t q_token_stride, int64_t q_head_stri
                      const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
                      int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out);
 
+/// Exact GELU like csimd_gelu_erf, vectorized (dispatched: AVX-512, AVX2 + FMA, portable C) and
+/// parallel over chunks for large n: |csimd_gelu(x) - GELU(x)| <= 2e-6 max(1, |x|) for finite x;
+/// GELU(-inf) = -0, GELU(inf) = inf, NaN stays NaN.
+void csimd_gelu(float *x, int64_t n);
+
+/// csimd_attention (same contract, same scratch) with SIMD dots / softmax / weighted sums. Differs from
+/// it only by f32 rounding (summation order, a ~1 ulp exp, the 1 / sum applied after the V sum).
+void csimd_attention_f32(const float *q, int64_t q_token_stride, int64_t q_head_stride,
+                         const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
+                         int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out);
+
+/// csimd_attention_f32 over an IEEE half K/V cache: k_cache/v_cache are (n_ctx, n_heads * head_dim)
+/// f16 bit patterns, position p at row p. Widening is exact, so it equals csimd_attention run on the
+/// widened cache up to the same f32 rounding.
+void csimd_attention_f16(const float *q, int64_t q_token_stride, int64_t q_head_stride,
+                         const uint16_t *k_cache, const uint16_t *v_cache, int64_t n_heads, int64_t head_dim,
+                         int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out);
+
+/// out[i] = csimd_f32_to_f16(x[i]) (round to nearest even; F16C when the path has it), e.g. to
+/// append a K/V row to an f16 cache.
+void csimd_f32_to_f16_row(const float *x, int64_t n, uint16_t *out);
+
 #ifdef __cplusplus
 }
 #endif

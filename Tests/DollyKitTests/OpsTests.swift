@@ -1,0 +1,233 @@
+import CSIMD
+import Foundation
+import XCTest
+
+/// csimd_gelu, csimd_attention_f32 / _f16 and csimd_f32_to_f16_row on every path this CPU runs.
+/// Bounds: GELU |fast - GELU(x)| <= 2e-6 max(1, |x|) against a Double reference; attention
+/// |fast - csimd_attention| <= 1e-5 max |v| per output (f16: csimd_attention on the widened cache);
+/// f32 -> f16 rows bit-exact with csimd_f32_to_f16.
+final class OpsTests: XCTestCase {
+    static let allPaths = ["scalar", "avx2", "avx2-vnni", "avx512-vnni", "neon", "neon-dotprod"]
+
+    private var savedPath = ""
+
+    override func setUp() {
+        super.setUp()
+        savedPath = String(cString: csimd_kernel_name())
+    }
+
+    override func tearDown() {
+        _ = csimd_kernel_force(savedPath)
+        super.tearDown()
+    }
+
+    private func forEachPath(_ body: (String) throws -> Void) rethrows {
+        var ran = 0
+        for name in Self.allPaths where csimd_kernel_supported(name) == 1 {
+            XCTAssertEqual(csimd_kernel_force(name), 0, name)
+            try body(name)
+            ran += 1
+        }
+        XCTAssertGreaterThanOrEqual(ran, 1)
+    }
+
+    private struct Rng {
+        var s: UInt64
+        mutating func next() -> UInt64 {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return s
+        }
+        mutating func uniform() -> Float { Float(next() >> 40) / 16_777_216.0 * 2 - 1 }
+    }
+
+    private static func geluRef(_ x: Float) -> Double {
+        let d = Double(x)
+        return 0.5 * d * (1 + erf(d / 2.0.squareRoot()))
+    }
+
+    // MARK: - GELU
+
+    func testGeluMatchesDoubleReference() {
+        var rng = Rng(s: 0x9E37_79B9_7F4A_7C15)
+        var xs = [Float]()
+        // Dense grid over [-12, 12] (step 2^-12), then random values of every magnitude.
+        for i in -(12 << 12)...(12 << 12) { xs.append(Float(i) / 4096) }
+        for _ in 0..<20_000 { xs.append(rng.uniform() * 12) }
+        for _ in 0..<20_000 {
+            let e = Float(Int(rng.next() % 60) - 40)  // 2^-40 ... 2^19
+            xs.append(rng.uniform() * Float(pow(2.0, Double(e))))
+        }
+        xs += [0, -0.0, Float.leastNonzeroMagnitude, -Float.leastNonzeroMagnitude, 1e-40, -1e-40, Float.leastNormalMagnitude, -Float.leastNormalMagnitude,
+               13, -13, 13.5, -13.5, 20, -20, 25, -25, 100, -100, 1e10, -1e10, Float.greatestFiniteMagnitude,
+               -Float.greatestFiniteMagnitude]
+        forEachPath { path in
+            for n in [xs.count, 1, 7, 15, 17, 33] {  // full array (threaded) and short tails
+                var y = Array(xs[0..<n])
+                csimd_gelu(&y, Int64(n))
+                var worst = 0.0
+                for i in 0..<n {
+                    let err = abs(Double(y[i]) - Self.geluRef(xs[i])) / max(1, abs(Double(xs[i])))
+                    worst = max(worst, err)
+                    if !(err <= 2e-6) { XCTFail("\(path): gelu(\(xs[i])) = \(y[i]), want \(Self.geluRef(xs[i]))"); break }
+                }
+                if n == xs.count { print("OpsTests gelu \(path): max err / max(1,|x|) = \(worst)") }
+            }
+            var s: [Float] = [.infinity, -.infinity, .nan, 0, -0.0]
+            csimd_gelu(&s, Int64(s.count))
+            XCTAssertEqual(s[0], .infinity, path)
+            XCTAssertEqual(s[1], 0, path)  // -0 or +0
+            XCTAssertTrue(s[2].isNaN, path)
+            XCTAssertEqual(s[3], 0, path)
+            XCTAssertEqual(s[4], 0, path)
+        }
+    }
+
+    func testGeluAgreesWithErffTwin() {
+        var rng = Rng(s: 12345)
+        let xs = (0..<100_003).map { _ in rng.uniform() * 8 }
+        forEachPath { path in
+            var a = xs, b = xs
+            csimd_gelu(&a, Int64(a.count))
+            csimd_gelu_erf(&b, Int64(b.count))
+            for i in 0..<xs.count where abs(a[i] - b[i]) > 4e-6 * max(1, abs(xs[i])) {
+                XCTFail("\(path): x \(xs[i]) fast \(a[i]) erff \(b[i])"); break
+            }
+        }
+    }
+
+    // MARK: - f32 -> f16 rows
+
+    func testF16RowExact() {
+        var rng = Rng(s: 777)
+        var xs = [Float]()
+        for _ in 0..<4000 { xs.append(rng.uniform() * Float(pow(2.0, Double(Int(rng.next() % 40) - 26)))) }
+        // Halfway cases: an f16 value plus half of its ulp (ties to even up and down), and just off the tie.
+        for _ in 0..<2000 {
+            let h = UInt16(truncatingIfNeeded: rng.next() % 0x7BFF)  // finite halves below the largest
+            let lo = csimd_f16_to_f32(h), hi = csimd_f16_to_f32(h + 1)
+            let mid = (lo + hi) / 2  // exact in f32
+            let sign: Float = rng.next() & 1 == 0 ? 1 : -1
+            xs += [sign * mid, sign * mid.nextUp, sign * mid.nextDown]
+        }
+        xs += [0, -0.0, 65504, 65519.99, 65520, -65520, 1e6, .infinity, -.infinity, 5.96e-8, 2.98e-8, 2.99e-8,
+               1e-10, Float.leastNonzeroMagnitude, 6.1e-5, -6.1e-5]
+        forEachPath { path in
+            for n in [xs.count, 1, 7, 8, 15, 16, 17, 31] {
+                var out = [UInt16](repeating: 0xDEAD, count: n + 1)
+                csimd_f32_to_f16_row(xs, Int64(n), &out)
+                for i in 0..<n where out[i] != csimd_f32_to_f16(xs[i]) {
+                    XCTFail("\(path): \(xs[i]) -> \(out[i]), want \(csimd_f32_to_f16(xs[i]))"); break
+                }
+                XCTAssertEqual(out[n], 0xDEAD, "\(path): wrote past n = \(n)")
+            }
+        }
+    }
+
+    // MARK: - Attention
+
+    private struct AttnCase {
+        let nHeads: Int, headDim: Int, pos0: Int, nTokens: Int
+        var width: Int { nHeads * headDim }
+        var span: Int { pos0 + nTokens }
+    }
+
+    /// Runs ref and fast on random data; q is laid out with a padded token stride to exercise the strides.
+    private func checkAttention(_ c: AttnCase, rng: inout Rng, path: String) {
+        let qTokenStride = c.width + 3, qHeadStride = c.headDim
+        let q = (0..<(c.nTokens * qTokenStride)).map { _ in rng.uniform() * 2 }
+        let k = (0..<(c.span * c.width)).map { _ in rng.uniform() * 2 }
+        let v = (0..<(c.span * c.width)).map { _ in rng.uniform() }
+        let scale = 1 / Float(c.headDim).squareRoot()
+        let scratchCount = Int(csimd_threads_get()) * c.span
+        var scratch = [Float](repeating: 0, count: scratchCount)
+        let nOut = c.nTokens * c.width
+        let label = "\(path) heads \(c.nHeads) hd \(c.headDim) pos0 \(c.pos0) n \(c.nTokens)"
+
+        var ref = [Float](repeating: 0, count: nOut), fast = [Float](repeating: .nan, count: nOut)
+        csimd_attention(q, Int64(qTokenStride), Int64(qHeadStride), k, v, Int64(c.nHeads), Int64(c.headDim),
+                        Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref)
+        csimd_attention_f32(q, Int64(qTokenStride), Int64(qHeadStride), k, v, Int64(c.nHeads), Int64(c.headDim),
+                            Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast)
+        let vmax = v.map { abs($0) }.max() ?? 1
+        for i in 0..<nOut where !(abs(fast[i] - ref[i]) <= 1e-5 * vmax) {
+            XCTFail("f32 \(label): out[\(i)] \(fast[i]) ref \(ref[i])"); break
+        }
+
+        var kh = [UInt16](repeating: 0, count: k.count), vh = [UInt16](repeating: 0, count: v.count)
+        csimd_f32_to_f16_row(k, Int64(k.count), &kh)
+        csimd_f32_to_f16_row(v, Int64(v.count), &vh)
+        let kw = kh.map { csimd_f16_to_f32($0) }, vw = vh.map { csimd_f16_to_f32($0) }
+        var ref16 = [Float](repeating: 0, count: nOut), fast16 = [Float](repeating: .nan, count: nOut)
+        csimd_attention(q, Int64(qTokenStride), Int64(qHeadStride), kw, vw, Int64(c.nHeads), Int64(c.headDim),
+                        Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref16)
+        csimd_attention_f16(q, Int64(qTokenStride), Int64(qHeadStride), kh, vh, Int64(c.nHeads), Int64(c.headDim),
+                            Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast16)
+        for i in 0..<nOut where !(abs(fast16[i] - ref16[i]) <= 1e-5 * vmax) {
+            XCTFail("f16 \(label): out[\(i)] \(fast16[i]) ref \(ref16[i])"); break
+        }
+    }
+
+    func testAttentionMatchesReference() {
+        var rng = Rng(s: 0xA77E_4710)
+        forEachPath { path in
+            for headDim in [16, 80, 17, 128, 5] {
+                for pos0 in [0, 37] {
+                    for nTokens in [1, 5] {
+                        checkAttention(AttnCase(nHeads: 3, headDim: headDim, pos0: pos0, nTokens: nTokens), rng: &rng, path: path)
+                    }
+                }
+            }
+            // Long context (many 8-position blocks and both V chunks), one thread and two.
+            for threads: Int32 in [1, 2] {
+                let saved = csimd_threads_get()
+                csimd_threads_set(threads)
+                checkAttention(AttnCase(nHeads: 4, headDim: 80, pos0: 300, nTokens: 3), rng: &rng, path: path)
+                csimd_threads_set(saved)
+            }
+        }
+    }
+
+    /// One position: softmax weight exactly 1, so the output is the widened V row itself. With every
+    /// f16 bit pattern in V this checks the widening (incl. subnormals, inf, NaN) on each path.
+    func testAttentionF16WideningExact() {
+        let hd = 65536
+        let vh = (0..<hd).map { UInt16($0) }
+        let kh = [UInt16](repeating: 0, count: hd), q = [Float](repeating: 0, count: hd)
+        forEachPath { path in
+            var scratch = [Float](repeating: 0, count: Int(csimd_threads_get()))
+            var out = [Float](repeating: 0, count: hd)
+            csimd_attention_f16(q, Int64(hd), Int64(hd), kh, vh, 1, Int64(hd), 0, 1, 1, &scratch, &out)
+            for i in 0..<hd {
+                let want = csimd_f16_to_f32(vh[i])
+                if want.isNaN ? !out[i].isNaN : out[i] != want {
+                    XCTFail("\(path): f16 \(String(i, radix: 16)) -> \(out[i]), want \(want)"); break
+                }
+            }
+        }
+    }
+
+    /// Peaked scores (one key matches the query strongly) still agree, and the weights stay finite.
+    func testAttentionPeakedScores() {
+        forEachPath { path in
+            let nHeads = 2, hd = 80, span = 40
+            let width = nHeads * hd
+            var k = [Float](repeating: 0, count: span * width), v = [Float](repeating: 0, count: span * width)
+            var q = [Float](repeating: 0, count: width)
+            for i in 0..<width { q[i] = i % 2 == 0 ? 3 : -3 }
+            for p in 0..<span {
+                for i in 0..<width {
+                    k[p * width + i] = p == 17 ? q[i] : Float((p * 7 + i * 3) % 11) / 11 - 0.5
+                    v[p * width + i] = Float(p)
+                }
+            }
+            var scratch = [Float](repeating: 0, count: Int(csimd_threads_get()) * span)
+            var ref = [Float](repeating: 0, count: width), fast = ref
+            csimd_attention(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(span - 1), 1, 0.1, &scratch, &ref)
+            csimd_attention_f32(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(span - 1), 1, 0.1, &scratch, &fast)
+            for i in 0..<width {
+                XCTAssertEqual(fast[i], 17, accuracy: 1e-4, path)
+                XCTAssertEqual(fast[i], ref[i], accuracy: 1e-5 * 40, path)
+            }
+        }
+    }
+}
