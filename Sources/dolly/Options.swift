@@ -9,8 +9,11 @@ struct ModelOptions: ParsableArguments {
     @Option(name: [.customShort("t"), .long], help: "Threads (default: the machine's cores).")
     var threads: Int?
 
-    @Option(name: .long, help: "Context length in tokens (default: the model's maximum).")
+    @Option(name: .long, help: "Context length in tokens (default: 2048 or the model's maximum, if smaller).")
     var context: Int?
+
+    @Option(name: .long, help: "KV cache element type: f16 (default) or f32.")
+    var kv: String = "f16"
 
     func validate() throws {
         if let threads, threads < 1 || threads > 1024 {
@@ -19,6 +22,7 @@ struct ModelOptions: ParsableArguments {
         if let context, context < 1 {
             throw ValidationError("--context must be positive")
         }
+        guard KVCacheType(rawValue: kv) != nil else { throw ValidationError("--kv must be f16 or f32") }
     }
 
     /// Loads the model and makes a session for it.
@@ -26,7 +30,8 @@ struct ModelOptions: ParsableArguments {
         DollyModel.setThreads(threads ?? DollyModel.defaultThreads)
         let model = try DollyModel.load(path: self.model)
         let session = try model.network.makeSession(
-            contextLength: context ?? defaultContext.map { min($0, model.config.maxPositionEmbeddings) })
+            contextLength: context ?? defaultContext.map { min($0, model.config.maxPositionEmbeddings) },
+            kvType: KVCacheType(rawValue: kv) ?? .f16)
         return (model, session)
     }
 }

@@ -1,3 +1,4 @@
+import CSIMD
 import DollyKit
 import Foundation
 import XCTest
@@ -78,6 +79,37 @@ final class ReferenceModelTests: XCTestCase {
     func testLogitsMatchTransformersSequential() throws { try checkLogits(folder: "tiny-sequential", reference: "sequential") }
     func testGreedyMatchesTransformersParallel() throws { try checkGreedy(folder: "tiny-bin", reference: "parallel") }
     func testGreedyMatchesTransformersSequential() throws { try checkGreedy(folder: "tiny-sequential", reference: "sequential") }
+
+    /// Greedy output is a property of the model, not of the machine: identical on every kernel path
+    /// this CPU runs, at 1 and 2 threads, with f16 and f32 KV caches, for bf16 and Q8 weights.
+    func testGreedyIdenticalAcrossKernelPathsThreadsAndCaches() throws {
+        let best = String(cString: csimd_kernel_name())
+        defer { _ = csimd_kernel_force(best); DollyModel.setThreads(2) }
+        let dir = try FixturePaths.temporaryDirectory("dolly-paths")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let q8Path = dir.appendingPathComponent("q8.dolly").path
+        _ = try Converter(sourceDirectory: FixturePaths.path("tiny-bin"), recipe: .q8).convert(to: q8Path)
+        for path in [FixturePaths.path("tiny-bin"), q8Path] {
+            let model = try DollyModel.load(path: path)
+            var outputs: [[[Int32]]] = []
+            for kernel in ["scalar", "avx2", "avx512-vnni", "neon", "neon-dotprod"] where csimd_kernel_supported(kernel) == 1 {
+                XCTAssertEqual(csimd_kernel_force(kernel), 0)
+                for threads in [1, 2] {
+                    DollyModel.setThreads(threads)
+                    for kv in KVCacheType.allCases {
+                        let session = try model.network.makeSession(contextLength: 128, kvType: kv)
+                        outputs.append(try Self.references["parallel"]!.prompts.map { p in
+                            session.reset()
+                            return try TokenGenerator(session: session).generate(
+                                prompt: p.input_ids, maxNewTokens: 16, sampling: .greedyDecoding, stopTokens: []) { _ in true }.tokens
+                        })
+                    }
+                }
+            }
+            XCTAssertGreaterThan(outputs.count, 4)
+            for o in outputs.dropFirst() { XCTAssertEqual(o, outputs[0], path) }
+        }
+    }
 
     /// The batch size a prompt is split into must not change the result.
     func testBatchingDoesNotChangeLogits() throws {

@@ -12,9 +12,9 @@ public final class GPTNeoX: Sendable {
     }
 
     /// A new session (KV cache and scratch) able to hold `contextLength` tokens.
-    public func makeSession(contextLength: Int? = nil, batchSize: Int = 64) throws -> InferenceSession {
-        try InferenceSession(model: self, contextLength: contextLength ?? config.maxPositionEmbeddings,
-                             batchSize: batchSize)
+    public func makeSession(contextLength: Int? = nil, batchSize: Int = 64, kvType: KVCacheType = .f16) throws -> InferenceSession {
+        try InferenceSession(model: self, contextLength: contextLength ?? min(2048, config.maxPositionEmbeddings),
+                             batchSize: batchSize, kvType: kvType)
     }
 }
 

@@ -1,6 +1,15 @@
 import CSIMD
 import Foundation
 
+/// How the KV cache stores keys and values.
+public enum KVCacheType: String, CaseIterable, Sendable {
+    /// IEEE half: half the memory and bandwidth of f32, error far below the weights' quantization.
+    case f16
+    case f32
+
+    var bytes: Int { self == .f16 ? 2 : 4 }
+}
+
 /// The mutable state of one generation: KV cache, rotary tables and scratch buffers, all allocated
 /// once up front so that no token allocates memory.
 public final class InferenceSession {
@@ -11,9 +20,10 @@ public final class InferenceSession {
     public let batchSize: Int
     /// Number of tokens already in the KV cache.
     public private(set) var position = 0
+    public let kvType: KVCacheType
 
-    private let keys: [UnsafeMutablePointer<Float>]     // per layer (context, hidden)
-    private let values: [UnsafeMutablePointer<Float>]   // per layer (context, hidden)
+    private let keys: [UnsafeMutableRawPointer]         // per layer (context, hidden) of kvType
+    private let values: [UnsafeMutableRawPointer]       // per layer (context, hidden) of kvType
     private let ropeCos: UnsafeMutablePointer<Float>    // (context, rotaryDims/2)
     private let ropeSin: UnsafeMutablePointer<Float>    // (context, rotaryDims/2)
     private let x: UnsafeMutablePointer<Float>          // (batch, hidden) residual stream
@@ -30,7 +40,10 @@ public final class InferenceSession {
     /// (logitRows, vocab); the first row for `.last`.
     private let logitsBuffer: UnsafeMutablePointer<Float>
 
-    init(model: GPTNeoX, contextLength: Int, batchSize: Int) throws {
+    /// Bytes of the KV cache.
+    public var kvCacheBytes: Int { 2 * model.config.numHiddenLayers * contextLength * model.config.hiddenSize * kvType.bytes }
+
+    init(model: GPTNeoX, contextLength: Int, batchSize: Int, kvType: KVCacheType = .f16) throws {
         let c = model.config
         guard contextLength > 0 else { throw ModelError.badConfig("context length must be positive") }
         guard contextLength <= c.maxPositionEmbeddings else {
@@ -39,14 +52,21 @@ public final class InferenceSession {
         self.model = model
         self.contextLength = contextLength
         self.batchSize = max(1, batchSize)
+        self.kvType = kvType
         let h = c.hiddenSize, b = self.batchSize
         func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
             p.initialize(repeating: 0, count: max(n, 1))
             return p
         }
-        keys = (0..<c.numHiddenLayers).map { _ in buffer(contextLength * h) }
-        values = (0..<c.numHiddenLayers).map { _ in buffer(contextLength * h) }
+        func cache() -> UnsafeMutableRawPointer {
+            let bytes = max(1, contextLength * h * kvType.bytes)
+            let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            p.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+            return p
+        }
+        keys = (0..<c.numHiddenLayers).map { _ in cache() }
+        values = (0..<c.numHiddenLayers).map { _ in cache() }
         let half = c.rotaryDims / 2
         ropeCos = buffer(contextLength * half)
         ropeSin = buffer(contextLength * half)
@@ -72,8 +92,8 @@ public final class InferenceSession {
     }
 
     deinit {
-        for p in keys + values + [ropeCos, ropeSin, x, normed, qkv, attention, attentionOut, mlpHidden, mlpOut,
-                                  scores, logitsBuffer] {
+        for p in keys + values { p.deallocate() }
+        for p in [ropeCos, ropeSin, x, normed, qkv, attention, attentionOut, mlpHidden, mlpOut, scores, logitsBuffer] {
             p.deallocate()
         }
     }
@@ -185,12 +205,21 @@ public final class InferenceSession {
                     csimd_rotary_apply(row + kOffset, Int64(heads), Int64(headStride), Int64(c.rotaryDims), ropeCos + p * half, ropeSin + p * half)
                 }
                 for j in 0..<heads {
-                    (keys[l] + p * h + j * hd).update(from: row + kOffset + j * headStride, count: hd)
-                    (values[l] + p * h + j * hd).update(from: row + vOffset + j * headStride, count: hd)
+                    storeKV(keys[l], at: p * h + j * hd, from: row + kOffset + j * headStride, count: hd)
+                    storeKV(values[l], at: p * h + j * hd, from: row + vOffset + j * headStride, count: hd)
                 }
             }
-            csimd_attention(qkv, Int64(3 * h), Int64(headStride), keys[l], values[l], Int64(heads), Int64(hd),
-                            Int64(position), Int64(n), 1 / Float(hd).squareRoot(), scores, attention)
+            let scale = 1 / Float(hd).squareRoot()
+            switch kvType {
+            case .f16:
+                csimd_attention_f16(qkv, Int64(3 * h), Int64(headStride), keys[l].assumingMemoryBound(to: UInt16.self),
+                                    values[l].assumingMemoryBound(to: UInt16.self), Int64(heads), Int64(hd),
+                                    Int64(position), Int64(n), scale, scores, attention)
+            case .f32:
+                csimd_attention_f32(qkv, Int64(3 * h), Int64(headStride), keys[l].assumingMemoryBound(to: Float.self),
+                                    values[l].assumingMemoryBound(to: Float.self), Int64(heads), Int64(hd),
+                                    Int64(position), Int64(n), scale, scores, attention)
+            }
             matmul(layer.attentionOut, attention, n, layer.attentionOutBias, attentionOut)
 
             if c.useParallelResidual {
@@ -209,9 +238,17 @@ public final class InferenceSession {
         position += n
     }
 
+    /// Writes `count` floats of a new key or value row into a cache at element `offset`.
+    private func storeKV(_ cache: UnsafeMutableRawPointer, at offset: Int, from src: UnsafePointer<Float>, count: Int) {
+        switch kvType {
+        case .f16: csimd_f32_to_f16_row(src, Int64(count), cache.assumingMemoryBound(to: UInt16.self) + offset)
+        case .f32: (cache.assumingMemoryBound(to: Float.self) + offset).update(from: src, count: count)
+        }
+    }
+
     private func mlp(_ layer: LayerWeights, _ n: Int) {
         matmul(layer.mlpUp, normed, n, layer.mlpUpBias, mlpHidden)
-        csimd_gelu_erf(mlpHidden, Int64(n * model.config.intermediateSize))
+        csimd_gelu(mlpHidden, Int64(n * model.config.intermediateSize))
         matmul(layer.mlpDown, mlpHidden, n, layer.mlpDownBias, mlpOut)
     }
 }
