@@ -4,7 +4,7 @@
 // step for all 16 rows at once (lane r = row r). Eight steps give sixteen exact block dots in one
 // register; the accumulator starts at -offset * sum(qa) so the unsigned storage (Q4 n = w + 8,
 // Q8 q + 128) needs no other correction. Then one convert and one FMA with the 16 row scales times
-// the activation scale. The unpacked weight vectors are reused for 4 activation rows (tokens).
+// the activation scale. The unpacked weight vectors are reused for 8 activation rows (tokens).
 #include "csimd_kernels.h"
 
 #if defined(__x86_64__)
@@ -18,7 +18,7 @@
 #pragma GCC target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 #endif
 
-#define TOKENS 4
+#define TOKENS 8
 
 static inline __m512i act_dword(const csimd_block_q8a *ab, int k) {
     int32_t v;
@@ -28,10 +28,15 @@ static inline __m512i act_dword(const csimd_block_q8a *ab, int k) {
 
 /// One block column's contribution for one activation row, weights already unpacked in w[0..7]
 /// (w[k] pairs with activation dword k).
+/// Two independent vpdpbusd chains per activation row (with several rows in flight, enough to hide
+/// vpdpbusd's latency without spending adds on merging more).
 static inline __m512 step(const __m512i w[8], const csimd_block_q8a *ab, int offset, __m512 dw, __m512 acc) {
-    __m512i s = _mm512_set1_epi32(-offset * (int32_t)ab->sum);
-    for (int k = 0; k < 8; k++) s = _mm512_dpbusd_epi32(s, w[k], act_dword(ab, k));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(ab->d)), acc);
+    __m512i s0 = _mm512_set1_epi32(-offset * (int32_t)ab->sum), s1 = _mm512_setzero_si512();
+    for (int k = 0; k < 8; k += 2) {
+        s0 = _mm512_dpbusd_epi32(s0, w[k], act_dword(ab, k));
+        s1 = _mm512_dpbusd_epi32(s1, w[k + 1], act_dword(ab, k + 1));
+    }
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), _mm512_mul_ps(dw, _mm512_set1_ps(ab->d)), acc);
 }
 
 static inline void unpack_q4(const uint8_t *tile, __m512i w[8]) {
@@ -56,25 +61,31 @@ static inline void store_rows(float *y, int nr, __m512 v) {
                                     int64_t a_stride, int nt, float *y, int64_t y_stride) {                     \
         for (int t0 = 0; t0 < nt; t0 += TOKENS) {                                                               \
             const int n = nt - t0 < TOKENS ? nt - t0 : TOKENS;                                                  \
-            /* Missing rows of the last token tile repeat the first: computed, never stored. */                 \
             const csimd_block_q8a *at[TOKENS];                                                                  \
             for (int t = 0; t < TOKENS; t++) at[t] = a + (t0 + (t < n ? t : 0)) * a_stride;                     \
-            __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                          \
+            __m512 acc[TOKENS];                                                                                 \
+            for (int t = 0; t < TOKENS; t++) acc[t] = _mm512_setzero_ps();                                      \
             const uint8_t *tile = group;                                                                        \
-            for (int64_t b = 0; b < nb; b++, tile += TILE_BYTES) {                                              \
-                _mm_prefetch((const char *)(tile + 4 * TILE_BYTES), _MM_HINT_T0);                               \
-                const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)tile));                  \
-                __m512i w[8];                                                                                   \
-                UNPACK(tile, w);                                                                                \
-                acc0 = step(w, at[0] + b, OFFSET, dw, acc0);                                                    \
-                if (n > 1) acc1 = step(w, at[1] + b, OFFSET, dw, acc1);                                         \
-                if (n > 2) acc2 = step(w, at[2] + b, OFFSET, dw, acc2);                                         \
-                if (n > 3) acc3 = step(w, at[3] + b, OFFSET, dw, acc3);                                         \
+            if (n == TOKENS) {                                                                                  \
+                /* Full tiles: a fixed trip count the compiler unrolls, accumulators stay in registers. */      \
+                for (int64_t b = 0; b < nb; b++, tile += TILE_BYTES) {                                          \
+                    _mm_prefetch((const char *)(tile + 4 * TILE_BYTES), _MM_HINT_T0);                           \
+                    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)tile));              \
+                    __m512i w[8];                                                                               \
+                    UNPACK(tile, w);                                                                            \
+                    for (int t = 0; t < TOKENS; t++) acc[t] = step(w, at[t] + b, OFFSET, dw, acc[t]);           \
+                }                                                                                               \
+            } else {                                                                                            \
+                for (int64_t b = 0; b < nb; b++, tile += TILE_BYTES) {                                          \
+                    _mm_prefetch((const char *)(tile + 4 * TILE_BYTES), _MM_HINT_T0);                           \
+                    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)tile));              \
+                    __m512i w[8];                                                                               \
+                    UNPACK(tile, w);                                                                            \
+                    acc[0] = step(w, at[0] + b, OFFSET, dw, acc[0]);                                            \
+                    for (int t = 1; t < n; t++) acc[t] = step(w, at[t] + b, OFFSET, dw, acc[t]);                \
+                }                                                                                               \
             }                                                                                                   \
-            store_rows(y + (t0 + 0) * y_stride, nr, acc0);                                                      \
-            if (n > 1) store_rows(y + (t0 + 1) * y_stride, nr, acc1);                                           \
-            if (n > 2) store_rows(y + (t0 + 2) * y_stride, nr, acc2);                                           \
-            if (n > 3) store_rows(y + (t0 + 3) * y_stride, nr, acc3);                                           \
+            for (int t = 0; t < n; t++) store_rows(y + (t0 + t) * y_stride, nr, acc[t]);                        \
         }                                                                                                       \
     }
 
