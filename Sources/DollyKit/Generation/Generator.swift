@@ -44,6 +44,7 @@ public struct TokenGenerator {
         var result = GenerationResult(tokens: [], stopReason: .maxTokens, promptTokens: prompt.count,
                                       promptSeconds: Double(t1 - t0) / 1e9, generationSeconds: 0)
         result.tokens.reserveCapacity(maxNewTokens)
+        var single: [Int32] = [0]  // reused: no allocation per token
         defer { result.generationSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9 }
         while result.tokens.count < maxNewTokens {
             let next = sampler.sample(session.lastLogits)
@@ -61,7 +62,8 @@ public struct TokenGenerator {
                 result.stopReason = .contextFull
                 break
             }
-            try session.evaluate([next])
+            single[0] = next
+            try session.evaluate(single)
         }
         result.generationSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
         return result

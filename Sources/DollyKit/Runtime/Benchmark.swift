@@ -48,7 +48,13 @@ extension DollyModel {
             var r = BenchmarkResult(name: "tg\(generatedTokens)", promptTokens: 0, generatedTokens: generatedTokens, samples: [])
             for i in 0...repetitions {
                 session.reset()
-                let t = try seconds { for tok in tokens { try session.evaluate([tok]) } }
+                var single: [Int32] = [0]
+                let t = try seconds {
+                    for tok in tokens {
+                        single[0] = tok
+                        try session.evaluate(single)
+                    }
+                }
                 if i > 0 { r.samples.append(Double(generatedTokens) / t) }
             }
             results.append(r)
