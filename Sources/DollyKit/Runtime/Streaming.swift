@@ -1,0 +1,37 @@
+import Foundation
+
+extension DollyModel {
+    /// Generates on a background thread with a session of its own and yields text pieces as they
+    /// are decoded. Cancelling the consuming task stops generation after the current token. Several
+    /// streams may run at once on one model: weights are shared, each has its own KV cache.
+    public func stream(_ request: GenerationRequest, contextLength: Int? = nil,
+                       kvType: KVCacheType = .f16) -> AsyncThrowingStream<String, Error> {
+        AsyncThrowingStream { continuation in
+            let stopped = StopFlag()
+            continuation.onTermination = { _ in stopped.set() }
+            let thread = Thread { [self] in
+                do {
+                    let session = try network.makeSession(contextLength: contextLength, kvType: kvType)
+                    try generate(request, session: session, isCancelled: { stopped.isSet }) { piece in
+                        continuation.yield(piece)
+                        return true
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+}
+
+/// A flag set from one thread and read from another.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}

@@ -1,0 +1,34 @@
+import DollyKit
+import XCTest
+
+/// The library as an embedding program uses it: one shared model, concurrent streams.
+final class EmbeddingAPITests: XCTestCase {
+    func testConcurrentStreamsOnOneModelMatchSequentialGeneration() async throws {
+        let model = try DollyModel.load(path: FixturePaths.path("tiny-bin"))
+        let requests = ["Hello", "The quick brown fox", "Once upon a time"].map {
+            GenerationRequest(text: $0, raw: true, maxNewTokens: 12, sampling: .greedyDecoding)
+        }
+        // Sequential reference, one session reused.
+        let session = try model.network.makeSession(contextLength: 64)
+        var expected: [String] = []
+        for r in requests {
+            var text = ""
+            try model.generate(r, session: session) { text += $0; return true }
+            expected.append(text)
+        }
+        // The same requests as concurrent streams.
+        let got = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for (i, r) in requests.enumerated() {
+                group.addTask {
+                    var text = ""
+                    for try await piece in model.stream(r, contextLength: 64) { text += piece }
+                    return (i, text)
+                }
+            }
+            var out = [String](repeating: "", count: requests.count)
+            for try await (i, text) in group { out[i] = text }
+            return out
+        }
+        XCTAssertEqual(got, expected)
+    }
+}
