@@ -65,6 +65,18 @@ static int thread_count(void) {
 // Below this many multiply-adds a call stays on the calling thread (fork/join costs a few us).
 #define PAR_MIN_MACS (1 << 18)
 
+/// The activations (n_tokens, cols) as Q8A rows of cols / 32 blocks, in this thread's scratch;
+/// NULL when out of memory.
+static const csimd_block_q8a *quantize_activations(const csimd_kernel_table *k, const float *x, int64_t n_tokens,
+                                                   int64_t cols, int par) {
+    const int64_t nb = cols / CSIMD_BLOCK_SIZE;
+    csimd_block_q8a *qa = scratch_get((size_t)(n_tokens * nb) * sizeof(csimd_block_q8a));
+    if (!qa) return NULL;
+#pragma omp parallel for schedule(static) if (par && n_tokens >= 4)
+    for (int64_t t = 0; t < n_tokens; t++) k->q8a_quantize(x + t * cols, cols, qa + t * nb);
+    return qa;
+}
+
 static void tile_fallback(const csimd_kernel_table *k, int is_q8, const void *w, int64_t ws, int nr,
                           const csimd_block_q8a *a, int64_t as, int nt, int64_t nb, float *y, int64_t ys) {
     for (int r = 0; r < nr; r++) {
@@ -84,11 +96,9 @@ static int32_t multiply_q(const csimd_matrix *w, const float *x, int64_t n_token
     if (w->row_bytes < nb * (int64_t)(is_q8 ? sizeof(csimd_block_q8) : sizeof(csimd_block_q4))) return -1;
     if (rows <= 0 || n_tokens <= 0) return 0;
 
-    csimd_block_q8a *qa = scratch_get((size_t)(n_tokens * nb) * sizeof(csimd_block_q8a));
-    if (!qa) return -1;
     const int par = rows * cols * n_tokens >= PAR_MIN_MACS && thread_count() > 1;
-#pragma omp parallel for schedule(static) if (par && n_tokens >= 4)
-    for (int64_t t = 0; t < n_tokens; t++) k->q8a_quantize(x + t * cols, cols, qa + t * nb);
+    const csimd_block_q8a *qa = quantize_activations(k, x, n_tokens, cols, par);
+    if (!qa) return -1;
 
     csimd_tile_q_fn tile = is_q8 ? k->tile_q8 : k->tile_q4;
 
@@ -137,11 +147,9 @@ static int32_t multiply_r16(const csimd_matrix *w, const float *x, int64_t n_tok
     if (w->row_bytes < csimd_type_row_bytes(w->type, cols)) return -1;
     if (rows <= 0 || n_tokens <= 0) return 0;
 
-    csimd_block_q8a *qa = scratch_get((size_t)(n_tokens * nb) * sizeof(csimd_block_q8a));
-    if (!qa) return -1;
     const int par = rows * cols * n_tokens >= PAR_MIN_MACS && thread_count() > 1;
-#pragma omp parallel for schedule(static) if (par && n_tokens >= 4)
-    for (int64_t t = 0; t < n_tokens; t++) k->q8a_quantize(x + t * cols, cols, qa + t * nb);
+    const csimd_block_q8a *qa = quantize_activations(k, x, n_tokens, cols, par);
+    if (!qa) return -1;
 
     const csimd_tile_r16_fn tile = w->type == CSIMD_TYPE_Q4R16 ? k->tile_q4r16 : k->tile_q8r16;
     const int64_t groups = (rows + CSIMD_R16 - 1) / CSIMD_R16;
