@@ -46,6 +46,17 @@ void csimd_tile_q8r16_avx512(const uint8_t *group, int64_t nb, int nr, const csi
                              int nt, float *y, int64_t y_stride);
 #endif
 
+#if defined(__aarch64__)
+void csimd_tile_q4r16_neon(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride,
+                           int nt, float *y, int64_t y_stride);
+void csimd_tile_q8r16_neon(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride,
+                           int nt, float *y, int64_t y_stride);
+void csimd_tile_q4r16_neon_dotprod(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a,
+                                   int64_t a_stride, int nt, float *y, int64_t y_stride);
+void csimd_tile_q8r16_neon_dotprod(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a,
+                                   int64_t a_stride, int nt, float *y, int64_t y_stride);
+#endif
+
 /// The table in use (lazy, thread-safe initialization; honours DOLLY_KERNEL on first use).
 const csimd_kernel_table *csimd_kernels_current(void);
 

@@ -161,6 +161,8 @@ const csimd_kernel_table csimd_kernels_neon = {
     .dot_bf16 = dot_bf16_neon,
     .tile_q8 = NULL,  // matrix_quant.c loops over the dots
     .tile_q4 = NULL,
+    .tile_q4r16 = csimd_tile_q4r16_neon,  // kernels_neon_r16.c
+    .tile_q8r16 = csimd_tile_q8r16_neon,
 };
 
 const csimd_kernel_table csimd_kernels_neon_dotprod = {
@@ -173,5 +175,7 @@ const csimd_kernel_table csimd_kernels_neon_dotprod = {
     .dot_bf16 = dot_bf16_neon,
     .tile_q8 = NULL,
     .tile_q4 = NULL,
+    .tile_q4r16 = csimd_tile_q4r16_neon_dotprod,
+    .tile_q8r16 = csimd_tile_q8r16_neon_dotprod,
 };
 #endif

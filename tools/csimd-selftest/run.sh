@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds tools/csimd-selftest/selftest.c straight from CSIMD/*.c and runs it:
+# Builds tools/csimd-selftest/selftest.c straight from CSIMD/*.c and runs it (every kernel path this
+# machine can run, incl. the R16 tile kernels against csimd_r16_tile_ref):
 #   1. native (x86-64 here), with OpenMP (gcc -fopenmp, libgomp);
 #   2. aarch64: cross-built with Debian's gcc-aarch64-linux-gnu and run under qemu-user
 #      (qemu's default CPU "max" has dotprod, so both neon paths run; skipped if the tools are missing).

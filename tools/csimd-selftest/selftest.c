@@ -2,6 +2,7 @@
 // Built by run.sh straight from CSIMD/*.c (no SwiftPM); also cross-built for aarch64 and run under qemu.
 // Prints one line per failure and "N passed, N failed"; exit status 1 on any failure.
 #include "csimd.h"
+#include "csimd_kernels.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +221,123 @@ static void test_matmul_f(void) {
     free(w), free(x), free(y), free(yr), free(h);
 }
 
+
+// ---- R16 tiles: the path's tile kernels against csimd_r16_tile_ref ----
+// Modes: 0 random; 1 exact (scales 1, activations integers with d = 1: results must be equal);
+// 2 worst case for the i16 paths (Q4 nibbles 15 / Q8 +127 against activations +127);
+// 3 the same with weights -8 / -127 and activations alternating +-127.
+static void fill_r16_case(int mode, csimd_block_q4 *w4, csimd_block_q8 *w8, int64_t n_blocks, float *x, int64_t n) {
+    for (int64_t b = 0; b < n_blocks; b++) {
+        const float d = mode == 1 ? 1.0f : 0.001f + 0.01f * (uniform() + 1.0f);
+        w4[b].d = w8[b].d = csimd_f32_to_f16(d);
+        for (int j = 0; j < 16; j++)
+            w4[b].qs[j] = mode == 2 ? 0xFF : mode == 3 ? 0x00 : (uint8_t)next_u64();
+        for (int j = 0; j < 32; j++)
+            w8[b].qs[j] = mode == 2 ? 127 : mode == 3 ? -127 : (int8_t)(next_u64() % 255 - 127);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (mode == 0) x[i] = gauss() * 3.0f;
+        else if (mode == 1) x[i] = (float)((int)(next_u64() % 255) - 127);
+        else if (mode == 2) x[i] = 1.0f;
+        else x[i] = (i & 1) ? 1.0f : -1.0f;
+    }
+    if (mode == 1)
+        for (int64_t i = 0; i < n; i += 32) x[i] = 127.0f;  // every block: amax 127, d = 1
+}
+
+static void test_r16(void) {
+    const csimd_kernel_table *k = csimd_kernels_current();
+    if (strcmp(path_name, "scalar") != 0) {
+        CHECK(k->tile_q4r16 != NULL, "tile_q4r16 is NULL (scalar ref fallback)");
+        CHECK(k->tile_q8r16 != NULL, "tile_q8r16 is NULL (scalar ref fallback)");
+    }
+    const int64_t nbs[] = {1, 2, 7, 33};
+    const int nts[] = {1, 2, 3, 4, 5, 7, 8, 9, 13};
+    const int nrs[] = {16, 1, 5, 15};
+    const int max_nt = 13;
+    for (int mode = 0; mode < 4; mode++)
+        for (int si = 0; si < 4; si++) {
+            const int64_t nb = nbs[si], cols = nb * 32;
+            csimd_block_q4 *w4 = malloc(16 * nb * sizeof *w4);
+            csimd_block_q8 *w8 = malloc(16 * nb * sizeof *w8);
+            float *x = malloc(max_nt * cols * 4);
+            csimd_block_q8a *qa = malloc(max_nt * nb * sizeof *qa);
+            uint8_t *g4 = malloc(nb * CSIMD_Q4R16_TILE), *g8 = malloc(nb * CSIMD_Q8R16_TILE);
+            fill_r16_case(mode, w4, w8, 16 * nb, x, max_nt * cols);
+            for (int t = 0; t < max_nt; t++) csimd_q8a_quantize_ref(x + t * cols, cols, qa + t * nb);
+            for (int ri = 0; ri < 4; ri++) {
+                const int nr = nrs[ri];
+                const csimd_block_q4 *r4[16];
+                const csimd_block_q8 *r8[16];
+                for (int r = 0; r < 16; r++) {
+                    r4[r] = r < nr ? w4 + r * nb : NULL;
+                    r8[r] = r < nr ? w8 + r * nb : NULL;
+                }
+                csimd_q4r16_pack(r4, nb, g4);
+                csimd_q8r16_pack(r8, nb, g8);
+                for (int q = 0; q < 2; q++) {
+                    const int32_t type = q ? CSIMD_TYPE_Q8R16 : CSIMD_TYPE_Q4R16;
+                    const uint8_t *g = q ? g8 : g4;
+                    const csimd_tile_r16_fn fn = q ? k->tile_q8r16 : k->tile_q4r16;
+                    if (!fn) continue;
+                    for (int ti = 0; ti < (int)(sizeof nts / sizeof nts[0]); ti++) {
+                        const int nt = nts[ti];
+                        const int64_t ys = 19;  // y stride > 16: checks the kernel writes only r < nr
+                        float y[13 * 19], yr[13 * 19];
+                        for (int i = 0; i < 13 * 19; i++) y[i] = yr[i] = -777.0f;
+                        fn(g, nb, nr, qa, nb, nt, y, ys);
+                        csimd_r16_tile_ref(type, g, nb, nr, qa, nb, nt, yr, ys);
+                        int bad = -1;
+                        for (int i = 0; i < nt * ys && bad < 0; i++) {
+                            const int t = i / (int)ys, r = i % (int)ys;
+                            if (r >= nr) {
+                                if (y[i] != -777.0f) bad = i;
+                                continue;
+                            }
+                            double bound = 0;
+                            if (mode != 1) {
+                                const double m = q ? mag_q8(w8 + r * nb, qa + t * nb, nb) : mag_q4(w4 + r * nb, qa + t * nb, nb);
+                                bound = 2.0 * (nb + 16) * U * m;
+                            }
+                            if (fabs((double)y[i] - yr[i]) > bound) bad = i;
+                        }
+                        CHECK(bad < 0, "tile_%sr16 mode %d nb %lld nr %d nt %d at t %d r %d: %.9g vs %.9g", q ? "q8" : "q4", mode,
+                              (long long)nb, nr, nt, bad / 19, bad % 19, bad >= 0 ? y[bad] : 0, bad >= 0 ? yr[bad] : 0);
+                    }
+                }
+            }
+            free(w4), free(w8), free(x), free(qa), free(g4), free(g8);
+        }
+    // Whole matrices through csimd_matrix_multiply (converter, groups, chunks, bias) against the ref.
+    const int64_t rows = 37, cols = 160;
+    float *w = malloc(rows * cols * 4), *x = malloc(13 * cols * 4), *bias = malloc(rows * 4);
+    float *y = malloc(13 * rows * 4), *yr = malloc(13 * rows * 4);
+    for (int64_t i = 0; i < rows * cols; i++) w[i] = gauss();
+    for (int64_t i = 0; i < 13 * cols; i++) x[i] = gauss() * 3.0f;
+    for (int64_t i = 0; i < rows; i++) bias[i] = gauss();
+    csimd_matrix src = {w, rows, cols, cols * 4, CSIMD_TYPE_F32};
+    for (int q = 0; q < 2; q++) {
+        const int32_t type = q ? CSIMD_TYPE_Q8R16 : CSIMD_TYPE_Q4R16;
+        const int64_t unit = csimd_type_row_bytes(type, cols);
+        void *data = malloc(3 * unit);
+        CHECK(csimd_rows_convert(&src, NULL, 0, rows, type, data) == 0, "rows_convert to type %d", type);
+        csimd_matrix m = {data, rows, cols, unit, type};
+        const int64_t toks[] = {1, 4, 13};
+        for (int ti = 0; ti < 3; ti++) {
+            csimd_matrix_multiply(&m, x, toks[ti], bias, y);
+            csimd_matrix_multiply_ref(&m, x, toks[ti], bias, yr);
+            double scale = 1;
+            for (int64_t i = 0; i < toks[ti] * rows; i++) scale = fmax(scale, fabs(yr[i]));
+            int bad = 0;
+            for (int64_t i = 0; i < toks[ti] * rows; i++)
+                if (fabs((double)y[i] - yr[i]) > 1e-5 * scale) bad = 1;
+            CHECK(!bad, "matrix_multiply type %d n_tokens %lld differs from ref", type, (long long)toks[ti]);
+        }
+        free(data);
+    }
+    free(w), free(x), free(bias), free(y), free(yr);
+}
+
 int main(void) {
     static const char *names[] = {"scalar", "avx2", "avx2-vnni", "avx512-vnni", "neon", "neon-dotprod"};
     printf("default path: %s\n", csimd_kernel_name());
@@ -235,6 +353,7 @@ int main(void) {
         test_fdots();
         test_matmul();
         test_matmul_f();
+        test_r16();
         printf("path %-12s %s\n", names[i], failed == before ? "ok" : "FAILED");
     }
     path_name = "api";
