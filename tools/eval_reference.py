@@ -11,7 +11,7 @@ EleutherAI lm-evaluation-harness scores loglikelihood requests:
   inp = (ctx + cont)[-(window + 1):][:-1]            window = max_position_embeddings (left truncation)
   logprob = sum over cont tokens of log_softmax(logits)[token]; is_greedy = every cont token is the argmax
   acc      = argmax_i logprob_i == label             (np.argmax: the first of equal maxima)
-  acc_norm = argmax_i logprob_i / norm_len_i == label, norm_len = len(choice.lstrip(" ")) in characters
+  acc_norm = argmax_i logprob_i / norm_len_i == label, norm_len = len(choice) - 1 characters (less the " ")
              (harness: len() of the doc_to_choice strings, which carry no delimiter); reported for all but
              winogrande and boolq (the harness reports acc only for those)
 
@@ -82,12 +82,13 @@ def main():
         for i, r in enumerate(rows):
             if "contexts" in r:
                 pairs = [(c, r["continuation"]) for c in r["contexts"]]
-                norm_len = [len(r["continuation"].lstrip(" "))] * len(pairs)
+                norm_len = [len(r["continuation"]) - 1] * len(pairs)
             else:
                 pairs = [(r["context"], c) for c in r["choices"]]
-                norm_len = [len(c.lstrip(" ")) for c in r["choices"]]
+                norm_len = [len(c) - 1 for c in r["choices"]]  # minus the " " delimiter
             ctx_ids, choices = [], []
             for (ctx, cont), nl in zip(pairs, norm_len):
+                assert cont.startswith(" "), cont
                 c_ids, k_ids = encode_pair(tok, ctx, cont)
                 lp, greedy, trunc = loglikelihood(model, c_ids, k_ids, window)
                 if c_ids not in ctx_ids:
