@@ -324,7 +324,10 @@ def export(a):
         json.dump({"additional_special_tokens": ["### End", "### Instruction:", "### Response:\n"],
                    "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
                    "unk_token": "<|endoftext|>"}, f, indent=2)
-    meta = {"trained_with": "tools/train_demo.py", "final": ck.get("final"), "state": ck["state"]}
+    state = dict(ck["state"])
+    state["args"] = {k: v for k, v in state["args"].items() if k not in ("export", "sample", "model", "n")}
+    meta = {"trained_with": "tools/train_demo.py (data: tools/demo_data.py)", "final": ck.get("final"),
+            "state": state}
     with open(os.path.join(MODEL_DIR, "training.json"), "w") as f:
         json.dump(meta, f, indent=2)
     total = sum(os.path.getsize(os.path.join(MODEL_DIR, n)) for n in os.listdir(MODEL_DIR))
