@@ -207,6 +207,19 @@ final class CLITests: XCTestCase {
         assertCleanFailure(try dolly(["inspect", FixturePaths.path("tiny-bin/pytorch_model.bin")]), mentions: "not a .dolly file")
     }
 
+    func testEmptyRawPromptIsRefused() throws {
+        assertCleanFailure(try dolly(["run", "--model", FixturePaths.path("tiny-bin"), "--raw", ""]), mentions: "empty")
+    }
+
+    func testAbsurdThreadCountsAreRefused() throws {
+        for t in [["-t", "0"], ["--threads=-3"], ["-t", "100000"]] {
+            let r = try dolly(["run", "--model", FixturePaths.path("tiny-bin")] + t + ["hi"])
+            XCTAssertNotEqual(r.status, 0, "\(t)")
+            XCTAssertEqual(r.stdout, "", "\(t)")
+            XCTAssertTrue(r.stderr.contains("--threads"), r.stderr)
+        }
+    }
+
     func testBadArgumentsExitNonZero() throws {
         let r = try dolly(["run", "--model", FixturePaths.path("tiny-bin"), "--top-p", "2", "hi"])
         XCTAssertNotEqual(r.status, 0)
