@@ -19,7 +19,7 @@ final class CLITests: XCTestCase {
         return dir.appendingPathComponent("dolly")
     }()
 
-    func dolly(_ args: [String], stdin: String? = nil, timeout: TimeInterval = 60) throws -> Outcome {
+    func dolly(_ args: [String], stdin: String? = nil, stdinBytes: [UInt8]? = nil, timeout: TimeInterval = 60) throws -> Outcome {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args
@@ -36,6 +36,7 @@ final class CLITests: XCTestCase {
         p.standardInput = inp
         try p.run()
         if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if let stdinBytes { inp.fileHandleForWriting.write(Data(stdinBytes)) }
         try inp.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(10_000) }
@@ -218,6 +219,20 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(r.stdout, "", "\(t)")
             XCTAssertTrue(r.stderr.contains("--threads"), r.stderr)
         }
+    }
+
+    func testNonUTF8InputIsHandled() throws {
+        // A text file that is not UTF-8: one clear error.
+        let dir = try FixturePaths.temporaryDirectory("dolly-cli-bytes")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("bad.txt")
+        try Data([0x61, 0x62, 0xFF, 0xFE, 0x20, 0x63, 0x0A]).write(to: file)
+        assertCleanFailure(try dolly(["perplexity", "--model", FixturePaths.path("tiny-bin"), file.path]), mentions: "not UTF-8")
+        // Invalid bytes on chat's stdin are replaced (U+FFFD), never a crash.
+        let r = try dolly(["chat", "--model", FixturePaths.path("tiny-bin"), "--greedy", "--max-tokens", "3"],
+                          stdinBytes: Array("Hello ".utf8) + [0xFF, 0xC3] + Array(" there\n".utf8))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasSuffix("\n"))
     }
 
     func testBadArgumentsExitNonZero() throws {
