@@ -32,6 +32,7 @@ struct ModelOptions: ParsableArguments {
         let session = try model.network.makeSession(
             contextLength: context ?? defaultContext.map { min($0, model.config.maxPositionEmbeddings) },
             kvType: KVCacheType(rawValue: kv) ?? .f16)
+        if let warning = model.memoryWarning(kvCacheBytes: session.kvCacheBytes) { Console.note("dolly: warning: \(warning)") }
         return (model, session)
     }
 }

@@ -3,6 +3,14 @@ import XCTest
 
 /// The library as an embedding program uses it: one shared model, concurrent streams.
 final class EmbeddingAPITests: XCTestCase {
+    /// A model larger than the memory available gets a clear warning instead of silent thrashing.
+    func testMemoryWarningWhenTheModelDoesNotFit() throws {
+        let model = try DollyModel.load(path: FixturePaths.path("tiny-bin"))
+        XCTAssertNil(model.memoryWarning(kvCacheBytes: 1 << 20, available: 1 << 40))
+        let warning = try XCTUnwrap(model.memoryWarning(kvCacheBytes: 1 << 20, available: 1 << 20))
+        XCTAssertTrue(warning.contains("read from disk"), warning)
+    }
+
     func testConcurrentStreamsOnOneModelMatchSequentialGeneration() async throws {
         let model = try DollyModel.load(path: FixturePaths.path("tiny-bin"))
         let requests = ["Hello", "The quick brown fox", "Once upon a time"].map {
