@@ -20,12 +20,12 @@ struct RunCommand: ParsableCommand {
     var text: String
 
     func run() throws {
+        // Ctrl-C (from here on) stops generation after the current token: what was generated stays printed.
+        _ = csimd_interrupt_install()
         try Console.guarded {
             let (model, session) = try modelOptions.load()
             let request = GenerationRequest(text: text, raw: raw, maxNewTokens: sampling.maxTokens,
                                             sampling: sampling.parameters)
-            // Ctrl-C stops generation after the current token: what was generated stays printed.
-            _ = csimd_interrupt_install()
             let result = try model.generate(request, session: session, isCancelled: { csimd_interrupt_requested() != 0 }) { piece in
                 Console.write(piece)
                 return true

@@ -235,6 +235,29 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stdout.hasSuffix("\n"))
     }
 
+    /// Ctrl-C during generation: the text so far stays on stdout, exit status 130.
+    func testInterruptKeepsTheTextAndExits130() throws {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = ["run", "--model", FixturePaths.path("tiny-bin"), "--raw", "--greedy", "--max-tokens", "250",
+                       "--context", "256", "Hello"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Wait for the first generated text, then interrupt.
+        let handle = out.fileHandleForReading
+        var text = Data()
+        while text.isEmpty { text.append(handle.availableData) }
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        text.append(handle.readDataToEndOfFile())
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        XCTAssertFalse(text.isEmpty)
+        XCTAssertTrue(stderr.contains("interrupted"), stderr)
+    }
+
     func testBadArgumentsExitNonZero() throws {
         let r = try dolly(["run", "--model", FixturePaths.path("tiny-bin"), "--top-p", "2", "hi"])
         XCTAssertNotEqual(r.status, 0)
