@@ -40,3 +40,26 @@ final class EmbeddingAPITests: XCTestCase {
         XCTAssertEqual(got, expected)
     }
 }
+
+final class SamplerTests: XCTestCase {
+    func testNonFiniteLogitsNeverCrashTheSampler() {
+        var sampler = Sampler(SamplingParameters(seed: 1))
+        for bad in [Float.nan, .infinity, -.infinity] {
+            let logits = [Float](repeating: bad, count: 10)
+            let id = logits.withUnsafeBufferPointer { sampler.sample($0) }
+            XCTAssertTrue((0..<10).contains(Int(id)))
+        }
+    }
+
+    func testSeededSamplingIsReproducibleAndRespectsTopK() {
+        let logits: [Float] = [0, 5, 4.9, 1, -3, 4.8]
+        func draws(_ p: SamplingParameters) -> [Int32] {
+            var s = Sampler(p)
+            return (0..<200).map { _ in logits.withUnsafeBufferPointer { s.sample($0) } }
+        }
+        let a = draws(SamplingParameters(topK: 2, seed: 9)), b = draws(SamplingParameters(topK: 2, seed: 9))
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(Set(a), [1, 2])
+        XCTAssertEqual(Set(draws(SamplingParameters(greedy: true))), [1])
+    }
+}

@@ -59,6 +59,8 @@ public struct Sampler {
         for i in 0..<logits.count where logits[i] >= floor {
             candidates.append((logits[i] / p.temperature, Int32(i)))
         }
+        // Non-finite logits (e.g. a checkpoint with NaN weights) leave nothing to sample from.
+        guard !candidates.isEmpty, maxLogit.isFinite else { return Self.argmax(logits) }
         candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
         if p.topK > 0 && p.topK < candidates.count {
             // transformers keeps every token tied with the k-th.
