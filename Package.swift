@@ -41,6 +41,12 @@ let package = Package(
             ],
             path: "Sources/dolly"
         ),
+        // libFuzzer harness (tools/fuzz.sh); without -DFUZZING a replay driver for found inputs.
+        .executableTarget(
+            name: "dolly-fuzz",
+            dependencies: ["DollyKit"],
+            path: "Sources/dolly-fuzz"
+        ),
         .testTarget(
             name: "DollyKitTests",
             dependencies: ["DollyKit", "CSIMD"],

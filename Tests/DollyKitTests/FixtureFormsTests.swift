@@ -1,4 +1,5 @@
 import DollyKit
+import Foundation
 import XCTest
 
 /// The published-layout fixtures: the .bin, single safetensors and sharded safetensors carry
@@ -20,6 +21,15 @@ final class FixtureFormsTests: XCTestCase {
                 XCTAssertEqual(other.shape, a.shape, name)
                 XCTAssertTrue(a.data.elementsEqual(other.data), "\(name) differs between forms")
             }
+        }
+    }
+
+    /// Found by tools/fuzz.sh (config target): 4 * hidden_size overflowed and trapped.
+    func testAbsurdConfigValuesAreErrorsNotTraps() {
+        for json in [#"{"hidden_size": 4611686018427387904, "num_hidden_layers": 1, "num_attention_heads": 1, "vocab_size": 1}"#,
+                     #"{"hidden_size": -9223372036854775808, "num_hidden_layers": 1, "num_attention_heads": 1, "vocab_size": 1}"#,
+                     #"{"hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 0, "vocab_size": 1}"#] {
+            XCTAssertThrowsError(try ModelConfig.decode(Data(json.utf8)), json)
         }
     }
 }

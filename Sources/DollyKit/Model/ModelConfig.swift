@@ -68,7 +68,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
         numAttentionHeads = try c.decode(Int.self, forKey: .numAttentionHeads)
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
-        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize) ?? 4 * hiddenSize
+        // 4 * hidden_size can overflow for absurd inputs; validate() then reports hidden_size.
+        let fourHidden = hiddenSize.multipliedReportingOverflow(by: 4)
+        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize) ?? (fourHidden.overflow ? 0 : fourHidden.partialValue)
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         let rope = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
         if let type = rope?.ropeType, type != "default" {
