@@ -43,14 +43,19 @@ head -c 2000 Tests/Fixtures/heldout.txt > "$root/tokenize/seed-heldout"
 printf 'Below is an instruction.\n### Instruction:\nhi   there\n### Response:\n\xe2\x82\xac\xf0\x9f\x99\x82 ### End' > "$root/tokenize/seed-dolly"
 
 status=0
+passed=0
+failed=0
 for t in "${targets[@]}"; do
     echo "== fuzz $t for ${seconds}s"
     if ! DOLLY_FUZZ_TARGET=$t DOLLY_FUZZ_TOKENIZER=Tests/Fixtures/tokenizer.json "$bin" "$root/$t" \
         -max_total_time="$seconds" -max_len=16384 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$root/crash-$t-" \
         -print_final_stats=1 > "$root/$t.log" 2>&1; then
         echo "fuzz $t: FAILED (see $root/$t.log)"; grep -E "ERROR|SUMMARY|crashed|at /.*Sources" "$root/$t.log" | head -5 || true; status=1
+        failed=$((failed + 1))
     else
+        passed=$((passed + 1))
         grep -E "stat::number_of_executed_units|DONE" "$root/$t.log" | tail -2 | tr '\n' ' '; echo
     fi
 done
+echo "fuzz: $passed passed, $failed failed"
 exit $status
