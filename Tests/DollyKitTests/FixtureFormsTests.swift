@@ -32,4 +32,13 @@ final class FixtureFormsTests: XCTestCase {
             XCTAssertThrowsError(try ModelConfig.decode(Data(json.utf8)), json)
         }
     }
+
+    /// Found by tools/fuzz.sh (tokenizer-json target): a vocabulary id of 1,222,222,222 made the
+    /// tokenizer allocate an id-indexed table of that size (out of memory).
+    func testTokenizerWithAbsurdIdIsRefused() {
+        let json = #"{"added_tokens":[],"normalizer":{"type":"NFC"},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true},"decoder":{"type":"ByteLevel"},"model":{"type":"BPE","vocab":{"a":0,"b":1222222222,"ab":2},"merges":["a b"]}}"#
+        XCTAssertThrowsError(try Tokenizer(data: Data(json.utf8))) { error in
+            XCTAssertTrue(error.localizedDescription.contains("out of range"), error.localizedDescription)
+        }
+    }
 }

@@ -38,6 +38,13 @@ public final class Tokenizer: Sendable {
         var maxId: Int32 = -1
         for id in definition.vocab.values { maxId = max(maxId, id) }
         for token in definition.addedTokens { maxId = max(maxId, token.id) }
+        // Tables are indexed by id: a real vocabulary is dense, so an id far beyond the number of
+        // entries (or a negative one) is a broken file, not a reason to allocate gigabytes.
+        let entries = definition.vocab.count + definition.addedTokens.count
+        let minId = min(definition.vocab.values.min() ?? 0, definition.addedTokens.map(\.id).min() ?? 0)
+        guard minId >= 0, Int(maxId) < min(1 << 24, 4 * entries + 1024) else {
+            throw TokenizerError.badTokenId(id: Int(minId < 0 ? minId : maxId), entries: entries)
+        }
         vocabularySize = Int(maxId) + 1
 
         // Vocabulary strings are in GPT-2's byte alphabet; decode them to the bytes they stand for.

@@ -11,9 +11,12 @@ public enum TokenizerError: LocalizedError, Equatable {
     case unsupportedComponent(key: String, value: String)
     case invalidMerge(index: Int, reason: String)
     case invalidAddedToken(String)
+    case badTokenId(id: Int, entries: Int)
 
     public var errorDescription: String? {
         switch self {
+        case let .badTokenId(id, entries):
+            return "tokenizer.json: token id \(id) is out of range for a vocabulary of \(entries) entries"
         case let .cannotRead(path, reason):
             return "cannot read tokenizer file \(path): \(reason)"
         case let .malformedJSON(reason):
