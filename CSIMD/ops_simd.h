@@ -67,7 +67,9 @@ static inline float csimd_expf_portable(float x) {
     p = p * r + CSIMD_EXP_P4;
     p = p * r + CSIMD_EXP_P5;
     p = p * (r * r) + r + 1.0f;
-    const int32_t bits = ((int32_t)n + 127) << 23;  // n is finite here unless x is NaN (then p is NaN)
+    // Converting NaN to int is undefined behaviour: use 0 for the exponent then (p is NaN anyway).
+    const float n_finite = n == n ? n : 0.0f;
+    const int32_t bits = ((int32_t)n_finite + 127) << 23;
     float scale;
     memcpy(&scale, &bits, 4);
     float y = p * scale;

@@ -5,6 +5,8 @@
 #   2. aarch64: cross-built with Debian's gcc-aarch64-linux-gnu and run under qemu-user
 #      (qemu's default CPU "max" has dotprod, so both neon paths run; skipped if the tools are missing).
 # Install the cross tools with: apt-get install -y gcc-aarch64-linux-gnu qemu-user
+# SANITIZE=address,undefined (gcc -fsanitize list) builds both under the sanitizers, any report fatal;
+# float-cast-overflow is added to "undefined" (gcc leaves it out); qemu-user runs only UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${TMPDIR:-/tmp}/csimd-selftest"
@@ -12,6 +14,14 @@ mkdir -p "$out"
 srcs=(CSIMD/*.c tools/csimd-selftest/selftest.c)
 flags=(-O2 -std=gnu11 -Wall -Wno-strict-aliasing -ICSIMD/include -ICSIMD -fopenmp)
 status=0
+native_san=()
+arm_san=()
+if [ -n "${SANITIZE:-}" ]; then
+    list="$SANITIZE"
+    case ",$list," in *,undefined,*) list="$list,float-cast-overflow"; arm_san=(-fsanitize=undefined,float-cast-overflow -fno-sanitize-recover=all -g) ;; esac
+    native_san=(-fsanitize="$list" -fno-sanitize-recover=all -g -fno-omit-frame-pointer)
+    echo "== sanitizers: native $list${arm_san:+, aarch64 undefined,float-cast-overflow}"
+fi
 
 CC="${CC:-gcc}"
 extra=()
@@ -20,12 +30,12 @@ if "$CC" --version 2>/dev/null | grep -q clang; then
     extra=(-I/usr/lib/llvm-14/lib/clang/14.0.6/include -L/usr/lib/llvm-14/lib -Wl,-rpath,/usr/lib/llvm-14/lib)
 fi
 echo "== native ($CC)"
-"$CC" "${flags[@]}" "${extra[@]}" "${srcs[@]}" -o "$out/selftest-native" -lm -lpthread
+"$CC" "${flags[@]}" "${native_san[@]}" "${extra[@]}" "${srcs[@]}" -o "$out/selftest-native" -lm -lpthread
 OMP_NUM_THREADS=2 "$out/selftest-native" || status=1
 
 if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
     echo "== aarch64 (cross gcc + qemu-aarch64)"
-    aarch64-linux-gnu-gcc "${flags[@]}" "${srcs[@]}" -o "$out/selftest-aarch64" -lm -lpthread
+    aarch64-linux-gnu-gcc "${flags[@]}" "${arm_san[@]}" "${srcs[@]}" -o "$out/selftest-aarch64" -lm -lpthread
     OMP_NUM_THREADS=2 qemu-aarch64 -L /usr/aarch64-linux-gnu "$out/selftest-aarch64" || status=1
 else
     echo "== aarch64 skipped (need aarch64-linux-gnu-gcc and qemu-aarch64)"

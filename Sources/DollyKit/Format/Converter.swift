@@ -293,7 +293,7 @@ public struct Converter {
         return names.sorted().compactMap { name in
             guard name.hasSuffix(".bin") || name.hasSuffix(".safetensors") || name.hasSuffix(".json") else { return nil }
             let size = (try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(name).path)[.size] as? Int) ?? 0
-            return FileMetadata.SourceFile(name: name, bytes: size ?? 0)
+            return FileMetadata.SourceFile(name: name, bytes: size)
         }
     }
 }

@@ -62,7 +62,7 @@ public final class DollyFile: TensorSource, @unchecked Sendable {
     public static func hasMagic(path: String) -> Bool {
         guard let h = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? h.close() }
-        return (try? h.read(upToCount: 8)).map { [UInt8]($0 ?? Data()) == FileHeader.magic } ?? false
+        return (try? h.read(upToCount: 8)).map { [UInt8]($0) == FileHeader.magic } ?? false
     }
 
     public func entry(_ name: String) throws -> FileMetadata.Tensor {
