@@ -36,7 +36,7 @@ let fuzzTokenizer: Tokenizer? = {
 let scratchPath = "/dev/shm/dolly-fuzz-\(getpid())"
 
 func withScratchFile(_ bytes: UnsafeRawBufferPointer, _ body: (String) -> Void) {
-    FileManager.default.createFile(atPath: scratchPath, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: scratchPath, contents: Data(bytes))
     body(scratchPath)
 }
 

@@ -12,6 +12,11 @@ struct PerplexityCommand: ParsableCommand {
     @Argument(help: "A UTF-8 text file.")
     var textFile: String
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Also compare with this model (e.g. the unquantized folder): KL divergence and top-1 agreement per scored token.",
+        valueName: "PATH"))
+    var reference: String?
+
     func run() throws {
         try Console.guarded {
             guard let data = FileManager.default.contents(atPath: textFile) else { throw ModelError.missingFile(textFile) }
@@ -20,10 +25,24 @@ struct PerplexityCommand: ParsableCommand {
             }
             let (model, session) = try modelOptions.load(defaultContext: 512)
             let bar = ProgressBar(label: "perplexity", unit: "chunks", scale: 1)
-            let result = try model.perplexity(text: text, context: session.contextLength, session: session) { done, total, ppl in
+            let update = { (done: Int, total: Int, ppl: Double) in
                 bar.update(done: done, total: total, note: String(format: "ppl %.4f", ppl))
             }
-            bar.finish()
+            let result: PerplexityResult
+            if let reference {
+                let other = try DollyModel.load(path: reference)
+                let otherSession = try other.network.makeSession(contextLength: session.contextLength, kvType: .f32)
+                let d = try model.divergence(from: other, text: text, context: session.contextLength, session: session,
+                                             referenceSession: otherSession, progress: update)
+                bar.finish()
+                result = d.perplexity
+                Console.write(String(format: "reference perplexity: %.4f\n", d.referencePerplexity))
+                Console.write(String(format: "KL divergence: mean %.6f +/- %.6f, max %.4f\n", d.meanKL, d.klStandardError, d.maxKL))
+                Console.write(String(format: "top-1 agreement: %.2f%%\n", 100 * d.top1Agreement))
+            } else {
+                result = try model.perplexity(text: text, context: session.contextLength, session: session, progress: update)
+                bar.finish()
+            }
             Console.note("scored \(result.scoredTokens) tokens in \(result.chunks) windows of \(session.contextLength)")
             Console.write(String(format: "perplexity: %.4f +/- %.4f\n", result.perplexity, result.standardError))
         }

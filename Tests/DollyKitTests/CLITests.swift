@@ -27,8 +27,8 @@ final class CLITests: XCTestCase {
         let dir = try FixturePaths.temporaryDirectory("dolly-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
         let inp = Pipe()
         p.standardOutput = out
@@ -180,6 +180,43 @@ final class CLITests: XCTestCase {
         let r = try dolly(["run", "--model", out, "--raw", "--greedy", "--max-tokens", "4", "Hello"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertFalse(r.stdout.isEmpty)
+    }
+
+    func testPerplexityAgainstAReferenceReportsDivergence() throws {
+        let dir = try FixturePaths.temporaryDirectory("dolly-cli-kl")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let text = dir.appendingPathComponent("text.txt")
+        let heldout = try String(contentsOf: FixturePaths.root.appendingPathComponent("heldout.txt"), encoding: .utf8)
+        try String(heldout.prefix(1500)).write(to: text, atomically: true, encoding: .utf8)
+        func figures(_ r: Outcome) -> [String: Double] {
+            var out: [String: Double] = [:]
+            for line in r.stdout.split(separator: "\n") {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                let number = parts.last!.split(separator: " ").first { Double($0.trimmingCharacters(in: CharacterSet(charactersIn: "%,"))) != nil }
+                out[String(parts[0])] = number.flatMap { Double($0.trimmingCharacters(in: CharacterSet(charactersIn: "%,"))) }
+            }
+            return out
+        }
+        // The same weights in another container: no divergence at all.
+        let same = try dolly(["perplexity", "--model", FixturePaths.path("tiny-safetensors"), "--reference", FixturePaths.path("tiny-bin"),
+                              text.path, "--context", "64", "--kv", "f32"])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        let s = figures(same)
+        XCTAssertEqual(s["KL divergence"], 0, same.stdout)
+        XCTAssertEqual(s["top-1 agreement"], 100, same.stdout)
+        XCTAssertEqual(s["perplexity"], s["reference perplexity"], same.stdout)
+        XCTAssertTrue(same.stdout.hasPrefix("reference perplexity:") && same.stdout.contains("\nperplexity:"), same.stdout)
+        // A q8 file: small but non-zero divergence, perplexity on the last line as always.
+        let q8 = dir.appendingPathComponent("tiny-q8.dolly").path
+        XCTAssertEqual(try dolly(["convert", FixturePaths.path("tiny-bin"), "-o", q8, "--quant", "q8"]).status, 0)
+        let r = try dolly(["perplexity", "--model", q8, "--reference", FixturePaths.path("tiny-bin"), text.path, "--context", "64"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let f = figures(r)
+        XCTAssertGreaterThan(f["KL divergence"] ?? 0, 0, r.stdout)
+        XCTAssertLessThan(f["KL divergence"] ?? 1, 1e-3, r.stdout)
+        XCTAssertTrue(r.stdout.split(separator: "\n").last!.hasPrefix("perplexity:"), r.stdout)
+        assertCleanFailure(try dolly(["perplexity", "--model", q8, "--reference", dir.appendingPathComponent("nope").path, text.path]),
+                           mentions: "nope")
     }
 
     func testConvertToUnwritablePathFailsCleanly() throws {

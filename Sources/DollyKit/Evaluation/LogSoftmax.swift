@@ -9,4 +9,18 @@ enum LogProb {
         for v in logits { sum += exp(Double(v - m)) }
         return Double(logits[index] - m) - log(sum)
     }
+
+    /// The whole log softmax(logits), stably in double, into `out` (same count).
+    static func all(_ logits: UnsafeBufferPointer<Float>, into out: inout [Double]) {
+        var m = -Float.infinity
+        for v in logits where v > m { m = v }
+        var sum = 0.0
+        for (i, v) in logits.enumerated() {
+            let d = Double(v - m)
+            out[i] = d
+            sum += exp(d)
+        }
+        let logSum = log(sum)
+        for i in 0..<logits.count { out[i] -= logSum }
+    }
 }

@@ -1,0 +1,105 @@
+import Foundation
+
+/// How far a (quantized) model's next-token distributions are from a reference model's on the same
+/// text, scored on the same positions as `perplexity` (llama.cpp's `--kl-divergence` statistics).
+/// Unlike a perplexity difference it cannot be lowered by luck: noise that happens to raise the
+/// probability of the actual next tokens still moves the distribution away from the reference.
+public struct DivergenceResult: Sendable {
+    /// Perplexity of the model under test and of the reference.
+    public var perplexity: PerplexityResult
+    public var referencePerplexity: Double
+    /// Mean over scored positions of KL(reference || model), in nats.
+    public var meanKL: Double
+    public var klStandardError: Double
+    /// Largest KL at a single position.
+    public var maxKL: Double
+    /// Share of scored positions whose most likely token is the same under both models.
+    public var top1Agreement: Double
+}
+
+extension DollyModel {
+    /// Runs `self` and `reference` over the same windows (see `perplexity`) and compares their
+    /// distributions position by position. Both sessions must hold `context` tokens.
+    public func divergence(from reference: DollyModel, text: String, context: Int, session: InferenceSession,
+                           referenceSession: InferenceSession,
+                           progress: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> DivergenceResult {
+        guard reference.config.vocabSize == config.vocabSize else {
+            throw ModelError.badConfig("the reference model has a vocabulary of \(reference.config.vocabSize), this one \(config.vocabSize)")
+        }
+        let tokens = tokenizer.encode(text)
+        guard tokens == reference.tokenizer.encode(text) else {
+            throw ModelError.badConfig("the reference model tokenizes the text differently")
+        }
+        guard context >= 2, context <= session.contextLength, context <= referenceSession.contextLength else {
+            throw ModelError.badConfig("--context \(context) must be at least 2 and fit both models' sessions")
+        }
+        let chunks = tokens.count / context
+        guard chunks >= 1 else {
+            throw ModelError.badConfig("the text has \(tokens.count) tokens; perplexity needs at least --context (\(context))")
+        }
+        let vocab = config.vocabSize
+        let first = context / 2
+        let scoredPerWindow = context - 1 - first
+        // The reference's log-probabilities of one window's scored positions: (scored, vocab).
+        var referenceLogProbs = [Float](repeating: 0, count: scoredPerWindow * vocab)
+        var nll = Accumulator(), referenceNLL = Accumulator(), kl = Accumulator()
+        var maxKL = 0.0, agree = 0
+        var logProbs = [Double](repeating: 0, count: vocab)
+
+        for c in 0..<chunks {
+            let window = Array(tokens[c * context..<(c + 1) * context])
+            referenceSession.reset()
+            try referenceSession.evaluate(window, logits: .all { start, logits in
+                for r in 0..<logits.count / vocab {
+                    let j = start + r
+                    guard j >= first, j + 1 < context else { continue }
+                    let row = UnsafeBufferPointer(rebasing: logits[r * vocab..<(r + 1) * vocab])
+                    LogProb.all(row, into: &logProbs)
+                    let base = (j - first) * vocab
+                    for v in 0..<vocab { referenceLogProbs[base + v] = Float(logProbs[v]) }
+                    referenceNLL.add(-logProbs[Int(window[j + 1])])
+                }
+            })
+            session.reset()
+            try session.evaluate(window, logits: .all { start, logits in
+                for r in 0..<logits.count / vocab {
+                    let j = start + r
+                    guard j >= first, j + 1 < context else { continue }
+                    let row = UnsafeBufferPointer(rebasing: logits[r * vocab..<(r + 1) * vocab])
+                    LogProb.all(row, into: &logProbs)
+                    nll.add(-logProbs[Int(window[j + 1])])
+                    let base = (j - first) * vocab
+                    var d = 0.0, bestRef = 0, best = 0
+                    for v in 0..<vocab {
+                        let p = Double(referenceLogProbs[base + v])
+                        d += exp(p) * (p - logProbs[v])
+                        if referenceLogProbs[base + v] > referenceLogProbs[base + bestRef] { bestRef = v }
+                        if logProbs[v] > logProbs[best] { best = v }
+                    }
+                    kl.add(max(d, 0))
+                    maxKL = max(maxKL, d)
+                    if best == bestRef { agree += 1 }
+                }
+            })
+            progress(c + 1, chunks, exp(nll.mean))
+        }
+        let ppl = exp(nll.mean)
+        return DivergenceResult(
+            perplexity: PerplexityResult(perplexity: ppl, standardError: ppl * nll.standardError,
+                                         scoredTokens: nll.count, chunks: chunks),
+            referencePerplexity: exp(referenceNLL.mean), meanKL: kl.mean, klStandardError: kl.standardError,
+            maxKL: maxKL, top1Agreement: Double(agree) / Double(nll.count))
+    }
+}
+
+/// Running mean and standard error of the mean.
+struct Accumulator {
+    private(set) var count = 0
+    private var sum = 0.0, sumSquares = 0.0
+    mutating func add(_ x: Double) { count += 1; sum += x; sumSquares += x * x }
+    var mean: Double { count > 0 ? sum / Double(count) : 0 }
+    var standardError: Double {
+        guard count > 0 else { return 0 }
+        return (max(0, sumSquares / Double(count) - mean * mean) / Double(count)).squareRoot()
+    }
+}
