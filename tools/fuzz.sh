@@ -37,6 +37,7 @@ cat > "$root/tokenizer-json/seed-mini.json" <<'JSON'
 JSON
 mkdir -p "$root/dolly-file"
 printf 'DOLLYFMT\x01\x00\x00\x00\x00\x00\x00\x00' > "$root/dolly-file/seed-magic"
+seed dolly-file Tests/Fixtures/fuzz/tiny-q4.dolly   # a whole 1-layer model, 13 KB
 mkdir -p "$root/tokenize"
 head -c 2000 README.md > "$root/tokenize/seed-readme"
 head -c 2000 Tests/Fixtures/heldout.txt > "$root/tokenize/seed-heldout"

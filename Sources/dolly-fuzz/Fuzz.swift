@@ -40,6 +40,26 @@ func withScratchFile(_ bytes: UnsafeRawBufferPointer, _ body: (String) -> Void) 
     body(scratchPath)
 }
 
+/// A .dolly header and metadata carry CRC-32s, so nearly every mutation would stop at the first
+/// check. Recompute them and file_length (as a writer would) so mutations reach the metadata and
+/// tensor-directory validation; inputs whose byte 15 (reserved flags) is 0xFF are left as they are,
+/// so the checksum errors stay exercised too.
+func withValidChecksums(_ input: UnsafeRawBufferPointer) -> [UInt8] {
+    var b = [UInt8](input)
+    guard b.count >= 64, b[15] != 0xFF else { return b }
+    func u64(_ at: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) } }
+    func put(_ v: UInt64, at: Int, bytes: Int) { for i in 0..<bytes { b[at + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
+    let offset = u64(16), length = u64(24), count = UInt64(b.count)
+    if offset <= count, length <= count - offset {
+        let crc = b.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset + length)])) }
+        put(UInt64(crc), at: 48, bytes: 4)
+    }
+    put(count, at: 56, bytes: 8)
+    let headerCRC = b.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<52])) }
+    put(UInt64(headerCRC), at: 52, bytes: 4)
+    return b
+}
+
 /// Opens the source and reads every tensor it lists, as the converter would.
 func readAll(_ source: TensorSource) {
     for name in source.tensorNames {
@@ -67,13 +87,14 @@ func runOne(_ bytes: UnsafeRawBufferPointer) {
     case .tokenizerJSON:
         if let t = try? Tokenizer(data: Data(bytes)) { _ = t.decode(t.encode("Hello world ### End")) }
     case .dollyFile:
-        withScratchFile(bytes) { path in
+        let fixed = withValidChecksums(bytes)
+        fixed.withUnsafeBytes { bytes in withScratchFile(bytes) { path in
             if let f = try? DollyFile(path: path) {
                 readAll(f)
                 try? f.verify()
                 _ = try? ModelWeights(file: f)
             }
-        }
+        } }
     case .tokenize:
         guard let tokenizer = fuzzTokenizer else { return }
         let text = String(decoding: bytes, as: UTF8.self)

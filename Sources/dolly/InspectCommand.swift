@@ -37,7 +37,7 @@ struct InspectCommand: ParsableCommand {
             for t in m.tensors {
                 let name = t.name.padding(toLength: width, withPad: " ", startingAt: 0)
                 let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
-                out += "  \(name)  \(t.type.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0))  "
+                out += "  \(name)  \(t.type.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0))  "
                 out += "\(shape.padding(toLength: 14, withPad: " ", startingAt: 0))  \(t.bytes) B  crc32 \(t.crc32)\n"
             }
             Console.write(out)
