@@ -59,8 +59,9 @@ final class FormatTests: XCTestCase {
     }
 
     /// Random-weight fixtures have near-ties everywhere (top-1 margins down to 0.002 in 192 greedy
-    /// steps), so exact greedy equality under quantization is checked on the trained demo model;
-    /// here the quantized logits must track transformers' closely at every prompt.
+    /// steps): even transformers with Q8-rounded weights keeps only 2 of the 6 greedy continuations
+    /// (tools/quant_greedy_sim.py), as our q8 file does. So greedy agreement is checked on the trained
+    /// demo model (DemoQ8GreedyTests); here the quantized logits must track transformers' closely.
     func testQuantizedLogitsTrackF32OnFixtures() throws {
         // Measured: q8 1.3%, q4 13% of max |logit| (hidden 32: each row is a single block of Gaussian noise).
         for (recipe, bound) in [(QuantizationRecipe.q8, Float(0.02)), (.q4, Float(0.2))] {
