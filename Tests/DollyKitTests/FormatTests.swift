@@ -316,3 +316,31 @@ final class DemoQ8GreedyTests: XCTestCase {
         XCTAssertLessThan(widestFlipped, 0.05, "q8 changed a decision f32 was sure of")
     }
 }
+
+/// `perplexity` and `divergence` against transformers on the demo model (tools/make_perplexity_reference.py).
+final class DemoPerplexityTests: XCTestCase {
+    struct Reference: Decodable { let text: String; let context: Int; let windows: Int; let scored_tokens: Int; let perplexity: Double }
+
+    func testPerplexityMatchesTransformers() throws {
+        let root = FixturePaths.root.deletingLastPathComponent().deletingLastPathComponent()
+        let demo = root.appendingPathComponent("models/dolly-demo").path
+        let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: FixturePaths.root.appendingPathComponent("perplexity_demo.json")))
+        let text = try String(contentsOf: FixturePaths.root.appendingPathComponent(ref.text), encoding: .utf8)
+        let model = try DollyModel.load(path: demo)
+        let session = try model.network.makeSession(contextLength: ref.context, kvType: .f32)
+        let result = try model.perplexity(text: text, context: ref.context, session: session)
+        XCTAssertEqual(result.chunks, ref.windows)
+        XCTAssertEqual(result.scoredTokens, ref.scored_tokens)
+        XCTAssertEqual(result.perplexity, ref.perplexity, accuracy: ref.perplexity * 1e-5)
+        // Against itself (the first windows): equal perplexities, no divergence beyond the f32
+        // rounding of the stored reference log-probabilities.
+        let head = String(text.prefix(2500))
+        let other = try model.network.makeSession(contextLength: ref.context, kvType: .f32)
+        let d = try model.divergence(from: model, text: head, context: ref.context, session: session, referenceSession: other)
+        let alone = try model.perplexity(text: head, context: ref.context, session: session)
+        XCTAssertEqual(d.perplexity.perplexity, alone.perplexity, accuracy: 1e-9)
+        XCTAssertEqual(d.referencePerplexity, alone.perplexity, accuracy: 1e-9)
+        XCTAssertEqual(d.meanKL, 0, accuracy: 1e-6)
+        XCTAssertEqual(d.top1Agreement, 1)
+    }
+}

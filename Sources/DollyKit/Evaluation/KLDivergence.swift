@@ -38,10 +38,9 @@ extension DollyModel {
             throw ModelError.badConfig("the text has \(tokens.count) tokens; perplexity needs at least --context (\(context))")
         }
         let vocab = config.vocabSize
-        let first = context / 2
-        let scoredPerWindow = context - 1 - first
-        // The reference's log-probabilities of one window's scored positions: (scored, vocab).
-        var referenceLogProbs = [Float](repeating: 0, count: scoredPerWindow * vocab)
+        let scored = ScoredPositions(context: context, vocab: vocab)
+        // The reference's log-probabilities of one window's scored positions: (scored.count, vocab).
+        var referenceLogProbs = [Float](repeating: 0, count: scored.count * vocab)
         var nll = Accumulator(), referenceNLL = Accumulator(), kl = Accumulator()
         var maxKL = 0.0, agree = 0
         var logProbs = [Double](repeating: 0, count: vocab)
@@ -49,37 +48,27 @@ extension DollyModel {
         for c in 0..<chunks {
             let window = Array(tokens[c * context..<(c + 1) * context])
             referenceSession.reset()
-            try referenceSession.evaluate(window, logits: .all { start, logits in
-                for r in 0..<logits.count / vocab {
-                    let j = start + r
-                    guard j >= first, j + 1 < context else { continue }
-                    let row = UnsafeBufferPointer(rebasing: logits[r * vocab..<(r + 1) * vocab])
-                    LogProb.all(row, into: &logProbs)
-                    let base = (j - first) * vocab
-                    for v in 0..<vocab { referenceLogProbs[base + v] = Float(logProbs[v]) }
-                    referenceNLL.add(-logProbs[Int(window[j + 1])])
-                }
+            try referenceSession.evaluate(window, logits: scored.request { j, row in
+                LogProb.all(row, into: &logProbs)
+                let base = (j - scored.first) * vocab
+                for v in 0..<vocab { referenceLogProbs[base + v] = Float(logProbs[v]) }
+                referenceNLL.add(-logProbs[Int(window[j + 1])])
             })
             session.reset()
-            try session.evaluate(window, logits: .all { start, logits in
-                for r in 0..<logits.count / vocab {
-                    let j = start + r
-                    guard j >= first, j + 1 < context else { continue }
-                    let row = UnsafeBufferPointer(rebasing: logits[r * vocab..<(r + 1) * vocab])
-                    LogProb.all(row, into: &logProbs)
-                    nll.add(-logProbs[Int(window[j + 1])])
-                    let base = (j - first) * vocab
-                    var d = 0.0, bestRef = 0, best = 0
-                    for v in 0..<vocab {
-                        let p = Double(referenceLogProbs[base + v])
-                        d += exp(p) * (p - logProbs[v])
-                        if referenceLogProbs[base + v] > referenceLogProbs[base + bestRef] { bestRef = v }
-                        if logProbs[v] > logProbs[best] { best = v }
-                    }
-                    kl.add(max(d, 0))
-                    maxKL = max(maxKL, d)
-                    if best == bestRef { agree += 1 }
+            try session.evaluate(window, logits: scored.request { j, row in
+                LogProb.all(row, into: &logProbs)
+                nll.add(-logProbs[Int(window[j + 1])])
+                let base = (j - scored.first) * vocab
+                var d = 0.0, bestRef = 0, best = 0
+                for v in 0..<vocab {
+                    let p = Double(referenceLogProbs[base + v])
+                    d += exp(p) * (p - logProbs[v])
+                    if referenceLogProbs[base + v] > referenceLogProbs[base + bestRef] { bestRef = v }
+                    if logProbs[v] > logProbs[best] { best = v }
                 }
+                kl.add(max(d, 0))
+                maxKL = max(maxKL, d)
+                if best == bestRef { agree += 1 }
             })
             progress(c + 1, chunks, exp(nll.mean))
         }

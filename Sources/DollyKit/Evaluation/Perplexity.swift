@@ -24,23 +24,16 @@ extension DollyModel {
         guard chunks >= 1 else {
             throw ModelError.badConfig("the text has \(tokens.count) tokens; perplexity needs at least --context (\(context))")
         }
-        let first = context / 2
+        let scored = ScoredPositions(context: context, vocab: config.vocabSize)
         var sum = 0.0, sumSquares = 0.0, count = 0
-        let vocab = config.vocabSize
         for c in 0..<chunks {
             let window = Array(tokens[c * context..<(c + 1) * context])
             session.reset()
-            try session.evaluate(window, logits: .all { start, logits in
-                let rows = logits.count / vocab
-                for r in 0..<rows {
-                    let j = start + r
-                    guard j >= first, j + 1 < context else { continue }
-                    let row = UnsafeBufferPointer(rebasing: logits[r * vocab..<(r + 1) * vocab])
-                    let nll = -LogProb.of(Int(window[j + 1]), in: row)
-                    sum += nll
-                    sumSquares += nll * nll
-                    count += 1
-                }
+            try session.evaluate(window, logits: scored.request { j, row in
+                let nll = -LogProb.of(Int(window[j + 1]), in: row)
+                sum += nll
+                sumSquares += nll * nll
+                count += 1
             })
             progress(c + 1, chunks, exp(sum / Double(max(count, 1))))
         }
@@ -49,5 +42,25 @@ extension DollyModel {
         let ppl = exp(mean)
         return PerplexityResult(perplexity: ppl, standardError: ppl * (variance / Double(count)).squareRoot(),
                                 scoredTokens: count, chunks: chunks)
+    }
+}
+
+/// The positions perplexity scores in a window of `context` tokens: the second half, but for the
+/// last position (its next token lies outside the window).
+struct ScoredPositions {
+    let context: Int
+    let vocab: Int
+    var first: Int { context / 2 }
+    var count: Int { context - 1 - first }
+
+    /// A logits request handing `body(position, logits)` the scored rows only.
+    func request(_ body: @escaping (Int, UnsafeBufferPointer<Float>) -> Void) -> LogitsRequest {
+        .all { start, logits in
+            for r in 0..<logits.count / vocab {
+                let j = start + r
+                guard j >= first, j + 1 < context else { continue }
+                body(j, UnsafeBufferPointer(rebasing: logits[r * vocab..<(r + 1) * vocab]))
+            }
+        }
     }
 }
