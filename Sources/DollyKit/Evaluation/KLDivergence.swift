@@ -30,22 +30,16 @@ extension DollyModel {
         guard tokens == reference.tokenizer.encode(text) else {
             throw ModelError.badConfig("the reference model tokenizes the text differently")
         }
-        guard context >= 2, context <= session.contextLength, context <= referenceSession.contextLength else {
-            throw ModelError.badConfig("--context \(context) must be at least 2 and fit both models' sessions")
-        }
-        let chunks = tokens.count / context
-        guard chunks >= 1 else {
-            throw ModelError.badConfig("the text has \(tokens.count) tokens; perplexity needs at least --context (\(context))")
-        }
         let vocab = config.vocabSize
-        let scored = ScoredPositions(context: context, vocab: vocab)
+        let scored = try ScoredPositions(context: context, vocab: vocab, tokens: tokens.count,
+                                         sessions: [session, referenceSession])
         // The reference's log-probabilities of one window's scored positions: (scored.count, vocab).
         var referenceLogProbs = [Float](repeating: 0, count: scored.count * vocab)
         var nll = Accumulator(), referenceNLL = Accumulator(), kl = Accumulator()
         var maxKL = 0.0, agree = 0
         var logProbs = [Double](repeating: 0, count: vocab)
 
-        for c in 0..<chunks {
+        for c in 0..<scored.windows {
             let window = Array(tokens[c * context..<(c + 1) * context])
             referenceSession.reset()
             try referenceSession.evaluate(window, logits: scored.request { j, row in
@@ -70,25 +64,11 @@ extension DollyModel {
                 maxKL = max(maxKL, d)
                 if best == bestRef { agree += 1 }
             })
-            progress(c + 1, chunks, exp(nll.mean))
+            progress(c + 1, scored.windows, exp(nll.mean))
         }
-        let ppl = exp(nll.mean)
         return DivergenceResult(
-            perplexity: PerplexityResult(perplexity: ppl, standardError: ppl * nll.standardError,
-                                         scoredTokens: nll.count, chunks: chunks),
+            perplexity: nll.perplexity(windows: scored.windows),
             referencePerplexity: exp(referenceNLL.mean), meanKL: kl.mean, klStandardError: kl.standardError,
             maxKL: maxKL, top1Agreement: Double(agree) / Double(nll.count))
-    }
-}
-
-/// Running mean and standard error of the mean.
-struct Accumulator {
-    private(set) var count = 0
-    private var sum = 0.0, sumSquares = 0.0
-    mutating func add(_ x: Double) { count += 1; sum += x; sumSquares += x * x }
-    var mean: Double { count > 0 ? sum / Double(count) : 0 }
-    var standardError: Double {
-        guard count > 0 else { return 0 }
-        return (max(0, sumSquares / Double(count) - mean * mean) / Double(count)).squareRoot()
     }
 }

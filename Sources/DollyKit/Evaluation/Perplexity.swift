@@ -16,32 +16,18 @@ extension DollyModel {
     public func perplexity(text: String, context: Int, session: InferenceSession,
                            progress: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> PerplexityResult {
         let tokens = tokenizer.encode(text)
-        guard context >= 2 else { throw ModelError.badConfig("--context must be at least 2") }
-        guard context <= session.contextLength else {
-            throw ModelError.badConfig("--context \(context) exceeds the session's \(session.contextLength)")
-        }
-        let chunks = tokens.count / context
-        guard chunks >= 1 else {
-            throw ModelError.badConfig("the text has \(tokens.count) tokens; perplexity needs at least --context (\(context))")
-        }
-        let scored = ScoredPositions(context: context, vocab: config.vocabSize)
-        var sum = 0.0, sumSquares = 0.0, count = 0
-        for c in 0..<chunks {
+        let scored = try ScoredPositions(context: context, vocab: config.vocabSize, tokens: tokens.count,
+                                         sessions: [session])
+        var nll = Accumulator()
+        for c in 0..<scored.windows {
             let window = Array(tokens[c * context..<(c + 1) * context])
             session.reset()
             try session.evaluate(window, logits: scored.request { j, row in
-                let nll = -LogProb.of(Int(window[j + 1]), in: row)
-                sum += nll
-                sumSquares += nll * nll
-                count += 1
+                nll.add(-LogProb.of(Int(window[j + 1]), in: row))
             })
-            progress(c + 1, chunks, exp(sum / Double(max(count, 1))))
+            progress(c + 1, scored.windows, exp(nll.mean))
         }
-        let mean = sum / Double(count)
-        let variance = max(0, sumSquares / Double(count) - mean * mean)
-        let ppl = exp(mean)
-        return PerplexityResult(perplexity: ppl, standardError: ppl * (variance / Double(count)).squareRoot(),
-                                scoredTokens: count, chunks: chunks)
+        return nll.perplexity(windows: scored.windows)
     }
 }
 
@@ -50,6 +36,21 @@ extension DollyModel {
 struct ScoredPositions {
     let context: Int
     let vocab: Int
+    /// Whole windows in the text.
+    let windows: Int
+
+    init(context: Int, vocab: Int, tokens: Int, sessions: [InferenceSession]) throws {
+        guard context >= 2 else { throw ModelError.badConfig("--context must be at least 2") }
+        for s in sessions where context > s.contextLength {
+            throw ModelError.badConfig("--context \(context) exceeds the session's \(s.contextLength)")
+        }
+        guard tokens >= context else {
+            throw ModelError.badConfig("the text has \(tokens) tokens; perplexity needs at least --context (\(context))")
+        }
+        self.context = context
+        self.vocab = vocab
+        self.windows = tokens / context
+    }
     var first: Int { context / 2 }
     var count: Int { context - 1 - first }
 
@@ -62,5 +63,23 @@ struct ScoredPositions {
                 body(j, UnsafeBufferPointer(rebasing: logits[r * vocab..<(r + 1) * vocab]))
             }
         }
+    }
+}
+
+/// Running mean and standard error of the mean (of per-token negative log-likelihoods, KL, ...).
+struct Accumulator {
+    private(set) var count = 0
+    private var sum = 0.0, sumSquares = 0.0
+    mutating func add(_ x: Double) { count += 1; sum += x; sumSquares += x * x }
+    var mean: Double { count > 0 ? sum / Double(count) : 0 }
+    var standardError: Double {
+        guard count > 0 else { return 0 }
+        return (max(0, sumSquares / Double(count) - mean * mean) / Double(count)).squareRoot()
+    }
+
+    /// For an accumulator of negative log-likelihoods.
+    func perplexity(windows: Int) -> PerplexityResult {
+        let ppl = exp(mean)
+        return PerplexityResult(perplexity: ppl, standardError: ppl * standardError, scoredTokens: count, chunks: windows)
     }
 }
