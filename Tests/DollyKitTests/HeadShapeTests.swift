@@ -1,3 +1,4 @@
+import CSIMD
 import DollyKit
 import Foundation
 import XCTest
@@ -96,27 +97,37 @@ final class HeadShapeTests: XCTestCase {
             defer { try? FileManager.default.removeItem(at: dir) }
             try Self.writeCheckpoint(shape, ref, to: dir)
             let model = try DollyModel.load(path: dir.path)
-            let session = try model.network.makeSession(contextLength: 64, kvType: .f32)
-            for (n, p) in shape.prompts.enumerated() {
-                session.reset()
-                var argmax: [Int] = []
-                var last: [Float] = []
-                try session.evaluate(p.input_ids, logits: .all { _, logits in
-                    for r in 0..<logits.count / ref.vocab {
-                        let row = logits[r * ref.vocab..<(r + 1) * ref.vocab]
-                        argmax.append(row.indices.max { row[$0] < row[$1] }! - r * ref.vocab)
-                        last = Array(row)
-                    }
-                })
-                let expected = ReferenceModelTests.floats(p.last_logits_f32_b64)
-                XCTAssertEqual(last.count, expected.count)
-                let err = zip(last, expected).map { abs($0 - $1) }.max()!
-                XCTAssertLessThanOrEqual(err, 1e-3 * p.max_abs_logit, "\(shape.name) prompt \(n): max |Δ| \(err)")
-                XCTAssertEqual(argmax, p.argmax_per_position, "\(shape.name) prompt \(n)")
-                let greedy = try TokenGenerator(session: model.network.makeSession(contextLength: 64, kvType: .f32))
-                    .generate(prompt: p.input_ids, maxNewTokens: p.greedy_ids.count, sampling: .greedyDecoding, stopTokens: []) { _ in true }
-                XCTAssertEqual(greedy.tokens, p.greedy_ids, "\(shape.name) prompt \(n)")
+            // Every kernel path this CPU runs (the attention and matrix code differ per path).
+            let best = String(cString: csimd_kernel_name())
+            defer { _ = csimd_kernel_force(best) }
+            for kernel in ["scalar", "avx2", "avx512-vnni", "neon", "neon-dotprod"] where csimd_kernel_supported(kernel) == 1 {
+                XCTAssertEqual(csimd_kernel_force(kernel), 0)
+                try check(model, shape, ref.vocab, label: "\(shape.name) \(kernel)")
             }
+        }
+    }
+
+    func check(_ model: DollyModel, _ shape: Shape, _ vocab: Int, label: String) throws {
+        let session = try model.network.makeSession(contextLength: 64, kvType: .f32)
+        for (n, p) in shape.prompts.enumerated() {
+            session.reset()
+            var argmax: [Int] = []
+            var last: [Float] = []
+            try session.evaluate(p.input_ids, logits: .all { _, logits in
+                for r in 0..<logits.count / vocab {
+                    let row = logits[r * vocab..<(r + 1) * vocab]
+                    argmax.append(row.indices.max { row[$0] < row[$1] }! - r * vocab)
+                    last = Array(row)
+                }
+            })
+            let expected = ReferenceModelTests.floats(p.last_logits_f32_b64)
+            XCTAssertEqual(last.count, expected.count)
+            let err = zip(last, expected).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(err, 1e-3 * p.max_abs_logit, "\(label) prompt \(n): max |Δ| \(err)")
+            XCTAssertEqual(argmax, p.argmax_per_position, "\(label) prompt \(n)")
+            let greedy = try TokenGenerator(session: model.network.makeSession(contextLength: 64, kvType: .f32))
+                .generate(prompt: p.input_ids, maxNewTokens: p.greedy_ids.count, sampling: .greedyDecoding, stopTokens: []) { _ in true }
+            XCTAssertEqual(greedy.tokens, p.greedy_ids, "\(label) prompt \(n)")
         }
     }
 }
