@@ -6,6 +6,6 @@ struct Dolly: ParsableCommand {
         commandName: "dolly",
         abstract: "Run Databricks' Dolly v2 on a CPU.",
         subcommands: [RunCommand.self, ChatCommand.self, ConvertCommand.self, InspectCommand.self, BenchCommand.self,
-                      PerplexityCommand.self, EvalCommand.self, TokenizeCommand.self]
+                      PerplexityCommand.self, CompareCommand.self, EvalCommand.self, TokenizeCommand.self]
     )
 }

@@ -219,6 +219,21 @@ final class CLITests: XCTestCase {
                            mentions: "nope")
     }
 
+    func testCompareReportsGreedyAgreement() throws {
+        // The same weights in two containers: every answer identical.
+        let same = try dolly(["compare", "--model", FixturePaths.path("tiny-safetensors"), "--reference", FixturePaths.path("tiny-bin"),
+                              "--raw", "--max-tokens", "8", "Hello", "The capital of France is"])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertEqual(same.stdout.split(separator: "\n").filter { $0.contains("\tidentical (8 tokens)\t") }.count, 2, same.stdout)
+        XCTAssertTrue(same.stdout.hasSuffix("identical: 2/2\n"), same.stdout)
+        let none = try dolly(["compare", "--model", FixturePaths.path("tiny-bin"), "--reference", FixturePaths.path("tiny-bin")])
+        XCTAssertNotEqual(none.status, 0)
+        XCTAssertEqual(none.stdout, "")
+        XCTAssertTrue(none.stderr.contains("--instructions"), none.stderr)
+        assertCleanFailure(try dolly(["compare", "--model", FixturePaths.path("tiny-bin"), "--reference", "/nonexistent/model", "hi"]),
+                           mentions: "/nonexistent/model")
+    }
+
     func testConvertToUnwritablePathFailsCleanly() throws {
         assertCleanFailure(try dolly(["convert", FixturePaths.path("tiny-bin"), "-o", "/nonexistent-dir/x.dolly"]),
                            mentions: "cannot write /nonexistent-dir/x.dolly")

@@ -268,27 +268,6 @@ final class DemoQuantizationTests: XCTestCase {
 /// Greedy answers of the Q8 demo file against the f32 path on a fixed list of 20 instructions
 /// (Tests/Fixtures/demo_instructions.txt, written before measuring, none removed).
 final class DemoQ8GreedyTests: XCTestCase {
-    struct Trace { var tokens: [Int32] = []; var margins: [Float] = [] }
-
-    /// Greedy decode up to `### End`, recording the top-1 minus top-2 logit at every step.
-    func greedyTrace(_ model: DollyModel, _ prompt: [Int32], maxTokens: Int = 64) throws -> Trace {
-        let session = try model.network.makeSession(contextLength: 256, kvType: .f32)
-        var trace = Trace()
-        try session.evaluate(prompt)
-        for _ in 0..<maxTokens {
-            let logits = session.lastLogits
-            var best = 0, second = -1
-            for i in 1..<logits.count {
-                if logits[i] > logits[best] { second = best; best = i } else if second < 0 || logits[i] > logits[second] { second = i }
-            }
-            trace.tokens.append(Int32(best))
-            trace.margins.append(logits[best] - logits[second])
-            if best == 50277 || best == 0 { break }
-            try session.evaluate([Int32(best)])
-        }
-        return trace
-    }
-
     func testQ8ChangesGreedyAnswersOnlyAtNearTies() throws {
         let root = FixturePaths.root.deletingLastPathComponent().deletingLastPathComponent()
         let demo = root.appendingPathComponent("models/dolly-demo").path
@@ -299,15 +278,16 @@ final class DemoQ8GreedyTests: XCTestCase {
         let path = dir.appendingPathComponent("demo-q8.dolly").path
         _ = try Converter(sourceDirectory: demo, recipe: .q8).convert(to: path)
         let f32 = try DollyModel.load(path: demo), q8 = try DollyModel.load(path: path)
+        let session = try q8.network.makeSession(contextLength: 256, kvType: .f32)
+        let referenceSession = try f32.network.makeSession(contextLength: 256, kvType: .f32)
         var identical = 0
         var widestFlipped: Float = 0
         for text in instructions {
-            let prompt = f32.tokenizer.encode(DollyPrompt.format(instruction: text))
-            let a = try greedyTrace(f32, prompt), b = try greedyTrace(q8, prompt)
-            if a.tokens == b.tokens { identical += 1; continue }
-            let k = zip(a.tokens, b.tokens).prefix { $0 == $1 }.count
-            widestFlipped = max(widestFlipped, a.margins[k])
-            print("q8 diverges on \"\(text)\" at step \(k): f32 top-1 margin \(a.margins[k]), median margin \(a.margins.sorted()[a.margins.count / 2])")
+            let c = try q8.compareGreedy(with: f32, request: GenerationRequest(text: text, maxNewTokens: 64, sampling: .greedyDecoding),
+                                         session: session, referenceSession: referenceSession)
+            guard let margin = c.marginAtDivergence else { identical += 1; continue }
+            widestFlipped = max(widestFlipped, margin)
+            print("q8 diverges on \"\(text)\" at step \(c.divergence!): f32 top-1 margin \(margin), median \(c.medianReferenceMargin)")
         }
         print("demo q8: \(identical)/\(instructions.count) greedy answers identical to f32; widest flipped margin \(widestFlipped)")
         // Measured: 17/20 identical; the 3 divergences start where f32's top two logits are within

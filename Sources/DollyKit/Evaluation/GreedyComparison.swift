@@ -1,0 +1,65 @@
+import Foundation
+
+/// A model's greedy answer next to a reference model's (e.g. a quantized file next to the
+/// unquantized folder): where they part, and how close the reference's own decision was there.
+/// A quantized model that only departs where the reference's top two logits nearly tie has
+/// changed no decision the reference was sure of.
+public struct GreedyComparison: Sendable {
+    public var tokens: [Int32]
+    public var referenceTokens: [Int32]
+    /// Index of the first token that differs; nil when the answers are identical.
+    public var divergence: Int?
+    /// The reference's top-1 minus top-2 logit at every step of its answer.
+    public var referenceMargins: [Float]
+
+    public var identical: Bool { divergence == nil }
+    /// The reference's margin at the step where the answers part.
+    public var marginAtDivergence: Float? {
+        divergence.flatMap { $0 < referenceMargins.count ? referenceMargins[$0] : nil }
+    }
+    public var medianReferenceMargin: Float {
+        referenceMargins.isEmpty ? 0 : referenceMargins.sorted()[referenceMargins.count / 2]
+    }
+}
+
+extension DollyModel {
+    /// Greedy decoding from `prompt` until a stop token or `maxNewTokens`, recording at every step
+    /// the top-1 minus top-2 logit (the stop token is included in `tokens`).
+    public func greedyTrace(prompt: [Int32], maxNewTokens: Int, session: InferenceSession) throws -> (tokens: [Int32], margins: [Float]) {
+        session.reset()
+        guard config.vocabSize >= 2 else { throw ModelError.badConfig("a vocabulary of \(config.vocabSize) has no second choice") }
+        guard prompt.count + maxNewTokens <= session.contextLength else {
+            throw ModelError.badConfig("the prompt (\(prompt.count) tokens) and \(maxNewTokens) new tokens exceed the context (\(session.contextLength))")
+        }
+        try session.evaluate(prompt)
+        var tokens: [Int32] = [], margins: [Float] = []
+        for step in 0..<maxNewTokens {
+            let logits = session.lastLogits
+            var best = 0, second = 1
+            if logits[1] > logits[0] { best = 1; second = 0 }
+            for i in 2..<logits.count where logits[i] > logits[second] {
+                if logits[i] > logits[best] { second = best; best = i } else { second = i }
+            }
+            tokens.append(Int32(best))
+            margins.append(logits[best] - logits[second])
+            if stopTokens.contains(Int32(best)) || step == maxNewTokens - 1 { break }
+            try session.evaluate([Int32(best)])
+        }
+        return (tokens, margins)
+    }
+
+    /// This model's greedy answer to `request` against `reference`'s (each on its own session).
+    public func compareGreedy(with reference: DollyModel, request: GenerationRequest, session: InferenceSession,
+                              referenceSession: InferenceSession) throws -> GreedyComparison {
+        let prompt = promptTokens(for: request)
+        guard prompt == reference.promptTokens(for: request) else {
+            throw ModelError.badConfig("the reference model tokenizes the prompt differently")
+        }
+        let mine = try greedyTrace(prompt: prompt, maxNewTokens: request.maxNewTokens, session: session)
+        let theirs = try reference.greedyTrace(prompt: prompt, maxNewTokens: request.maxNewTokens, session: referenceSession)
+        let common = zip(mine.tokens, theirs.tokens).prefix { $0 == $1 }.count
+        let same = common == mine.tokens.count && common == theirs.tokens.count
+        return GreedyComparison(tokens: mine.tokens, referenceTokens: theirs.tokens, divergence: same ? nil : common,
+                                referenceMargins: theirs.margins)
+    }
+}
