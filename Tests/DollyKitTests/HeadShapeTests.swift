@@ -1,4 +1,3 @@
-import CSIMD
 import DollyKit
 import Foundation
 import XCTest
@@ -98,12 +97,7 @@ final class HeadShapeTests: XCTestCase {
             try Self.writeCheckpoint(shape, ref, to: dir)
             let model = try DollyModel.load(path: dir.path)
             // Every kernel path this CPU runs (the attention and matrix code differ per path).
-            let best = String(cString: csimd_kernel_name())
-            defer { _ = csimd_kernel_force(best) }
-            for kernel in ["scalar", "avx2", "avx512-vnni", "neon", "neon-dotprod"] where csimd_kernel_supported(kernel) == 1 {
-                XCTAssertEqual(csimd_kernel_force(kernel), 0)
-                try check(model, shape, ref.vocab, label: "\(shape.name) \(kernel)")
-            }
+            try forEachKernelPath { kernel in try check(model, shape, ref.vocab, label: "\(shape.name) \(kernel)") }
         }
     }
 

@@ -7,30 +7,6 @@ import XCTest
 /// |fast - csimd_attention| <= 1e-5 max |v| per output (f16: csimd_attention on the widened cache);
 /// f32 -> f16 rows bit-exact with csimd_f32_to_f16.
 final class OpsTests: XCTestCase {
-    static let allPaths = ["scalar", "avx2", "avx2-vnni", "avx512-vnni", "neon", "neon-dotprod"]
-
-    private var savedPath = ""
-
-    override func setUp() {
-        super.setUp()
-        savedPath = String(cString: csimd_kernel_name())
-    }
-
-    override func tearDown() {
-        _ = csimd_kernel_force(savedPath)
-        super.tearDown()
-    }
-
-    private func forEachPath(_ body: (String) throws -> Void) rethrows {
-        var ran = 0
-        for name in Self.allPaths where csimd_kernel_supported(name) == 1 {
-            XCTAssertEqual(csimd_kernel_force(name), 0, name)
-            try body(name)
-            ran += 1
-        }
-        XCTAssertGreaterThanOrEqual(ran, 1)
-    }
-
     private struct Rng {
         var s: UInt64
         mutating func next() -> UInt64 {
@@ -60,7 +36,7 @@ final class OpsTests: XCTestCase {
         xs += [0, -0.0, Float.leastNonzeroMagnitude, -Float.leastNonzeroMagnitude, 1e-40, -1e-40, Float.leastNormalMagnitude, -Float.leastNormalMagnitude,
                13, -13, 13.5, -13.5, 20, -20, 25, -25, 100, -100, 1e10, -1e10, Float.greatestFiniteMagnitude,
                -Float.greatestFiniteMagnitude]
-        forEachPath { path in
+        forEachKernelPath { path in
             for n in [xs.count, 1, 7, 15, 17, 33] {  // full array (threaded) and short tails
                 var y = Array(xs[0..<n])
                 csimd_gelu(&y, Int64(n))
@@ -85,7 +61,7 @@ final class OpsTests: XCTestCase {
     func testGeluAgreesWithErffTwin() {
         var rng = Rng(s: 12345)
         let xs = (0..<100_003).map { _ in rng.uniform() * 8 }
-        forEachPath { path in
+        forEachKernelPath { path in
             var a = xs, b = xs
             csimd_gelu(&a, Int64(a.count))
             csimd_gelu_erf(&b, Int64(b.count))
@@ -111,7 +87,7 @@ final class OpsTests: XCTestCase {
         }
         xs += [0, -0.0, 65504, 65519.99, 65520, -65520, 1e6, .infinity, -.infinity, 5.96e-8, 2.98e-8, 2.99e-8,
                1e-10, Float.leastNonzeroMagnitude, 6.1e-5, -6.1e-5]
-        forEachPath { path in
+        forEachKernelPath { path in
             for n in [xs.count, 1, 7, 8, 15, 16, 17, 31] {
                 var out = [UInt16](repeating: 0xDEAD, count: n + 1)
                 csimd_f32_to_f16_row(xs, Int64(n), &out)
@@ -169,7 +145,7 @@ final class OpsTests: XCTestCase {
 
     func testAttentionMatchesReference() {
         var rng = Rng(s: 0xA77E_4710)
-        forEachPath { path in
+        forEachKernelPath { path in
             for headDim in [16, 80, 17, 128, 5] {
                 for pos0 in [0, 37] {
                     for nTokens in [1, 5] {
@@ -193,7 +169,7 @@ final class OpsTests: XCTestCase {
         let hd = 65536
         let vh = (0..<hd).map { UInt16($0) }
         let kh = [UInt16](repeating: 0, count: hd), q = [Float](repeating: 0, count: hd)
-        forEachPath { path in
+        forEachKernelPath { path in
             var scratch = [Float](repeating: 0, count: Int(csimd_threads_get()))
             var out = [Float](repeating: 0, count: hd)
             csimd_attention_f16(q, Int64(hd), Int64(hd), kh, vh, 1, Int64(hd), 0, 1, 1, &scratch, &out)
@@ -208,7 +184,7 @@ final class OpsTests: XCTestCase {
 
     /// Peaked scores (one key matches the query strongly) still agree, and the weights stay finite.
     func testAttentionPeakedScores() {
-        forEachPath { path in
+        forEachKernelPath { path in
             let nHeads = 2, hd = 80, span = 40
             let width = nHeads * hd
             var k = [Float](repeating: 0, count: span * width), v = [Float](repeating: 0, count: span * width)

@@ -83,8 +83,7 @@ final class ReferenceModelTests: XCTestCase {
     /// Greedy output is a property of the model, not of the machine: identical on every kernel path
     /// this CPU runs, at 1 and 2 threads, with f16 and f32 KV caches, for bf16 and Q8 weights.
     func testGreedyIdenticalAcrossKernelPathsThreadsAndCaches() throws {
-        let best = String(cString: csimd_kernel_name())
-        defer { _ = csimd_kernel_force(best); DollyModel.setThreads(2) }
+        defer { DollyModel.setThreads(2) }
         let dir = try FixturePaths.temporaryDirectory("dolly-paths")
         defer { try? FileManager.default.removeItem(at: dir) }
         let q8Path = dir.appendingPathComponent("q8.dolly").path
@@ -92,8 +91,7 @@ final class ReferenceModelTests: XCTestCase {
         for path in [FixturePaths.path("tiny-bin"), q8Path] {
             let model = try DollyModel.load(path: path)
             var outputs: [[[Int32]]] = []
-            for kernel in ["scalar", "avx2", "avx512-vnni", "neon", "neon-dotprod"] where csimd_kernel_supported(kernel) == 1 {
-                XCTAssertEqual(csimd_kernel_force(kernel), 0)
+            try forEachKernelPath { _ in
                 for threads in [1, 2] {
                     DollyModel.setThreads(threads)
                     for kv in KVCacheType.allCases {
