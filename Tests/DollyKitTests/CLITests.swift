@@ -226,6 +226,31 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(same.status, 0, same.stderr)
         XCTAssertEqual(same.stdout.split(separator: "\n").filter { $0.contains("\tidentical (8 tokens)\t") }.count, 2, same.stdout)
         XCTAssertTrue(same.stdout.hasSuffix("identical: 2/2\n"), same.stdout)
+        // The demo's q8 file on instructions where it parts from f32 (at near-ties, see DemoQ8GreedyTests).
+        let dir = try FixturePaths.temporaryDirectory("dolly-cli-compare")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let demo = FixturePaths.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/dolly-demo").path
+        let q8 = dir.appendingPathComponent("demo-q8.dolly").path
+        XCTAssertEqual(try dolly(["convert", demo, "-o", q8, "--quant", "q8"]).status, 0)
+        let list = dir.appendingPathComponent("list.txt")
+        try "What does the word \"ephemeral\" mean?\nExplain what a computer is.\nWhat is a noun?\n".write(to: list, atomically: true, encoding: .utf8)
+        let r = try dolly(["compare", "--model", q8, "--reference", demo, "--instructions", list.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 4, r.stdout)
+        for line in lines.dropLast() {
+            let fields = line.split(separator: "\t")
+            XCTAssertEqual(fields.count, 3, String(line))
+            if fields[1].hasPrefix("diverges at token ") {
+                let margin = Double(fields[1].split(separator: " ")[6])
+                XCTAssertNotNil(margin, String(line))
+                XCTAssertLessThan(margin ?? 1, 0.05, String(line))
+            } else {
+                XCTAssertTrue(fields[1].hasPrefix("identical ("), String(line))
+            }
+        }
+        XCTAssertTrue(lines.last!.hasPrefix("identical: ") && lines.last!.hasSuffix("/3"), r.stdout)
+
         let none = try dolly(["compare", "--model", FixturePaths.path("tiny-bin"), "--reference", FixturePaths.path("tiny-bin")])
         XCTAssertNotEqual(none.status, 0)
         XCTAssertEqual(none.stdout, "")
