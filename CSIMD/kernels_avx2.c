@@ -2,44 +2,27 @@
 // Each function is compiled for its ISA with a target attribute (no global -m flags), so the
 // binary runs on any x86-64; dispatch.c only selects these after checking CPUID and XCR0.
 #include "csimd_kernels.h"
+#include "csimd_target.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx,avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx,avx2,fma,f16c")
-#endif
+CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX2)
 #define KSUFFIX _avx2
 #define KVNNI 0
 #include "kernels_avx2_body.h"
 #undef KSUFFIX
 #undef KVNNI
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CSIMD_TARGET_END
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx,avx2,fma,f16c,avxvnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx,avx2,fma,f16c,avxvnni")
-#endif
+CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX2_VNNI)
 #define KSUFFIX _avx2vnni
 #define KVNNI 1
 #include "kernels_avx2_body.h"
 #undef KSUFFIX
 #undef KVNNI
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CSIMD_TARGET_END
 
 const csimd_kernel_table csimd_kernels_avx2 = {
     .name = "avx2",

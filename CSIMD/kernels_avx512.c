@@ -7,17 +7,13 @@
 // partial dot. Only the f32 combination of the per-block scales differs from the reference (bound in
 // csimd_kernels.h). An odd last block runs with the upper half zeroed.
 #include "csimd_kernels.h"
+#include "csimd_target.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
-#endif
+CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX512_VNNI)
 
 // ---- Activations f32 -> Q8A (bit-exact with csimd_q8a_quantize_ref) ----
 static void q8a_quantize_avx512(const float *x, int64_t n, csimd_block_q8a *out) {
@@ -200,11 +196,7 @@ KDOT(dot_f16_avx512, uint16_t, ld_f16)
 KDOT(dot_bf16_avx512, uint16_t, ld_bf16)
 #undef KDOT
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CSIMD_TARGET_END
 
 const csimd_kernel_table csimd_kernels_avx512_vnni = {
     .name = "avx512-vnni",

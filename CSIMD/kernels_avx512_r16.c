@@ -6,17 +6,13 @@
 // Q8 q + 128) needs no other correction. Then one convert and one FMA with the 16 row scales times
 // the activation scale. The unpacked weight vectors are reused for 8 activation rows (tokens).
 #include "csimd_kernels.h"
+#include "csimd_target.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
-#endif
+CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX512_VNNI)
 
 #define TOKENS 8
 
@@ -89,9 +85,5 @@ static inline void store_rows(float *y, int nr, __m512 v) {
 DEFINE_TILE(q4r16, CSIMD_Q4R16_TILE, 8, unpack_q4)
 DEFINE_TILE(q8r16, CSIMD_Q8R16_TILE, 128, unpack_q8)
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CSIMD_TARGET_END
 #endif

@@ -109,12 +109,7 @@ static void head_portable_f16(const float *qh, const void *k, const void *v, int
     return _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20), _mm256_permute2f128_ps(h0123, h4567, 0x31));
 
 // ---- AVX2 + FMA + F16C: 8 lanes; head_dim % 8 tail elements in scalar code ----
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx,avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx,avx2,fma,f16c")
-#endif
+CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX2)
 static inline AI __m256 ld256(const void *base, int64_t i, int f16) {
     return f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + i)))
                : _mm256_loadu_ps((const float *)base + i);
@@ -253,19 +248,10 @@ static void f16_row_avx2(const float *x, int64_t n, uint16_t *out) {
         _mm_storeu_si128((__m128i *)(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     for (; i < n; i++) out[i] = csimd_f32_to_f16(x[i]);
 }
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CSIMD_TARGET_END
 
 // ---- AVX-512: 16 lanes, masked loads/stores for the head_dim % 16 tail ----
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
-#endif
+CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX512)
 static inline AI __m512 ld512m(const void *base, int64_t i, __mmask16 m, int f16) {
     return f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)base + i))
                : _mm512_maskz_loadu_ps(m, (const float *)base + i);
@@ -403,11 +389,7 @@ static void f16_row_avx512(const float *x, int64_t n, uint16_t *out) {
         _mm256_mask_storeu_epi16(out + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     }
 }
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CSIMD_TARGET_END
 #endif  // __x86_64__
 
 // ---- Entry points ----

@@ -12,12 +12,7 @@ static void gelu_portable(float *x, int64_t n) {
 }
 
 #if defined(__x86_64__)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx,avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx,avx2,fma,f16c")
-#endif
+CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX2)
 static void gelu_avx2(float *x, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -33,18 +28,9 @@ static void gelu_avx2(float *x, int64_t n) {
         memcpy(x + i, buf, (size_t)(n - i) * sizeof(float));
     }
 }
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CSIMD_TARGET_END
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
-#endif
+CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX512)
 static void gelu_avx512(float *x, int64_t n) {
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -58,11 +44,7 @@ static void gelu_avx512(float *x, int64_t n) {
         _mm512_mask_storeu_ps(x + i, m, csimd_gelu512(_mm512_maskz_loadu_ps(m, x + i)));
     }
 }
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CSIMD_TARGET_END
 #endif
 
 void csimd_gelu(float *x, int64_t n) {

@@ -13,6 +13,7 @@
 #define CSIMD_OPS_SIMD_H
 
 #include "csimd_kernels.h"
+#include "csimd_target.h"
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -94,7 +95,7 @@ static inline float csimd_gelu_portable(float x) {
 
 #if defined(__x86_64__)
 // ---- AVX2 + FMA (8 lanes); same operations as the portable code, with FMA ----
-#define CSIMD_T_AVX2 __attribute__((target("avx,avx2,fma,f16c"), always_inline))
+#define CSIMD_T_AVX2 __attribute__((target(CSIMD_ISA_AVX2), always_inline))
 
 static inline CSIMD_T_AVX2 __m256 csimd_exp256(__m256 x) {
     const __m256 lo = _mm256_set1_ps(CSIMD_EXP_LO), hi = _mm256_set1_ps(CSIMD_EXP_HI);
@@ -137,7 +138,7 @@ static inline CSIMD_T_AVX2 __m256 csimd_gelu256(__m256 x) {
 }
 
 // ---- AVX-512 F (16 lanes) ----
-#define CSIMD_T_AVX512 __attribute__((target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq"), always_inline))
+#define CSIMD_T_AVX512 __attribute__((target(CSIMD_ISA_AVX512), always_inline))
 
 static inline CSIMD_T_AVX512 __m512 csimd_exp512(__m512 x) {
     const __m512 lo = _mm512_set1_ps(CSIMD_EXP_LO), hi = _mm512_set1_ps(CSIMD_EXP_HI);
