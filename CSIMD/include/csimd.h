@@ -131,22 +131,42 @@ void csimd_attention(const float *q, int64_t q_token_stride, int64_t q_head_stri
 /// GELU(-inf) = -0, GELU(inf) = inf, NaN stays NaN.
 void csimd_gelu(float *x, int64_t n);
 
-/// csimd_attention (same contract, same scratch) with SIMD dots / softmax / weighted sums. Differs from
-/// it only by f32 rounding (summation order, a ~1 ulp exp, the 1 / sum applied after the V sum).
+/// csimd_attention (same contract, same scratch) with SIMD dots / softmax / weighted sums, over a cache
+/// of any layout: element d of head h at position p is k_cache[h * kv_head_stride + p * kv_pos_stride + d]
+/// (csimd_attention's layout is kv_head_stride = head_dim, kv_pos_stride = n_heads * head_dim; head-major
+/// (n_heads, n_ctx, head_dim) is kv_head_stride = n_ctx * head_dim, kv_pos_stride = head_dim, which keeps
+/// one head's positions contiguous for the hardware prefetcher). Differs from csimd_attention only by f32
+/// rounding (summation order, a ~1 ulp exp, the 1 / sum applied after the V sum).
 void csimd_attention_f32(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                          const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
-                         int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out);
+                         int64_t kv_head_stride, int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens,
+                         float scale, float *scratch, float *out);
 
-/// csimd_attention_f32 over an IEEE half K/V cache: k_cache/v_cache are (n_ctx, n_heads * head_dim)
-/// f16 bit patterns, position p at row p. Widening is exact, so it equals csimd_attention run on the
-/// widened cache up to the same f32 rounding.
+/// csimd_attention_f32 over an IEEE half K/V cache (f16 bit patterns, same strides). Widening is exact,
+/// so it equals csimd_attention run on the widened cache up to the same f32 rounding.
 void csimd_attention_f16(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                          const uint16_t *k_cache, const uint16_t *v_cache, int64_t n_heads, int64_t head_dim,
-                         int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out);
+                         int64_t kv_head_stride, int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens,
+                         float scale, float *scratch, float *out);
 
 /// out[i] = csimd_f32_to_f16(x[i]) (round to nearest even; F16C when the path has it), e.g. to
 /// append a K/V row to an f16 cache.
 void csimd_f32_to_f16_row(const float *x, int64_t n, uint16_t *out);
+
+/// csimd_attention_f32 over an 8-bit K/V cache: int8 elements at the same strides (both multiples of
+/// head_dim), and one f32 scale per (position, head) row, at the row's element offset / head_dim:
+/// element d of head h at position p stands for scale[o / head_dim] * cache[o + d] with
+/// o = h * kv_head_stride + p * kv_pos_stride. Equals csimd_attention run on that dequantized cache up to
+/// f32 rounding.
+void csimd_attention_q8(const float *q, int64_t q_token_stride, int64_t q_head_stride,
+                        const int8_t *k_cache, const float *k_scale, const int8_t *v_cache, const float *v_scale,
+                        int64_t n_heads, int64_t head_dim, int64_t kv_head_stride, int64_t kv_pos_stride,
+                        int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out);
+
+/// Quantizes one K or V head row for csimd_attention_q8: returns d = max |x| / 127 and writes
+/// out[i] = round(x[i] / d) (ties to even), so |d * out[i] - x[i]| <= d / 2. An all-zero row gives d = 0;
+/// NaN elements store 0 (the row's other values keep their scale).
+float csimd_kv_q8_row(const float *x, int64_t n, int8_t *out);
 
 #ifdef __cplusplus
 }

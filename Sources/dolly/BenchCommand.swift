@@ -19,6 +19,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: [.customShort("t"), .long], help: "Threads (default: the machine's cores).")
     var threads: Int?
 
+    @Option(name: .customShort("d"), help: "Tokens already in the KV cache when each test starts (llama-bench's -d).")
+    var depth = 0
+
+    @Option(name: .long, help: "KV cache element type: f16 (default), f32 or q8.")
+    var kv = "f16"
+
     @Option(name: .customShort("r"), help: "Repetitions of each test.")
     var repetitions = 5
 
@@ -29,6 +35,8 @@ struct BenchCommand: ParsableCommand {
         guard promptTokens >= 0, generatedTokens >= 0, promptTokens + generatedTokens > 0 else {
             throw ValidationError("-p and -n must be >= 0 and not both 0")
         }
+        guard depth >= 0 else { throw ValidationError("-d must be >= 0") }
+        guard KVCacheType(rawValue: kv) != nil else { throw ValidationError("--kv must be f16, f32 or q8") }
         guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
         guard output == "md" || output == "json" else { throw ValidationError("-o must be md or json") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
@@ -39,7 +47,8 @@ struct BenchCommand: ParsableCommand {
             let n = threads ?? DollyModel.defaultThreads
             DollyModel.setThreads(n)
             let m = try DollyModel.load(path: model)
-            let results = try m.benchmark(promptTokens: promptTokens, generatedTokens: generatedTokens, repetitions: repetitions)
+            let results = try m.benchmark(promptTokens: promptTokens, generatedTokens: generatedTokens, repetitions: repetitions,
+                                          depth: depth, kvType: KVCacheType(rawValue: kv) ?? .f16)
             let rss = ProcessStats.peakResidentBytes
             let kernel = DollyModel.kernelName
             let name = URL(fileURLWithPath: model).lastPathComponent
@@ -48,16 +57,17 @@ struct BenchCommand: ParsableCommand {
                     ["model_filename": model, "model_size": m.weightBytes, "model_n_params": m.parameterCount,
                      "n_threads": n, "n_prompt": r.promptTokens, "n_gen": r.generatedTokens,
                      "avg_ts": r.mean, "stddev_ts": r.standardDeviation, "samples_ts": r.samples,
-                     "peak_rss_bytes": rss, "kernel": kernel]
+                     "n_depth": depth, "type_k": kv, "type_v": kv, "peak_rss_bytes": rss, "kernel": kernel]
                 }
                 let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
                 Console.write(String(decoding: data, as: UTF8.self) + "\n")
             } else {
-                var out = "| model | size | params | kernel | threads | test | t/s |\n"
-                out += "| --- | ---: | ---: | --- | ---: | ---: | ---: |\n"
+                var out = "| model | size | params | kernel | threads | kv | test | t/s |\n"
+                out += "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: |\n"
                 for r in results {
-                    out += String(format: "| %@ | %.2f GiB | %.2f M | %@ | %d | %@ | %.2f ± %.2f |\n", name,
-                                  Double(m.weightBytes) / 1_073_741_824, Double(m.parameterCount) / 1e6, kernel, n, r.name,
+                    let test = depth > 0 ? "\(r.name) @ d\(depth)" : r.name
+                    out += String(format: "| %@ | %.2f GiB | %.2f M | %@ | %d | %@ | %@ | %.2f ± %.2f |\n", name,
+                                  Double(m.weightBytes) / 1_073_741_824, Double(m.parameterCount) / 1e6, kernel, n, kv, test,
                                   r.mean, r.standardDeviation)
                 }
                 out += String(format: "\npeak RSS: %.1f MiB\n", Double(rss) / 1_048_576)

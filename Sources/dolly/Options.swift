@@ -12,7 +12,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Context length in tokens (default: 2048 or the model's maximum, if smaller).")
     var context: Int?
 
-    @Option(name: .long, help: "KV cache element type: f16 (default) or f32.")
+    @Option(name: .long, help: "KV cache element type: f16 (default), f32, or q8 (int8 with a scale per head row: about half of f16's memory).")
     var kv: String = "f16"
 
     func validate() throws {
@@ -22,7 +22,7 @@ struct ModelOptions: ParsableArguments {
         if let context, context < 1 {
             throw ValidationError("--context must be positive")
         }
-        guard KVCacheType(rawValue: kv) != nil else { throw ValidationError("--kv must be f16 or f32") }
+        guard KVCacheType(rawValue: kv) != nil else { throw ValidationError("--kv must be f16, f32 or q8") }
     }
 
     /// Loads the model and makes a session for it.

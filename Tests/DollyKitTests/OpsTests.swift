@@ -2,9 +2,10 @@ import CSIMD
 import Foundation
 import XCTest
 
-/// csimd_gelu, csimd_attention_f32 / _f16 and csimd_f32_to_f16_row on every path this CPU runs.
+/// csimd_gelu, csimd_attention_f32 / _f16 / _q8, csimd_f32_to_f16_row and csimd_kv_q8_row on every path this CPU runs.
 /// Bounds: GELU |fast - GELU(x)| <= 2e-6 max(1, |x|) against a Double reference; attention
-/// |fast - csimd_attention| <= 1e-5 max |v| per output (f16: csimd_attention on the widened cache);
+/// |fast - csimd_attention| <= 1e-5 max |v| per output (f16 / q8: csimd_attention on the widened or
+/// dequantized cache);
 /// f32 -> f16 rows bit-exact with csimd_f32_to_f16.
 final class OpsTests: XCTestCase {
     private struct Rng {
@@ -123,7 +124,7 @@ final class OpsTests: XCTestCase {
         csimd_attention(q, Int64(qTokenStride), Int64(qHeadStride), k, v, Int64(c.nHeads), Int64(c.headDim),
                         Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref)
         csimd_attention_f32(q, Int64(qTokenStride), Int64(qHeadStride), k, v, Int64(c.nHeads), Int64(c.headDim),
-                            Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast)
+                            Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast)
         let vmax = v.map { abs($0) }.max() ?? 1
         for i in 0..<nOut where !(abs(fast[i] - ref[i]) <= 1e-5 * vmax) {
             XCTFail("f32 \(label): out[\(i)] \(fast[i]) ref \(ref[i])"); break
@@ -137,10 +138,91 @@ final class OpsTests: XCTestCase {
         csimd_attention(q, Int64(qTokenStride), Int64(qHeadStride), kw, vw, Int64(c.nHeads), Int64(c.headDim),
                         Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref16)
         csimd_attention_f16(q, Int64(qTokenStride), Int64(qHeadStride), kh, vh, Int64(c.nHeads), Int64(c.headDim),
-                            Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast16)
+                            Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast16)
         for i in 0..<nOut where !(abs(fast16[i] - ref16[i]) <= 1e-5 * vmax) {
             XCTFail("f16 \(label): out[\(i)] \(fast16[i]) ref \(ref16[i])"); break
         }
+
+        // q8: each (position, head) row quantized by csimd_kv_q8_row; the reference runs on its dequantized values.
+        let rows = c.span * c.nHeads
+        var k8 = [Int8](repeating: 0, count: k.count), v8 = [Int8](repeating: 0, count: v.count)
+        var ks = [Float](repeating: 0, count: rows), vs = [Float](repeating: 0, count: rows)
+        k.withUnsafeBufferPointer { kp in
+            v.withUnsafeBufferPointer { vp in
+                k8.withUnsafeMutableBufferPointer { k8p in
+                    v8.withUnsafeMutableBufferPointer { v8p in
+                        for r in 0..<rows {
+                            let o = r * c.headDim
+                            ks[r] = csimd_kv_q8_row(kp.baseAddress! + o, Int64(c.headDim), k8p.baseAddress! + o)
+                            vs[r] = csimd_kv_q8_row(vp.baseAddress! + o, Int64(c.headDim), v8p.baseAddress! + o)
+                        }
+                    }
+                }
+            }
+        }
+        let kq = k8.indices.map { ks[$0 / c.headDim] * Float(k8[$0]) }
+        let vq = v8.indices.map { vs[$0 / c.headDim] * Float(v8[$0]) }
+        var ref8 = [Float](repeating: 0, count: nOut), fast8 = [Float](repeating: .nan, count: nOut)
+        csimd_attention(q, Int64(qTokenStride), Int64(qHeadStride), kq, vq, Int64(c.nHeads), Int64(c.headDim),
+                        Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref8)
+        csimd_attention_q8(q, Int64(qTokenStride), Int64(qHeadStride), k8, ks, v8, vs, Int64(c.nHeads), Int64(c.headDim),
+                           Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast8)
+        for i in 0..<nOut where !(abs(fast8[i] - ref8[i]) <= 1e-5 * vmax) {
+            XCTFail("q8 \(label): out[\(i)] \(fast8[i]) ref \(ref8[i])"); break
+        }
+        // Head-major layout (n_heads, n_ctx, head_dim) with spare positions, as InferenceSession stores it;
+        // q8 scales follow their rows (index = row offset / head_dim).
+        let nCtx = c.span + 3
+        func headMajor<T>(_ x: [T], _ fill: T, group: Int) -> [T] {
+            var out = [T](repeating: fill, count: c.nHeads * nCtx * group)
+            for p in 0..<c.span { for h in 0..<c.nHeads { for d in 0..<group {
+                out[(h * nCtx + p) * group + d] = x[(p * c.nHeads + h) * group + d]
+            } } }
+            return out
+        }
+        var fastHM = [Float](repeating: .nan, count: nOut), fast8HM = fastHM
+        csimd_attention_f32(q, Int64(qTokenStride), Int64(qHeadStride), headMajor(k, Float.nan, group: c.headDim),
+                            headMajor(v, Float.nan, group: c.headDim), Int64(c.nHeads), Int64(c.headDim),
+                            Int64(nCtx * c.headDim), Int64(c.headDim), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fastHM)
+        for i in 0..<nOut where !(abs(fastHM[i] - ref[i]) <= 1e-5 * vmax) {
+            XCTFail("f32 head-major \(label): out[\(i)] \(fastHM[i]) ref \(ref[i])"); break
+        }
+        csimd_attention_q8(q, Int64(qTokenStride), Int64(qHeadStride), headMajor(k8, Int8(0), group: c.headDim),
+                           headMajor(ks, Float.nan, group: 1), headMajor(v8, Int8(0), group: c.headDim),
+                           headMajor(vs, Float.nan, group: 1), Int64(c.nHeads), Int64(c.headDim),
+                           Int64(nCtx * c.headDim), Int64(c.headDim), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast8HM)
+        for i in 0..<nOut where !(abs(fast8HM[i] - ref8[i]) <= 1e-5 * vmax) {
+            XCTFail("q8 head-major \(label): out[\(i)] \(fast8HM[i]) ref \(ref8[i])"); break
+        }
+
+        // And the 8-bit cache stays close to the exact one: |Δ| well under 1% of max |v|.
+        for i in 0..<nOut where !(abs(fast8[i] - ref[i]) <= 1e-2 * vmax) {
+            XCTFail("q8 vs f32 \(label): out[\(i)] \(fast8[i]) f32 \(ref[i])"); break
+        }
+    }
+
+    /// csimd_kv_q8_row: d = max|x| / 127, |d q - x| <= d / 2, all-zero and NaN rows store zeros, never past n.
+    func testKVQ8RowQuantization() {
+        var rng = Rng(s: 0x51DE_CAFE)
+        for n in [1, 5, 16, 17, 80, 128, 131] {
+            let x = (0..<n).map { _ in rng.uniform() * 3 }
+            var out = [Int8](repeating: 99, count: n + 1)
+            let d = csimd_kv_q8_row(x, Int64(n), &out)
+            let amax = x.map { abs($0) }.max()!
+            XCTAssertEqual(d, amax / 127)
+            for i in 0..<n {
+                XCTAssertLessThanOrEqual(abs(d * Float(out[i]) - x[i]), d / 2 * 1.0001, "n \(n) i \(i)")
+            }
+            XCTAssertEqual(out[n], 99, "wrote past n = \(n)")
+            XCTAssertTrue(out[0..<n].contains { abs($0) == 127 }, "the largest element maps to ±127")
+        }
+        var zeros = [Int8](repeating: 5, count: 8)
+        XCTAssertEqual(csimd_kv_q8_row([Float](repeating: 0, count: 8), 8, &zeros), 0)
+        XCTAssertEqual(zeros, [Int8](repeating: 0, count: 8))
+        var withNaN = [Int8](repeating: 5, count: 4)
+        let d = csimd_kv_q8_row([1, .nan, -2, 0.5], 4, &withNaN)
+        XCTAssertEqual(d, 2 / 127)
+        XCTAssertEqual(withNaN, [64, 0, -127, 32])
     }
 
     func testAttentionMatchesReference() {
@@ -172,7 +254,7 @@ final class OpsTests: XCTestCase {
         forEachKernelPath { path in
             var scratch = [Float](repeating: 0, count: Int(csimd_threads_get()))
             var out = [Float](repeating: 0, count: hd)
-            csimd_attention_f16(q, Int64(hd), Int64(hd), kh, vh, 1, Int64(hd), 0, 1, 1, &scratch, &out)
+            csimd_attention_f16(q, Int64(hd), Int64(hd), kh, vh, 1, Int64(hd), Int64(hd), Int64(hd), 0, 1, 1, &scratch, &out)
             for i in 0..<hd {
                 let want = csimd_f16_to_f32(vh[i])
                 if want.isNaN ? !out[i].isNaN : out[i] != want {
@@ -199,7 +281,7 @@ final class OpsTests: XCTestCase {
             var scratch = [Float](repeating: 0, count: Int(csimd_threads_get()) * span)
             var ref = [Float](repeating: 0, count: width), fast = ref
             csimd_attention(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(span - 1), 1, 0.1, &scratch, &ref)
-            csimd_attention_f32(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(span - 1), 1, 0.1, &scratch, &fast)
+            csimd_attention_f32(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(hd), Int64(width), Int64(span - 1), 1, 0.1, &scratch, &fast)
             for i in 0..<width {
                 XCTAssertEqual(fast[i], 17, accuracy: 1e-4, path)
                 XCTAssertEqual(fast[i], ref[i], accuracy: 1e-5 * 40, path)

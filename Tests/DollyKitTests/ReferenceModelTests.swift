@@ -94,7 +94,7 @@ final class ReferenceModelTests: XCTestCase {
             try forEachKernelPath { _ in
                 for threads in [1, 2] {
                     DollyModel.setThreads(threads)
-                    for kv in KVCacheType.allCases {
+                    for kv in [KVCacheType.f16, .f32] {  // q8 rounds K/V: DemoQuantizationTests measures it
                         let session = try model.network.makeSession(contextLength: 128, kvType: kv)
                         outputs.append(try Self.references["parallel"]!.prompts.map { p in
                             session.reset()

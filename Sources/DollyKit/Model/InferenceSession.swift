@@ -6,8 +6,23 @@ public enum KVCacheType: String, CaseIterable, Sendable {
     /// IEEE half: half the memory and bandwidth of f32, error far below the weights' quantization.
     case f16
     case f32
+    /// int8 with one f32 scale per (position, head) row: 1 + 4/head_dim bytes per element, about
+    /// half of f16, for long contexts on small machines.
+    case q8
 
-    var bytes: Int { self == .f16 ? 2 : 4 }
+    /// Bytes of one element in the K or V matrix (scales not included).
+    var elementBytes: Int {
+        switch self {
+        case .f16: return 2
+        case .f32: return 4
+        case .q8: return 1
+        }
+    }
+
+    /// Bytes one token takes in one layer's K or V cache, scales included.
+    func bytesPerToken(hidden: Int, heads: Int) -> Int {
+        hidden * elementBytes + (self == .q8 ? heads * MemoryLayout<Float>.size : 0)
+    }
 }
 
 /// The mutable state of one generation: KV cache, rotary tables and scratch buffers, all allocated
@@ -22,8 +37,12 @@ public final class InferenceSession {
     public private(set) var position = 0
     public let kvType: KVCacheType
 
-    private let keys: [UnsafeMutableRawPointer]         // per layer (context, hidden) of kvType
-    private let values: [UnsafeMutableRawPointer]       // per layer (context, hidden) of kvType
+    // Head-major, so that one head's positions are contiguous: attention over a long context streams
+    // them instead of jumping hidden*bytes between positions (a new page per position at 3b size).
+    private let keys: [UnsafeMutableRawPointer]         // per layer (heads, context, headDim) of kvType
+    private let values: [UnsafeMutableRawPointer]       // per layer (heads, context, headDim) of kvType
+    private let keyScales: [UnsafeMutablePointer<Float>]   // q8 only: per layer (heads, context)
+    private let valueScales: [UnsafeMutablePointer<Float>] // q8 only: per layer (heads, context)
     private let ropeCos: UnsafeMutablePointer<Float>    // (context, rotaryDims/2)
     private let ropeSin: UnsafeMutablePointer<Float>    // (context, rotaryDims/2)
     private let x: UnsafeMutablePointer<Float>          // (batch, hidden) residual stream
@@ -41,7 +60,10 @@ public final class InferenceSession {
     private let logitsBuffer: UnsafeMutablePointer<Float>
 
     /// Bytes of the KV cache.
-    public var kvCacheBytes: Int { 2 * model.config.numHiddenLayers * contextLength * model.config.hiddenSize * kvType.bytes }
+    public var kvCacheBytes: Int {
+        let c = model.config
+        return 2 * c.numHiddenLayers * contextLength * kvType.bytesPerToken(hidden: c.hiddenSize, heads: c.numAttentionHeads)
+    }
 
     init(model: GPTNeoX, contextLength: Int, batchSize: Int, kvType: KVCacheType = .f16) throws {
         let c = model.config
@@ -60,13 +82,16 @@ public final class InferenceSession {
             return p
         }
         func cache() -> UnsafeMutableRawPointer {
-            let bytes = max(1, contextLength * h * kvType.bytes)
+            let bytes = max(1, contextLength * h * kvType.elementBytes)
             let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
             p.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
             return p
         }
         keys = (0..<c.numHiddenLayers).map { _ in cache() }
         values = (0..<c.numHiddenLayers).map { _ in cache() }
+        let scaleCount = kvType == .q8 ? contextLength * c.numAttentionHeads : 0
+        keyScales = (0..<(scaleCount > 0 ? c.numHiddenLayers : 0)).map { _ in buffer(scaleCount) }
+        valueScales = (0..<(scaleCount > 0 ? c.numHiddenLayers : 0)).map { _ in buffer(scaleCount) }
         let half = c.rotaryDims / 2
         ropeCos = buffer(contextLength * half)
         ropeSin = buffer(contextLength * half)
@@ -93,7 +118,7 @@ public final class InferenceSession {
 
     deinit {
         for p in keys + values { p.deallocate() }
-        for p in [ropeCos, ropeSin, x, normed, qkv, attention, attentionOut, mlpHidden, mlpOut, scores, logitsBuffer] {
+        for p in keyScales + valueScales + [ropeCos, ropeSin, x, normed, qkv, attention, attentionOut, mlpHidden, mlpOut, scores, logitsBuffer] {
             p.deallocate()
         }
     }
@@ -205,20 +230,26 @@ public final class InferenceSession {
                     csimd_rotary_apply(row + kOffset, Int64(heads), Int64(headStride), Int64(c.rotaryDims), ropeCos + p * half, ropeSin + p * half)
                 }
                 for j in 0..<heads {
-                    storeKV(keys[l], at: p * h + j * hd, from: row + kOffset + j * headStride, count: hd)
-                    storeKV(values[l], at: p * h + j * hd, from: row + vOffset + j * headStride, count: hd)
+                    storeKV(layer: l, keys: true, position: p, head: j, from: row + kOffset + j * headStride)
+                    storeKV(layer: l, keys: false, position: p, head: j, from: row + vOffset + j * headStride)
                 }
             }
             let scale = 1 / Float(hd).squareRoot()
+            let kvHeadStride = Int64(contextLength * hd), kvPosStride = Int64(hd)
             switch kvType {
             case .f16:
                 csimd_attention_f16(qkv, Int64(3 * h), Int64(headStride), keys[l].assumingMemoryBound(to: UInt16.self),
                                     values[l].assumingMemoryBound(to: UInt16.self), Int64(heads), Int64(hd),
-                                    Int64(position), Int64(n), scale, scores, attention)
+                                    kvHeadStride, kvPosStride, Int64(position), Int64(n), scale, scores, attention)
             case .f32:
                 csimd_attention_f32(qkv, Int64(3 * h), Int64(headStride), keys[l].assumingMemoryBound(to: Float.self),
                                     values[l].assumingMemoryBound(to: Float.self), Int64(heads), Int64(hd),
-                                    Int64(position), Int64(n), scale, scores, attention)
+                                    kvHeadStride, kvPosStride, Int64(position), Int64(n), scale, scores, attention)
+            case .q8:
+                csimd_attention_q8(qkv, Int64(3 * h), Int64(headStride), keys[l].assumingMemoryBound(to: Int8.self),
+                                   keyScales[l], values[l].assumingMemoryBound(to: Int8.self), valueScales[l],
+                                   Int64(heads), Int64(hd), kvHeadStride, kvPosStride, Int64(position), Int64(n),
+                                   scale, scores, attention)
             }
             matmul(layer.attentionOut, attention, n, layer.attentionOutBias, attentionOut)
 
@@ -238,11 +269,17 @@ public final class InferenceSession {
         position += n
     }
 
-    /// Writes `count` floats of a new key or value row into a cache at element `offset`.
-    private func storeKV(_ cache: UnsafeMutableRawPointer, at offset: Int, from src: UnsafePointer<Float>, count: Int) {
+    /// Writes one head's new key or value row (head_dim floats) into layer `layer`'s cache.
+    private func storeKV(layer: Int, keys isKey: Bool, position p: Int, head j: Int, from src: UnsafePointer<Float>) {
+        let c = model.config, hd = c.headDim
+        let cache = isKey ? keys[layer] : values[layer]
+        let offset = (j * contextLength + p) * hd
         switch kvType {
-        case .f16: csimd_f32_to_f16_row(src, Int64(count), cache.assumingMemoryBound(to: UInt16.self) + offset)
-        case .f32: (cache.assumingMemoryBound(to: Float.self) + offset).update(from: src, count: count)
+        case .f16: csimd_f32_to_f16_row(src, Int64(hd), cache.assumingMemoryBound(to: UInt16.self) + offset)
+        case .f32: (cache.assumingMemoryBound(to: Float.self) + offset).update(from: src, count: hd)
+        case .q8:
+            let scales = isKey ? keyScales[layer] : valueScales[layer]
+            scales[j * contextLength + p] = csimd_kv_q8_row(src, Int64(hd), cache.assumingMemoryBound(to: Int8.self) + offset)
         }
     }
 

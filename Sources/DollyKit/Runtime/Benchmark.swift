@@ -18,15 +18,19 @@ public struct BenchmarkResult: Sendable {
 }
 
 extension DollyModel {
-    /// Measures like llama-bench: `pp` evaluates `promptTokens` random tokens as one prompt from an
-    /// empty cache; `tg` generates `generatedTokens` tokens one at a time from an empty cache (the
-    /// output layer runs for every token). One untimed warm-up precedes each test.
-    public func benchmark(promptTokens: Int, generatedTokens: Int, repetitions: Int) throws -> [BenchmarkResult] {
+    /// Measures like llama-bench: `pp` evaluates `promptTokens` random tokens as one prompt; `tg`
+    /// generates `generatedTokens` tokens one at a time (the output layer runs for every token). Both
+    /// start from a cache holding `depth` tokens (llama-bench's `-d`, filled once, untimed), so
+    /// attention over a long context is part of what is measured. One untimed warm-up precedes each test.
+    public func benchmark(promptTokens: Int, generatedTokens: Int, repetitions: Int, depth: Int = 0,
+                          kvType: KVCacheType = .f16) throws -> [BenchmarkResult] {
         var rng = SeededGenerator(seed: 42)
         let vocab = UInt64(config.vocabSize)
         func randomTokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % vocab) } }
-        let context = max(promptTokens, generatedTokens, 1)
-        let session = try network.makeSession(contextLength: context, batchSize: min(max(promptTokens, 1), 512))
+        let context = depth + max(promptTokens, generatedTokens, 1)
+        let session = try network.makeSession(contextLength: context, batchSize: min(max(promptTokens, depth, 1), 512),
+                                              kvType: kvType)
+        if depth > 0 { try session.evaluate(randomTokens(depth)) }
         func seconds(_ body: () throws -> Void) rethrows -> Double {
             let t0 = DispatchTime.now().uptimeNanoseconds
             try body()
@@ -37,7 +41,7 @@ extension DollyModel {
             let prompt = randomTokens(promptTokens)
             var r = BenchmarkResult(name: "pp\(promptTokens)", promptTokens: promptTokens, generatedTokens: 0, samples: [])
             for i in 0...repetitions {
-                session.reset()
+                session.rewind(to: depth)
                 let t = try seconds { try session.evaluate(prompt) }
                 if i > 0 { r.samples.append(Double(promptTokens) / t) }
             }
@@ -47,7 +51,7 @@ extension DollyModel {
             let tokens = randomTokens(generatedTokens)
             var r = BenchmarkResult(name: "tg\(generatedTokens)", promptTokens: 0, generatedTokens: generatedTokens, samples: [])
             for i in 0...repetitions {
-                session.reset()
+                session.rewind(to: depth)
                 var single: [Int32] = [0]
                 let t = try seconds {
                     for tok in tokens {
