@@ -338,6 +338,74 @@ static void test_r16(void) {
     free(w), free(x), free(bias), free(y), free(yr);
 }
 
+// ---- Attention over f32 / f16 / q8 caches, position-major and head-major, against csimd_attention ----
+static void test_attention(void) {
+    static const int64_t hds[] = {5, 16, 17, 80, 128};
+    for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
+        const int64_t nh = 3, hd = hds[hi], width = nh * hd, pos0 = 37, ntok = 3, span = pos0 + ntok, nctx = span + 2;
+        const int64_t qts = width + 3;
+        const float scale = 1.0f / sqrtf((float)hd);
+        float *q = malloc(sizeof(float) * ntok * qts), *k = malloc(sizeof(float) * span * width);
+        float *v = malloc(sizeof(float) * span * width), *kd = malloc(sizeof(float) * span * width);
+        float *vd = malloc(sizeof(float) * span * width), *ref = malloc(sizeof(float) * ntok * width);
+        float *out = malloc(sizeof(float) * ntok * width), *scratch = malloc(sizeof(float) * 64 * span);
+        uint16_t *kh = malloc(2 * span * width), *vh = malloc(2 * span * width);
+        int8_t *k8 = malloc(span * width), *v8 = malloc(span * width);
+        float *ks = malloc(sizeof(float) * span * nh), *vs = malloc(sizeof(float) * span * nh);
+        // Head-major copies with nctx positions per head (the spare ones hold NaN / 0: never read).
+        float *khm = malloc(sizeof(float) * nh * nctx * hd), *vhm = malloc(sizeof(float) * nh * nctx * hd);
+        int8_t *k8hm = calloc(nh * nctx * hd, 1), *v8hm = calloc(nh * nctx * hd, 1);
+        float *kshm = malloc(sizeof(float) * nh * nctx), *vshm = malloc(sizeof(float) * nh * nctx);
+        for (int64_t i = 0; i < ntok * qts; i++) q[i] = 2 * uniform();
+        for (int64_t i = 0; i < span * width; i++) k[i] = 2 * uniform(), v[i] = uniform();
+        for (int64_t i = 0; i < nh * nctx * hd; i++) khm[i] = vhm[i] = NAN;
+        for (int64_t i = 0; i < nh * nctx; i++) kshm[i] = vshm[i] = NAN;
+        for (int64_t r = 0; r < span * nh; r++) {
+            ks[r] = csimd_kv_q8_row(k + r * hd, hd, k8 + r * hd);
+            vs[r] = csimd_kv_q8_row(v + r * hd, hd, v8 + r * hd);
+        }
+        for (int64_t p = 0; p < span; p++)
+            for (int64_t h = 0; h < nh; h++) {
+                const int64_t r = p * nh + h, o = (h * nctx + p) * hd;
+                kshm[h * nctx + p] = ks[r], vshm[h * nctx + p] = vs[r];
+                for (int64_t d = 0; d < hd; d++) {
+                    khm[o + d] = k[r * hd + d], vhm[o + d] = v[r * hd + d];
+                    k8hm[o + d] = k8[r * hd + d], v8hm[o + d] = v8[r * hd + d];
+                }
+            }
+        const double tol = 1e-5;  // of max |v| = 1
+        for (int which = 0; which < 5; which++) {
+            // 0 f32, 1 f16, 2 q8 (position-major); 3 f32, 4 q8 (head-major)
+            const int64_t hs = which >= 3 ? nctx * hd : hd, ps = which >= 3 ? hd : width;
+            for (int64_t i = 0; i < span * width; i++) {
+                if (which == 1) {
+                    kh[i] = csimd_f32_to_f16(k[i]), vh[i] = csimd_f32_to_f16(v[i]);
+                    kd[i] = csimd_f16_to_f32(kh[i]), vd[i] = csimd_f16_to_f32(vh[i]);
+                } else if (which == 2 || which == 4) {
+                    kd[i] = ks[i / hd] * k8[i], vd[i] = vs[i / hd] * v8[i];
+                } else {
+                    kd[i] = k[i], vd[i] = v[i];
+                }
+            }
+            csimd_attention(q, qts, hd, kd, vd, nh, hd, pos0, ntok, scale, scratch, ref);
+            for (int64_t i = 0; i < ntok * width; i++) out[i] = NAN;
+            switch (which) {
+            case 0: csimd_attention_f32(q, qts, hd, k, v, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
+            case 1: csimd_attention_f16(q, qts, hd, kh, vh, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
+            case 2: csimd_attention_q8(q, qts, hd, k8, ks, v8, vs, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
+            case 3: csimd_attention_f32(q, qts, hd, khm, vhm, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
+            default: csimd_attention_q8(q, qts, hd, k8hm, kshm, v8hm, vshm, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
+            }
+            int bad = 0;
+            for (int64_t i = 0; i < ntok * width; i++)
+                if (!(fabs((double)out[i] - ref[i]) <= tol)) bad = 1;
+            CHECK(!bad, "attention cache %d head_dim %lld differs from csimd_attention", which, (long long)hd);
+        }
+        free(q), free(k), free(v), free(kd), free(vd), free(ref), free(out), free(scratch), free(kh), free(vh);
+        free(k8), free(v8), free(ks), free(vs), free(khm), free(vhm), free(k8hm), free(v8hm), free(kshm), free(vshm);
+    }
+}
+
 int main(void) {
     static const char *names[] = {"scalar", "avx2", "avx2-vnni", "avx512-vnni", "neon", "neon-dotprod"};
     printf("default path: %s\n", csimd_kernel_name());
@@ -354,6 +422,7 @@ int main(void) {
         test_matmul();
         test_matmul_f();
         test_r16();
+        test_attention();
         printf("path %-12s %s\n", names[i], failed == before ? "ok" : "FAILED");
     }
     path_name = "api";
