@@ -365,14 +365,26 @@ class Series:
 
 def llama_bench_cmd(ctx: Ctx, gguf: Path) -> list[str]:
     a = ctx.args
-    return [str(ctx.llama_bin / "llama-bench"), "-m", str(gguf), "-t", str(a.threads),
-            "-p", str(a.p), "-n", str(a.n), "-r", "1", "-o", "json"]
+    cmd = [str(ctx.llama_bin / "llama-bench"), "-m", str(gguf), "-t", str(a.threads),
+           "-p", str(a.p), "-n", str(a.n), "-r", "1", "-o", "json"]
+    if a.depth:
+        cmd += ["-d", str(a.depth)]
+    if a.kv == "q8":
+        cmd += ["-ctk", "q8_0", "-ctv", "q8_0", "-fa", "1"]  # llama.cpp quantizes V only with flash attention
+    elif a.flash_attn is not None:
+        cmd += ["-fa", a.flash_attn]
+    return cmd
 
 
 def dolly_bench_cmd(ctx: Ctx, model: Path) -> list[str]:
     a = ctx.args
-    return [str(ctx.dolly), "bench", "--model", str(model), "-p", str(a.p), "-n", str(a.n),
-            "-t", str(a.threads), "-r", "1", "-o", "json"]
+    cmd = [str(ctx.dolly), "bench", "--model", str(model), "-p", str(a.p), "-n", str(a.n),
+           "-t", str(a.threads), "-r", "1", "-o", "json"]
+    if a.depth:
+        cmd += ["-d", str(a.depth)]
+    if a.kv != "f16":
+        cmd += ["--kv", a.kv]
+    return cmd
 
 
 def one_round(cmd: list[str], series: Series, who: str) -> None:
@@ -473,6 +485,9 @@ def report(ctx: Ctx, results: list[dict], load_start: str, load_end: str, starte
     L.append(f"- threads {a.threads}, pp{a.p} / tg{a.n}, {a.rounds} rounds each, the two runtimes run alternately, "
              f"one repetition per process (`-r 1`), median over rounds; peak RSS is the largest over rounds "
              f"(/usr/bin/time -v)")
+    if a.depth or a.kv != "f16":
+        L.append(f"- KV cache {a.kv}" + (f", each test starting with {a.depth} tokens already in the cache (`-d {a.depth}`)"
+                                         if a.depth else ""))
     L.append(f"- llama.cpp: build {build or 'n/a'} from `{ctx.llama_bin}`; dolly: `{ctx.dolly or 'n/a'}`"
              + (f", kernel `{kernel}`" if kernel else ""))
     L.append("")
@@ -496,7 +511,8 @@ def report(ctx: Ctx, results: list[dict], load_start: str, load_end: str, starte
         ltype, dq = r["ltype"], r["dquant"]
         L.append(f"### {ltype} (llama.cpp) vs {dq} (dolly)")
         L.append("")
-        L.append(f"| runtime | file | size | pp{a.p} t/s (median; range) | tg{a.n} t/s (median; range) | peak RSS |")
+        at = f" @ d{a.depth}" if a.depth else ""
+        L.append(f"| runtime | file | size | pp{a.p}{at} t/s (median; range) | tg{a.n}{at} t/s (median; range) | peak RSS |")
         L.append("| --- | --- | ---: | ---: | ---: | ---: |")
         lsz, dsz = size_of(r["gguf"]), size_of(r["dmodel"])
 
@@ -549,6 +565,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", "-t", type=int, default=2)
     ap.add_argument("-p", type=int, default=512, help="prompt tokens (default %(default)s)")
     ap.add_argument("-n", type=int, default=128, help="generated tokens (default %(default)s)")
+    ap.add_argument("-d", "--depth", type=int, default=0,
+                    help="tokens already in the KV cache when each test starts (both tools' -d; default 0)")
+    ap.add_argument("--kv", choices=["f16", "q8"], default="f16",
+                    help="KV cache: f16 (default) or q8 (llama.cpp: -ctk q8_0 -ctv q8_0 -fa 1; dolly: --kv q8)")
+    ap.add_argument("--flash-attn", choices=["0", "1"],
+                    help="llama-bench -fa with an f16 KV cache (default: llama-bench's own; on this CPU 0 is faster "
+                         "at depth)")
     ap.add_argument("-r", "--rounds", type=int, default=5, help="alternate rounds per runtime (at least 5 recommended)")
     ap.add_argument("--warmup", type=int, default=0, help="discarded warm-up rounds before measuring")
     ap.add_argument("--append", help="append the markdown section to this file")
