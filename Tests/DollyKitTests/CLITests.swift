@@ -341,6 +341,25 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.stdout, "")
         XCTAssertTrue(r.stderr.contains("--top-p"), r.stderr)
     }
+
+    /// `--kv q8` runs end to end (run and bench -d); an unknown cache type is refused with the valid ones.
+    func testQ8KVCacheFromTheCommandLine() throws {
+        let demo = FixturePaths.root.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("models/dolly-demo").path
+        let run = try dolly(["run", "--model", demo, "--kv", "q8", "--greedy", "--max-tokens", "16", "What is a cat?"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertFalse(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        let bench = try dolly(["bench", "--model", demo, "-p", "8", "-n", "4", "-d", "32", "--kv", "q8", "-r", "1", "-o", "json"])
+        XCTAssertEqual(bench.status, 0, bench.stderr)
+        let rows = try JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [[String: Any]]
+        XCTAssertEqual(rows?.count, 2)
+        XCTAssertEqual(rows?.first?["n_depth"] as? Int, 32)
+        XCTAssertEqual(rows?.first?["type_k"] as? String, "q8")
+        let bad = try dolly(["run", "--model", demo, "--kv", "q4", "hi"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertEqual(bad.stdout, "")
+        XCTAssertTrue(bad.stderr.contains("f16, f32 or q8"), bad.stderr)
+    }
 }
 
 enum DollyKitTestSupport {
