@@ -18,6 +18,15 @@ typedef void (*head_fn)(const float *qh, const void *k, const void *v, const flo
 
 /// A q8 cache stores one scale per (position, head): row p's scale at sc[p * ss]. Scores and softmax
 /// weights are multiplied by them, so the dot and weighted-sum loops only widen int8.
+/// head_<isa>_f32 / _f16 / _i8: the head_fn entry points of one path's inlined head_<isa>(..., kind).
+#define HEAD_VARIANT(isa, name, kind)                                                                          \
+    static void head_##isa##_##name(const float *qh, const void *k, const void *v, const float *ks,            \
+                                    const float *vs, int64_t ss, int64_t stride, int64_t hd, int64_t last,     \
+                                    float scale, float *scores, float *o) {                                    \
+        head_##isa(qh, k, v, ks, vs, ss, stride, hd, last, scale, scores, o, kind);                            \
+    }
+#define HEAD_VARIANTS(isa) HEAD_VARIANT(isa, f32, KV_F32) HEAD_VARIANT(isa, f16, KV_F16) HEAD_VARIANT(isa, i8, KV_I8)
+
 static inline void scale_rows(float *x, const float *sc, int64_t ss, int64_t n) {
     for (int64_t p = 0; p < n; p++) x[p] *= sc[p * ss];
 }
@@ -104,18 +113,7 @@ static inline AI void head_portable(const float *qh, const void *k, const void *
     for (int64_t d = 0; d < hd; d++) o[d] *= inv;
 }
 
-static void head_portable_f32(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
-                              int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores, float *o) {
-    head_portable(qh, k, v, ks, vs, ss, stride, hd, last, scale, scores, o, KV_F32);
-}
-static void head_portable_f16(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
-                              int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores, float *o) {
-    head_portable(qh, k, v, ks, vs, ss, stride, hd, last, scale, scores, o, KV_F16);
-}
-static void head_portable_i8(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
-                              int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores, float *o) {
-    head_portable(qh, k, v, ks, vs, ss, stride, hd, last, scale, scores, o, KV_I8);
-}
+HEAD_VARIANTS(portable)
 
 #if defined(__x86_64__)
 // Eight 8-lane partial sums -> one vector of their eight totals.
@@ -256,18 +254,7 @@ static inline AI void head_avx2(const float *qh, const void *k, const void *v, c
     }
 }
 
-static void head_avx2_f32(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
-                              int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores, float *o) {
-    head_avx2(qh, k, v, ks, vs, ss, stride, hd, last, scale, scores, o, KV_F32);
-}
-static void head_avx2_f16(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
-                              int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores, float *o) {
-    head_avx2(qh, k, v, ks, vs, ss, stride, hd, last, scale, scores, o, KV_F16);
-}
-static void head_avx2_i8(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
-                              int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores, float *o) {
-    head_avx2(qh, k, v, ks, vs, ss, stride, hd, last, scale, scores, o, KV_I8);
-}
+HEAD_VARIANTS(avx2)
 
 static void f16_row_avx2(const float *x, int64_t n, uint16_t *out) {
     int64_t i = 0;
@@ -403,18 +390,7 @@ static inline AI void head_avx512(const float *qh, const void *k, const void *v,
     }
 }
 
-static void head_avx512_f32(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
-                              int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores, float *o) {
-    head_avx512(qh, k, v, ks, vs, ss, stride, hd, last, scale, scores, o, KV_F32);
-}
-static void head_avx512_f16(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
-                              int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores, float *o) {
-    head_avx512(qh, k, v, ks, vs, ss, stride, hd, last, scale, scores, o, KV_F16);
-}
-static void head_avx512_i8(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
-                              int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores, float *o) {
-    head_avx512(qh, k, v, ks, vs, ss, stride, hd, last, scale, scores, o, KV_I8);
-}
+HEAD_VARIANTS(avx512)
 
 static void f16_row_avx512(const float *x, int64_t n, uint16_t *out) {
     int64_t i = 0;
