@@ -16,8 +16,6 @@
 typedef void (*head_fn)(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
                         int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores, float *o);
 
-/// A q8 cache stores one scale per (position, head): row p's scale at sc[p * ss]. Scores and softmax
-/// weights are multiplied by them, so the dot and weighted-sum loops only widen int8.
 /// head_<isa>_f32 / _f16 / _i8: the head_fn entry points of one path's inlined head_<isa>(..., kind).
 #define HEAD_VARIANT(isa, name, kind)                                                                          \
     static void head_##isa##_##name(const float *qh, const void *k, const void *v, const float *ks,            \
@@ -27,6 +25,8 @@ typedef void (*head_fn)(const float *qh, const void *k, const void *v, const flo
     }
 #define HEAD_VARIANTS(isa) HEAD_VARIANT(isa, f32, KV_F32) HEAD_VARIANT(isa, f16, KV_F16) HEAD_VARIANT(isa, i8, KV_I8)
 
+/// A q8 cache stores one scale per (position, head): row p's scale at sc[p * ss]. Scores and softmax
+/// weights are multiplied by them, so the dot and weighted-sum loops only widen int8.
 static inline void scale_rows(float *x, const float *sc, int64_t ss, int64_t n) {
     for (int64_t p = 0; p < n; p++) x[p] *= sc[p * ss];
 }

@@ -22,8 +22,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("d"), help: "Tokens already in the KV cache when each test starts (llama-bench's -d).")
     var depth = 0
 
-    @Option(name: .long, help: "KV cache element type: f16 (default), f32 or q8.")
-    var kv = "f16"
+    @OptionGroup var cache: CacheOptions
 
     @Option(name: .customShort("r"), help: "Repetitions of each test.")
     var repetitions = 5
@@ -36,7 +35,6 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("-p and -n must be >= 0 and not both 0")
         }
         guard depth >= 0 else { throw ValidationError("-d must be >= 0") }
-        guard KVCacheType(rawValue: kv) != nil else { throw ValidationError("--kv must be f16, f32 or q8") }
         guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
         guard output == "md" || output == "json" else { throw ValidationError("-o must be md or json") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
@@ -48,7 +46,7 @@ struct BenchCommand: ParsableCommand {
             DollyModel.setThreads(n)
             let m = try DollyModel.load(path: model)
             let results = try m.benchmark(promptTokens: promptTokens, generatedTokens: generatedTokens, repetitions: repetitions,
-                                          depth: depth, kvType: KVCacheType(rawValue: kv) ?? .f16)
+                                          depth: depth, kvType: cache.kv)
             let rss = ProcessStats.peakResidentBytes
             let kernel = DollyModel.kernelName
             let name = URL(fileURLWithPath: model).lastPathComponent
@@ -57,7 +55,7 @@ struct BenchCommand: ParsableCommand {
                     ["model_filename": model, "model_size": m.weightBytes, "model_n_params": m.parameterCount,
                      "n_threads": n, "n_prompt": r.promptTokens, "n_gen": r.generatedTokens,
                      "avg_ts": r.mean, "stddev_ts": r.standardDeviation, "samples_ts": r.samples,
-                     "n_depth": depth, "type_k": kv, "type_v": kv, "peak_rss_bytes": rss, "kernel": kernel]
+                     "n_depth": depth, "type_k": cache.kv.rawValue, "type_v": cache.kv.rawValue, "peak_rss_bytes": rss, "kernel": kernel]
                 }
                 let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
                 Console.write(String(decoding: data, as: UTF8.self) + "\n")
@@ -67,7 +65,7 @@ struct BenchCommand: ParsableCommand {
                 for r in results {
                     let test = depth > 0 ? "\(r.name) @ d\(depth)" : r.name
                     out += String(format: "| %@ | %.2f GiB | %.2f M | %@ | %d | %@ | %@ | %.2f ± %.2f |\n", name,
-                                  Double(m.weightBytes) / 1_073_741_824, Double(m.parameterCount) / 1e6, kernel, n, kv, test,
+                                  Double(m.weightBytes) / 1_073_741_824, Double(m.parameterCount) / 1e6, kernel, n, cache.kv.rawValue, test,
                                   r.mean, r.standardDeviation)
                 }
                 out += String(format: "\npeak RSS: %.1f MiB\n", Double(rss) / 1_048_576)

@@ -12,8 +12,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Context length in tokens (default: 2048 or the model's maximum, if smaller).")
     var context: Int?
 
-    @Option(name: .long, help: "KV cache element type: f16 (default), f32, or q8 (int8 with a scale per head row: about half of f16's memory).")
-    var kv: String = "f16"
+    @OptionGroup var cache: CacheOptions
 
     func validate() throws {
         if let threads, threads < 1 || threads > 1024 {
@@ -22,7 +21,6 @@ struct ModelOptions: ParsableArguments {
         if let context, context < 1 {
             throw ValidationError("--context must be positive")
         }
-        guard KVCacheType(rawValue: kv) != nil else { throw ValidationError("--kv must be f16, f32 or q8") }
     }
 
     /// Loads the model and makes a session for it.
@@ -31,10 +29,20 @@ struct ModelOptions: ParsableArguments {
         let model = try DollyModel.load(path: self.model)
         let session = try model.network.makeSession(
             contextLength: context ?? defaultContext.map { min($0, model.config.maxPositionEmbeddings) },
-            kvType: KVCacheType(rawValue: kv) ?? .f16)
+            kvType: cache.kv)
         if let warning = model.memoryWarning(kvCacheBytes: session.kvCacheBytes) { Console.note("dolly: warning: \(warning)") }
         return (model, session)
     }
+}
+
+/// The KV cache type, shared by the commands that make a session and by `bench`.
+struct CacheOptions: ParsableArguments {
+    @Option(name: .long, help: "KV cache element type: f16 (default), f32, or q8 (int8 with a scale per head row: about half of f16's memory).",
+            transform: { text in
+                guard let type = KVCacheType(rawValue: text) else { throw ValidationError("--kv must be f16, f32 or q8") }
+                return type
+            })
+    var kv: KVCacheType = .f16
 }
 
 /// How tokens are chosen; defaults are Dolly's pipeline's.
