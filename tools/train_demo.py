@@ -29,7 +29,7 @@ import argparse, collections, json, math, os, random, shutil, sys, time
 import numpy as np
 import torch
 
-torch.set_num_threads(1)
+torch.set_num_threads(int(os.environ.get("DEMO_THREADS", "2")))
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -67,9 +67,10 @@ def tokenize(split, tok):
     if os.path.exists(cache) and os.path.getmtime(cache) > os.path.getmtime(src):
         return torch.load(cache, weights_only=False)
     rows = [json.loads(line) for line in open(src, encoding="utf-8")]
-    prompts = tok.encode_batch([demo_data.prompt(r["instruction"]) for r in rows])
+    texts = [demo_data.prompt(r["instruction"], r.get("context")) for r in rows]
+    prompts = tok.encode_batch(texts)
     comps = tok.encode_batch([demo_data.completion(r["response"]) for r in rows])
-    fulls = tok.encode_batch([demo_data.prompt(r["instruction"]) + demo_data.completion(r["response"]) for r in rows])
+    fulls = tok.encode_batch([t + demo_data.completion(r["response"]) for t, r in zip(texts, rows)])
     out, dropped = [], 0
     for p, c, f in zip(prompts, comps, fulls):
         p, c = p.ids, c.ids
@@ -217,7 +218,7 @@ def train(a):
     from transformers import GPTNeoXForCausalLM
     demo_data.ensure_ignored(WORK)
     tok = Tokenizer.from_file(TOKENIZER)
-    train_ex, val_ex = tokenize("train", tok), tokenize("val", tok)
+    train_ex, val_ex, val_input_ex = tokenize("train", tok), tokenize("val", tok), tokenize("val_input", tok)
     torch.manual_seed(a.seed)
     model = GPTNeoXForCausalLM(hf_config())
     decay = [p for n, p in model.named_parameters() if p.dim() == 2]
@@ -271,7 +272,8 @@ def train(a):
                      "resp_tokens": state["tokens"]})
             now = time.time()
             if now - last_eval > a.eval_every * 60:
-                log({"step": state["step"], "val_loss": round(eval_loss(model, val_ex), 4)})
+                log({"step": state["step"], "val_loss": round(eval_loss(model, val_ex), 4),
+                     "val_input_loss": round(eval_loss(model, val_input_ex), 4)})
                 last_eval = time.time()
             if now - last_ck > a.ckpt_every * 60:
                 save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "state": state})
@@ -284,7 +286,8 @@ def train(a):
     ppl, n_tok = heldout_ppl(model, tok)
     final = {"event": "done", "step": state["step"], "epochs": round(state["epoch"] + state["pos"] / len(batches), 3),
              "min": round(state["elapsed"] / 60, 2), "resp_tokens": state["tokens"], "loss_ema": round(ema or 0, 4),
-             "val_loss": round(eval_loss(model, val_ex), 4), "heldout_ppl": round(ppl, 2), "heldout_tokens": n_tok}
+             "val_loss": round(eval_loss(model, val_ex), 4), "val_input_loss": round(eval_loss(model, val_input_ex), 4),
+             "heldout_ppl": round(ppl, 2), "heldout_tokens": n_tok}
     log(final)
     save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "final": final})
 
