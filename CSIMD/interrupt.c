@@ -24,3 +24,5 @@ int32_t csimd_interrupt_install(void) {
 }
 
 int32_t csimd_interrupt_requested(void) { return interrupted ? 1 : 0; }
+
+void csimd_interrupt_clear(void) { interrupted = 0; }

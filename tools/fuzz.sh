@@ -41,7 +41,7 @@ seed dolly-file Tests/Fixtures/fuzz/tiny-q4.dolly   # a whole 1-layer model, 13 
 mkdir -p "$root/tokenize"
 head -c 2000 README.md > "$root/tokenize/seed-readme"
 head -c 2000 Tests/Fixtures/heldout.txt > "$root/tokenize/seed-heldout"
-printf 'Below is an instruction.\n### Instruction:\nhi   there\n### Response:\n\xe2\x82\xac\xf0\x9f\x99\x82 ### End' > "$root/tokenize/seed-dolly"
+printf 'Below is an instruction.\n\n### Instruction:\nhi   there\n\nInput:\nctx\n\n### Response:\n\xe2\x82\xac\xf0\x9f\x99\x82\n\n### End' > "$root/tokenize/seed-dolly"
 
 status=0
 passed=0

@@ -26,13 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "Tests", "Fixtures")
 TOKENIZER = os.path.join(FIX, "tokenizer.json")
 
-INTRO = ("Below is an instruction that describes a task. "
-         "Write a response that appropriately completes the request.")
-
-
-def dolly_prompt(instruction):
-    # PROMPT_FOR_GENERATION_FORMAT from databrickslabs/dolly instruct_pipeline.py
-    return f"{INTRO}\n### Instruction:\n{instruction}\n### Response:\n"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dolly_template import generation_prompt as dolly_prompt  # noqa: E402  (upstream PROMPT_FOR_GENERATION_FORMAT)
 
 
 PROMPTS = [
@@ -230,6 +225,10 @@ def make_tiny():
     write_folder(os.path.join(FIX, "tiny-sequential"), seq,
                  [("model.safetensors", lambda p: save_file(seq_w, p, metadata={"format": "pt"}))])
 
+    write_reference(tok)
+
+
+def write_reference(tok):
     # The three parallel-residual folders hold the same weights (a test asserts it): one reference serves them.
     ref = {}
     for name in ("tiny-bin", "tiny-sequential"):
@@ -258,11 +257,15 @@ def main():
     ap.add_argument("--shape", choices=sorted(SHAPES), help="write one full-size random checkpoint instead")
     ap.add_argument("--out", help="output folder for --shape")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reference-only", action="store_true",
+                    help="rewrite reference.json from the committed tiny folders, leaving their weights alone")
     a = ap.parse_args()
     if a.shape:
         if not a.out:
             ap.error("--shape needs --out")
         make_shape(a.shape, a.out, a.seed)
+    elif a.reference_only:
+        write_reference(Tokenizer.from_file(TOKENIZER))
     else:
         make_tiny()
 

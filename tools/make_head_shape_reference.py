@@ -50,11 +50,11 @@ def uniform_bf16(stream, count, center, bound):
     return rounded.astype(np.uint16)
 
 
-def tensor_plan(hidden):
+def tensor_plan(hidden, vocab=VOCAB, layers=LAYERS):
     """(name, shape, center, bound) in stream order; the Swift test has the same list."""
     f = 4 * hidden
-    plan = [("gpt_neox.embed_in.weight", [VOCAB, hidden], 0.0, 1.0)]
-    for i in range(LAYERS):
+    plan = [("gpt_neox.embed_in.weight", [vocab, hidden], 0.0, 1.0)]
+    for i in range(layers):
         p = f"gpt_neox.layers.{i}."
         plan += [
             (p + "input_layernorm.weight", [hidden], 1.0, 0.1),
@@ -73,7 +73,7 @@ def tensor_plan(hidden):
     plan += [
         ("gpt_neox.final_layer_norm.weight", [hidden], 1.0, 0.1),
         ("gpt_neox.final_layer_norm.bias", [hidden], 0.0, 0.1),
-        ("embed_out.weight", [VOCAB, hidden], 0.0, (3.0 / hidden) ** 0.5),
+        ("embed_out.weight", [vocab, hidden], 0.0, (3.0 / hidden) ** 0.5),
     ]
     return plan
 
@@ -82,22 +82,28 @@ def b64(a):
     return base64.b64encode(np.asarray(a, dtype="<f4").tobytes()).decode()
 
 
+def generated_model(hidden, heads, vocab=VOCAB, layers=LAYERS, max_pos=64):
+    """transformers' GPTNeoXForCausalLM holding the generator's bf16 weights (fp32 compute)."""
+    config = GPTNeoXConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                           intermediate_size=4 * hidden, max_position_embeddings=max_pos, rotary_pct=0.25,
+                           rotary_emb_base=10000, layer_norm_eps=1e-5, use_parallel_residual=True,
+                           hidden_act="gelu", tie_word_embeddings=False)
+    model = GPTNeoXForCausalLM(config).eval()
+    state = {}
+    for k, (tname, shape, center, bound) in enumerate(tensor_plan(hidden, vocab, layers)):
+        bits = uniform_bf16(k, int(np.prod(shape)), center, bound).astype(np.uint32) << np.uint32(16)
+        state["lm_head.weight" if tname == "embed_out.weight" else tname] = torch.from_numpy(bits.view(np.float32).reshape(shape).copy())
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and all("rotary" in m or "masked_bias" in m or m.endswith("attention.bias") for m in missing), (missing, unexpected)
+    return model
+
+
 def main():
     rng = np.random.default_rng(7)
     prompts = [rng.integers(1, VOCAB, n).tolist() for n in (9, 23, 40)]
     out = {"vocab": VOCAB, "layers": LAYERS, "generator": "splitmix64, stream k = tensor index << 32", "shapes": []}
     for name, hidden, heads in SHAPES:
-        config = GPTNeoXConfig(vocab_size=VOCAB, hidden_size=hidden, num_hidden_layers=LAYERS, num_attention_heads=heads,
-                               intermediate_size=4 * hidden, max_position_embeddings=64, rotary_pct=0.25,
-                               rotary_emb_base=10000, layer_norm_eps=1e-5, use_parallel_residual=True,
-                               hidden_act="gelu", tie_word_embeddings=False)
-        model = GPTNeoXForCausalLM(config).eval()
-        state = {}
-        for k, (tname, shape, center, bound) in enumerate(tensor_plan(hidden)):
-            bits = uniform_bf16(k, int(np.prod(shape)), center, bound).astype(np.uint32) << np.uint32(16)
-            state["lm_head.weight" if tname == "embed_out.weight" else tname] = torch.from_numpy(bits.view(np.float32).reshape(shape).copy())
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        assert not unexpected and all("rotary" in m or "masked_bias" in m or m.endswith("attention.bias") for m in missing), (missing, unexpected)
+        model = generated_model(hidden, heads)
         cases = []
         with torch.no_grad():
             for ids in prompts:

@@ -13,13 +13,14 @@ can save it: the divergence is a near-tie of the model, not a kernel defect.
 
 Prints, per configuration, how many greedy continuations equal the unquantized model's.
 """
-import argparse, json
+import argparse, json, os, sys
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-INTRO = ("Below is an instruction that describes a task. "
-         "Write a response that appropriately completes the request.")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dolly_template import generation_prompt  # noqa: E402  (upstream PROMPT_FOR_GENERATION_FORMAT)
+
 END_ID = 50277
 
 
@@ -61,7 +62,7 @@ def main():
 
     if args.instructions:
         tok = AutoTokenizer.from_pretrained(args.model)
-        prompts = [tok(f"{INTRO}\n### Instruction:\n{line.rstrip()}\n### Response:\n").input_ids
+        prompts = [tok(generation_prompt(line.rstrip())).input_ids
                    for line in open(args.instructions, encoding="utf-8") if line.strip()]
         n, stop = args.max_tokens, [END_ID, 0]
     else:

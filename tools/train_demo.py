@@ -360,17 +360,18 @@ def sample(a):
     tok = Tokenizer.from_file(TOKENIZER)
     model = load_exported(a.model)
     rows = [json.loads(line) for line in open(os.path.join(DATA, "val.jsonl"), encoding="utf-8")]
-    rows = [{"instruction": s, "response": None} for s in SAMPLE_INSTRUCTIONS] + rows[:a.n]
+    with_input = [json.loads(line) for line in open(os.path.join(DATA, "val_input.jsonl"), encoding="utf-8")]
+    rows = [{"instruction": s, "response": None} for s in SAMPLE_INSTRUCTIONS] + rows[:a.n] + with_input[:a.n // 2]
     ended = 0
     for r in rows:
-        ids = tok.encode(demo_data.prompt(r["instruction"])).ids
+        ids = tok.encode(demo_data.prompt(r["instruction"], r.get("context"))).ids
         x = torch.tensor([ids])
         with torch.no_grad():
             out = model.generate(x, attention_mask=torch.ones_like(x), do_sample=False, max_new_tokens=64,
                                  eos_token_id=END_ID, pad_token_id=0)
         gen = out[0, len(ids):].tolist()
         ended += gen[-1:] == [END_ID]
-        print(json.dumps({"instruction": r["instruction"], "reference": r["response"],
+        print(json.dumps({"instruction": r["instruction"], "context": r.get("context"), "reference": r["response"],
                           "greedy": tok.decode(gen, skip_special_tokens=False),
                           "ended_with_end_token": gen[-1:] == [END_ID]}, ensure_ascii=False))
     print(f"{ended}/{len(rows)} greedy answers ended with ### End ({END_ID})", file=sys.stderr)

@@ -52,6 +52,8 @@ int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *o
 int32_t csimd_interrupt_install(void);
 /// 1 once SIGINT has arrived.
 int32_t csimd_interrupt_requested(void);
+/// Forgets an earlier SIGINT (an interactive loop that stopped one answer goes on with the next).
+void csimd_interrupt_clear(void);
 
 // ---- Conversion ----
 

@@ -5,28 +5,90 @@ import Foundation
 struct ChatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat",
-        abstract: "Answer instructions read from stdin, one per line, until end of input.")
+        abstract: "Answer instructions read from stdin, one per line, until end of input.",
+        discussion: """
+            Each instruction is answered on its own, as Dolly's pipeline does (no history). A line ending in \\ \
+            continues on the next line. Context (Dolly's "Input:", for questions about a passage, summaries, \
+            extraction) applies to every following instruction until it is changed:
+              /input             the context's lines follow, ended by a line /end
+              /input-file PATH   the context from a UTF-8 file
+              /clear             no context
+              /help              this list
+            --input or --input-file sets a context from the start. Ctrl-C stops the answer being written and \
+            returns to the prompt; Ctrl-C at the prompt, or end of input, exits.
+            """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var contextOptions: ContextOptions
+
+    static let help = """
+        /input             then the context's lines, ended by a line /end
+        /input-file PATH   read the context from a UTF-8 file
+        /clear             forget the context
+        a line ending in \\ continues on the next line; Ctrl-C stops an answer
+        """
 
     func run() throws {
+        Interrupt.install()
         try Console.guarded {
+            var context = try contextOptions.read()
             let (model, session) = try modelOptions.load()
             let interactive = isatty(0) != 0
+            func prompt(_ mark: String) { if interactive { Console.note(mark, terminator: " ") } }
             while true {
-                if interactive { Console.note(">") }
-                guard let line = readLine(strippingNewline: true) else { break }
+                prompt(context == nil ? ">" : "[input] >")
+                guard var line = readLine(strippingNewline: true), !Interrupt.requested else { break }
+                while line.hasSuffix("\\") {
+                    line.removeLast()
+                    prompt(".")
+                    guard let more = readLine(strippingNewline: true) else { break }
+                    line += "\n" + more
+                }
                 let instruction = line.trimmingCharacters(in: .whitespaces)
-                if instruction.isEmpty { continue }
-                let request = GenerationRequest(text: instruction, maxNewTokens: sampling.maxTokens,
-                                                sampling: sampling.parameters)
+                switch instruction {
+                case "": continue
+                case "/help":
+                    Console.note(Self.help)
+                    continue
+                case "/clear":
+                    context = nil
+                    Console.note("(context cleared)")
+                    continue
+                case "/input":
+                    var lines: [String] = []
+                    while true {
+                        prompt("|")
+                        guard let l = readLine(strippingNewline: true), l.trimmingCharacters(in: .whitespaces) != "/end" else { break }
+                        lines.append(l)
+                    }
+                    context = lines.joined(separator: "\n")
+                    Console.note("(context: \(context!.count) characters)")
+                    continue
+                default:
+                    break
+                }
+                if instruction.hasPrefix("/input-file ") {
+                    let path = String(instruction.dropFirst("/input-file ".count)).trimmingCharacters(in: .whitespaces)
+                    do {
+                        context = try TextFile.read(path, what: "/input-file")
+                        Console.note("(context: \(context!.count) characters from \(path))")
+                    } catch {
+                        Console.note("dolly: error: \(error.localizedDescription)")
+                    }
+                    continue
+                }
                 do {
-                    try model.generate(request, session: session) { piece in
+                    let result = try model.generate(sampling.request(instruction, context: context), session: session,
+                                                    isCancelled: { Interrupt.requested }) { piece in
                         Console.write(piece)
                         return true
                     }
                     Console.write("\n")
+                    if result.stopReason == .cancelled {
+                        Console.note("(stopped)")
+                        Interrupt.clear()
+                    }
                 } catch {
                     // One bad line (e.g. too long for the context) must not end the conversation.
                     Console.note("dolly: error: \(error.localizedDescription)")

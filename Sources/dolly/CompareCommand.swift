@@ -13,6 +13,8 @@ struct CompareCommand: ParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var processors: ProcessorOptions
+    @OptionGroup var context: ContextOptions
 
     @Option(name: .long, help: ArgumentHelp("The model to compare with.", valueName: "PATH"))
     var reference: String
@@ -32,22 +34,28 @@ struct CompareCommand: ParsableCommand {
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         guard instructions != nil || !texts.isEmpty else { throw ValidationError("give instructions as arguments or with --instructions FILE") }
+        if raw && (context.input != nil || context.inputFile != nil) {
+            throw ValidationError("--input and --input-file give context to instructions; --raw prompts take none")
+        }
     }
 
     func run() throws {
         try Console.guarded {
             var all = texts
             if let instructions {
-                guard let data = FileManager.default.contents(atPath: instructions) else { throw ModelError.missingFile(instructions) }
-                guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("\(instructions) is not UTF-8 text") }
+                let text = try TextFile.read(instructions, what: "--instructions")
                 all = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty } + all
             }
+            let contextText = try context.read()
+            let sampling = SamplingParameters(greedy: true, repetitionPenalty: processors.repetitionPenalty,
+                                              noRepeatNgramSize: processors.noRepeatNgram)
             let (model, session) = try modelOptions.load(defaultContext: 512)
             let other = try DollyModel.load(path: reference)
             let otherSession = try other.network.makeSession(contextLength: session.contextLength, kvType: .f32)
             var identical = 0
             for (n, text) in all.enumerated() {
-                let request = GenerationRequest(text: text, raw: raw, maxNewTokens: maxTokens, sampling: .greedyDecoding)
+                let request = GenerationRequest(text: text, context: contextText, raw: raw, maxNewTokens: maxTokens,
+                                                sampling: sampling)
                 let c = try model.compareGreedy(with: other, request: request, session: session, referenceSession: otherSession)
                 if c.identical {
                     identical += 1

@@ -11,8 +11,8 @@ enum Console {
         FileHandle.standardOutput.write(Data(text.utf8))
     }
 
-    static func note(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+    static func note(_ text: String, terminator: String = "\n") {
+        FileHandle.standardError.write(Data((text + terminator).utf8))
     }
 
     /// Runs `body`, turning any error into one line on stderr and exit status 1.

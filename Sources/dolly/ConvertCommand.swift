@@ -1,5 +1,4 @@
 import ArgumentParser
-import CSIMD
 import DollyKit
 import Foundation
 
@@ -30,7 +29,7 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         try Console.guarded {
             DollyModel.setThreads(threads ?? DollyModel.defaultThreads)
-            _ = csimd_interrupt_install()
+            Interrupt.install()
             // Past a file-size limit, get EFBIG from write() (a clean error) instead of being killed.
             signal(SIGXFSZ, SIG_IGN)
             let bar = ProgressBar(label: "convert")
@@ -38,7 +37,7 @@ struct ConvertCommand: ParsableCommand {
             let summary = try converter.convert(
                 to: output,
                 progress: { bar.update(done: $0.done, total: $0.total, note: $0.phase.rawValue) },
-                isCancelled: { csimd_interrupt_requested() != 0 })
+                isCancelled: { Interrupt.requested })
             bar.finish()
             Console.note(String(format: "wrote %@: %.1f MB, %d tensors, %.2f bits/weight (matrices), %.1f s",
                                 summary.outputPath, Double(summary.outputBytes) / 1e6, summary.tensors,

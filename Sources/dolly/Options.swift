@@ -45,7 +45,25 @@ struct CacheOptions: ParsableArguments {
     var kv: KVCacheType = .f16
 }
 
-/// How tokens are chosen; defaults are Dolly's pipeline's.
+/// The logits processors, which change greedy decoding too (so `compare` takes them as well).
+struct ProcessorOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Divide the logit of every id already in prompt or output by R (multiply if negative), as transformers' repetition_penalty (1: off).",
+        valueName: "R"))
+    var repetitionPenalty: Float = 1
+
+    @Option(name: .customLong("no-repeat-ngram"), help: ArgumentHelp(
+        "Never repeat an n-gram of this size from prompt or output, as transformers' no_repeat_ngram_size (0: off).",
+        valueName: "N"))
+    var noRepeatNgram = 0
+
+    func validate() throws {
+        guard repetitionPenalty.isFinite, repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be > 0") }
+        guard noRepeatNgram >= 0 else { throw ValidationError("--no-repeat-ngram must be >= 0") }
+    }
+}
+
+/// How tokens are chosen and when generation stops; defaults are Dolly's pipeline's.
 struct SamplingOptions: ParsableArguments {
     @Flag(name: .long, help: "Always take the most likely token.")
     var greedy = false
@@ -56,7 +74,7 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .long, help: "Seed of the sampler (default: random).")
     var seed: UInt64?
 
-    @Option(name: .long, help: "Softmax temperature.")
+    @Option(name: .long, help: "Softmax temperature (0: greedy).")
     var temperature: Float = 1.0
 
     @Option(name: .long, help: "Nucleus sampling threshold.")
@@ -65,14 +83,53 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .long, help: "Keep only the K most likely tokens (0: all).")
     var topK = 0
 
+    @Option(name: .long, help: ArgumentHelp("Keep only tokens at least P times as likely as the most likely one, applied after top-p (0: off).",
+                                            valueName: "P"))
+    var minP: Float = 0
+
+    @OptionGroup var processors: ProcessorOptions
+
+    @Option(name: .customLong("stop"), help: ArgumentHelp(
+        "End the answer where the text would contain TEXT (not printed, nor anything after it); repeatable.", valueName: "TEXT"))
+    var stopTexts: [String] = []
+
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
         guard topP.isFinite, topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
         guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
+        guard minP.isFinite, minP >= 0, minP <= 1 else { throw ValidationError("--min-p must be in [0, 1]") }
+        guard !stopTexts.contains("") else { throw ValidationError("--stop needs a non-empty text") }
     }
 
     var parameters: SamplingParameters {
-        SamplingParameters(greedy: greedy, temperature: temperature, topP: topP, topK: topK, seed: seed)
+        SamplingParameters(greedy: greedy, temperature: temperature, topP: topP, topK: topK, minP: minP,
+                           repetitionPenalty: processors.repetitionPenalty, noRepeatNgramSize: processors.noRepeatNgram,
+                           seed: seed)
+    }
+
+    func request(_ text: String, context: String? = nil, raw: Bool = false) -> GenerationRequest {
+        GenerationRequest(text: text, context: context, raw: raw, maxNewTokens: maxTokens, sampling: parameters,
+                          stopTexts: stopTexts)
+    }
+}
+
+/// Context for an instruction: `--input TEXT` or `--input-file PATH`.
+struct ContextOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Context for the instruction (a passage to answer from, summarise or extract from), given to Dolly as \"Input:\".",
+                                            valueName: "TEXT"))
+    var input: String?
+
+    @Option(name: .long, help: ArgumentHelp("Read the context from a UTF-8 file.", valueName: "PATH"))
+    var inputFile: String?
+
+    func validate() throws {
+        if input != nil && inputFile != nil { throw ValidationError("give --input or --input-file, not both") }
+    }
+
+    /// The context, read now; nil when neither option is given.
+    func read() throws -> String? {
+        if let inputFile { return try TextFile.read(inputFile, what: "--input-file") }
+        return input
     }
 }

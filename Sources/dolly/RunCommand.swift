@@ -1,14 +1,18 @@
 import ArgumentParser
-import CSIMD
 import DollyKit
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Answer one instruction (or continue a raw prompt), streaming the text to stdout.")
+        abstract: "Answer one instruction (or continue a raw prompt), streaming the text to stdout.",
+        discussion: """
+            The instruction is wrapped in Dolly's prompt template; --input or --input-file adds context the way \
+            the model card does ("{instruction}\\n\\nInput:\\n{context}"). Give - as the text to read it from stdin.
+            """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var context: ContextOptions
 
     @Flag(name: .long, help: "Treat the text as a plain prompt instead of an instruction.")
     var raw = false
@@ -16,17 +20,29 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Print timings to stderr.")
     var verbose = false
 
-    @Argument(help: "The instruction (or, with --raw, the prompt).")
+    @Argument(help: "The instruction (or, with --raw, the prompt); - reads it from stdin.")
     var text: String
+
+    func validate() throws {
+        if raw && (context.input != nil || context.inputFile != nil) {
+            throw ValidationError("--input and --input-file give context to an instruction; a --raw prompt takes none")
+        }
+    }
 
     func run() throws {
         // Ctrl-C (from here on) stops generation after the current token: what was generated stays printed.
-        _ = csimd_interrupt_install()
+        Interrupt.install()
         try Console.guarded {
+            var text = self.text
+            if text == "-" {
+                text = try TextFile.readStandardInput(what: "standard input")
+                // A file or `echo` ends in a newline that is not part of the instruction.
+                while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+            }
+            let contextText = try context.read()
             let (model, session) = try modelOptions.load()
-            let request = GenerationRequest(text: text, raw: raw, maxNewTokens: sampling.maxTokens,
-                                            sampling: sampling.parameters)
-            let result = try model.generate(request, session: session, isCancelled: { csimd_interrupt_requested() != 0 }) { piece in
+            let request = sampling.request(text, context: contextText, raw: raw)
+            let result = try model.generate(request, session: session, isCancelled: { Interrupt.requested }) { piece in
                 Console.write(piece)
                 return true
             }

@@ -362,6 +362,127 @@ final class CLITests: XCTestCase {
     }
 }
 
+extension CLITests {
+    static var demo: String {
+        FixturePaths.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/dolly-demo").path
+    }
+
+    func testVersion() throws {
+        let r = try dolly(["--version"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertEqual(r.stdout, "dolly \(DollyVersion.string)\n")
+    }
+
+    /// --input, --input-file, `run -` and chat's /input all reach the model card's prompt: the same
+    /// answer as the library's GenerationRequest with that context.
+    func testContextFromEveryEntryPointGivesTheSameAnswer() throws {
+        let instruction = "Who is quoted in this text?"
+        let context = "Three hours a day will produce as much as a man ought to write.\n\t\t-- Trollope"
+        let model = PromptFidelityTests.demoModel
+        var expected = ""
+        try model.generate(GenerationRequest(text: instruction, context: context, maxNewTokens: 24, sampling: .greedyDecoding),
+                           session: model.network.makeSession(contextLength: 256)) { expected += $0; return true }
+        XCTAssertFalse(expected.isEmpty)
+        let common = ["--model", Self.demo, "--greedy", "--max-tokens", "24"]
+        let a = try dolly(["run"] + common + ["--input", context, instruction])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(a.stdout, expected + "\n")
+
+        let dir = try FixturePaths.temporaryDirectory("dolly-cli-input")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("context.txt")
+        try Data(context.utf8).write(to: file)
+        let b = try dolly(["run"] + common + ["--input-file", file.path, instruction])
+        XCTAssertEqual(b.stdout, expected + "\n", b.stderr)
+        let c = try dolly(["run"] + common + ["--input-file", file.path, "-"], stdin: instruction + "\n")
+        XCTAssertEqual(c.stdout, expected + "\n", c.stderr)
+
+        // chat: a multi-line /input block, then an instruction continued with a backslash; /clear drops it.
+        let chat = try dolly(["chat"] + common,
+                             stdin: "/input\n\(context)\n/end\nWho is quoted \\\nin this text?\n/clear\nWho is quoted in this text?\n")
+        XCTAssertEqual(chat.status, 0, chat.stderr)
+        var plain = ""
+        try model.generate(GenerationRequest(text: instruction, maxNewTokens: 24, sampling: .greedyDecoding),
+                           session: model.network.makeSession(contextLength: 256)) { plain += $0; return true }
+        XCTAssertNotEqual(plain, expected)
+        let multiLine = instruction.replacingOccurrences(of: "quoted in", with: "quoted \nin")
+        var continued = ""
+        try model.generate(GenerationRequest(text: multiLine, context: context, maxNewTokens: 24, sampling: .greedyDecoding),
+                           session: model.network.makeSession(contextLength: 256)) { continued += $0; return true }
+        XCTAssertEqual(chat.stdout, continued + "\n" + plain + "\n")
+        let chatFile = try dolly(["chat"] + common + ["--input-file", file.path], stdin: instruction + "\n")
+        XCTAssertEqual(chatFile.stdout, expected + "\n", chatFile.stderr)
+    }
+
+    func testBadContextIsRefused() throws {
+        assertCleanFailure(try dolly(["run", "--model", Self.demo, "--input-file", "/nonexistent/ctx.txt", "Summarize."]),
+                           mentions: "no such file")
+        let dir = try FixturePaths.temporaryDirectory("dolly-cli-ctx")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("latin1.txt")
+        try Data([0x63, 0x61, 0x66, 0xE9, 0x0A]).write(to: bad)
+        assertCleanFailure(try dolly(["run", "--model", Self.demo, "--input-file", bad.path, "Summarize."]), mentions: "not UTF-8")
+        for args in [["--raw", "--input", "x", "hi"], ["--input", "x", "--input-file", bad.path, "hi"], ["--stop", "", "hi"],
+                     ["--min-p", "2", "hi"], ["--repetition-penalty", "0", "hi"], ["--no-repeat-ngram", "-1", "hi"]] {
+            let r = try dolly(["run", "--model", Self.demo] + args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            XCTAssertEqual(r.stdout, "", "\(args)")
+        }
+    }
+
+    /// --stop ends the printed answer before the stop text; the sampling controls run end to end.
+    func testStopAndSamplingControlsFromTheCommandLine() throws {
+        let common = ["run", "--model", Self.demo, "--greedy", "--max-tokens", "32"]
+        let full = try dolly(common + ["What does the word \"ephemeral\" mean?"])
+        XCTAssertEqual(full.status, 0, full.stderr)
+        let answer = full.stdout.trimmingCharacters(in: .newlines)
+        let words = answer.split(separator: " ")
+        XCTAssertGreaterThan(words.count, 3, answer)
+        let stop = String(words[2].prefix(3))
+        let cut = try dolly(common + ["--stop", stop, "What does the word \"ephemeral\" mean?"])
+        XCTAssertEqual(cut.stdout, String(answer[..<answer.range(of: stop)!.lowerBound]).trimmingCharacters(in: .whitespaces) + "\n")
+        let controls = try dolly(["run", "--model", Self.demo, "--seed", "3", "--max-tokens", "16", "--min-p", "0.05",
+                                  "--repetition-penalty", "1.2", "--no-repeat-ngram", "3", "--top-k", "40", "Name a fruit."])
+        XCTAssertEqual(controls.status, 0, controls.stderr)
+        XCTAssertFalse(controls.stdout.isEmpty)
+    }
+
+    /// Ctrl-C in chat stops the answer being written and returns to the prompt; the next
+    /// instruction is answered; end of input exits cleanly.
+    func testChatInterruptReturnsToThePrompt() throws {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = ["chat", "--model", FixturePaths.path("tiny-bin"), "--greedy", "--max-tokens", "200", "--context", "256"]
+        let inp = Pipe(), out = Pipe(), err = Pipe()
+        p.standardInput = inp
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        inp.fileHandleForWriting.write(Data("Tell me a long story.\n".utf8))
+        let handle = out.fileHandleForReading
+        var text = Data()
+        while text.isEmpty { text.append(handle.availableData) }
+        kill(p.processIdentifier, SIGINT)
+        usleep(300_000)
+        XCTAssertTrue(p.isRunning, "one Ctrl-C must not end the chat")
+        inp.fileHandleForWriting.write(Data("Hi?\n".utf8))
+        try inp.fileHandleForWriting.close()
+        p.waitUntilExit()
+        text.append(handle.readDataToEndOfFile())
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 0, stderr)
+        XCTAssertTrue(stderr.contains("(stopped)"), stderr)
+        // The interrupted answer, then the whole answer to the next instruction.
+        let model = try DollyModel.load(path: FixturePaths.path("tiny-bin"))
+        var next = ""
+        try model.generate(GenerationRequest(text: "Hi?", maxNewTokens: 200, sampling: .greedyDecoding),
+                           session: model.network.makeSession(contextLength: 256)) { next += $0; return true }
+        let shown = String(decoding: text, as: UTF8.self)
+        XCTAssertTrue(shown.hasSuffix("\n" + next + "\n"), shown)
+        XCTAssertGreaterThan(shown.count, next.count + 2)
+    }
+}
+
 enum DollyKitTestSupport {
     static let tokenizer: DollyKit.Tokenizer = try! DollyKit.Tokenizer(
         contentsOf: FixturePaths.root.appendingPathComponent("tokenizer.json"))

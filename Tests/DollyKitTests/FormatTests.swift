@@ -244,8 +244,8 @@ final class DemoQuantizationTests: XCTestCase {
         let f32 = try distributions(reference)
         let dir = try FixturePaths.temporaryDirectory("dolly-demo-quant")
         defer { try? FileManager.default.removeItem(at: dir) }
-        // Measured: q8 98.8% top-1, KL 1.9e-4; q4 95.3%, KL 1.5e-3 (255 positions).
-        for (recipe, minAgreement, maxKL) in [(QuantizationRecipe.q8, 0.98, 0.001), (.q4, 0.93, 0.005)] {
+        // Measured (demo retrained 2026-11-29): q8 97.6% top-1, KL 6.2e-4; q4 91.8%, KL 5.1e-3 (255 positions).
+        for (recipe, minAgreement, maxKL) in [(QuantizationRecipe.q8, 0.97, 0.0012), (.q4, 0.90, 0.008)] {
             let path = dir.appendingPathComponent("demo-\(recipe.rawValue).dolly").path
             _ = try Converter(sourceDirectory: demo, recipe: recipe).convert(to: path)
             let q = try distributions(DollyModel.load(path: path))
@@ -290,8 +290,8 @@ final class DemoQ8GreedyTests: XCTestCase {
             print("q8 diverges on \"\(text)\" at step \(c.divergence!): f32 top-1 margin \(margin), median \(c.medianReferenceMargin)")
         }
         print("demo q8: \(identical)/\(instructions.count) greedy answers identical to f32; widest flipped margin \(widestFlipped)")
-        // Measured: 17/20 identical; the 3 divergences start where f32's top two logits are within
-        // 0.003-0.008 of each other (median margins on those answers 1.7-8.1).
+        // Measured (demo retrained 2026-11-29): 18/20 identical; the 2 divergences start where f32's
+        // top two logits are within 0.006 and 0.027 of each other (median margins 2.6 and 0.8).
         XCTAssertGreaterThanOrEqual(identical, 17)
         XCTAssertLessThan(widestFlipped, 0.05, "q8 changed a decision f32 was sure of")
     }

@@ -24,8 +24,11 @@ public struct GreedyComparison: Sendable {
 
 extension DollyModel {
     /// Greedy decoding from `prompt` until a stop token or `maxNewTokens`, recording at every step
-    /// the top-1 minus top-2 logit (the stop token is included in `tokens`).
-    public func greedyTrace(prompt: [Int32], maxNewTokens: Int, session: InferenceSession) throws -> (tokens: [Int32], margins: [Float]) {
+    /// the top-1 minus top-2 logit (the stop token is included in `tokens`). The logits processors
+    /// of `sampling` (repetition penalty, no-repeat n-gram) apply first, as they do in greedy
+    /// generation; its warpers don't.
+    public func greedyTrace(prompt: [Int32], maxNewTokens: Int, session: InferenceSession,
+                            sampling: SamplingParameters = .greedyDecoding) throws -> (tokens: [Int32], margins: [Float]) {
         session.reset()
         guard config.vocabSize >= 2 else { throw ModelError.badConfig("a vocabulary of \(config.vocabSize) has no second choice") }
         guard prompt.count + maxNewTokens <= session.contextLength else {
@@ -33,14 +36,17 @@ extension DollyModel {
         }
         try session.evaluate(prompt)
         var tokens: [Int32] = [], margins: [Float] = []
+        var sampler = Sampler(sampling)
+        var history = TokenHistory(prompt, vocabularySize: config.vocabSize)
         for step in 0..<maxNewTokens {
-            let logits = session.lastLogits
+            let logits = sampler.processedLogits(session.lastLogits, history: history)
             var best = 0, second = 1
             if logits[1] > logits[0] { best = 1; second = 0 }
             for i in 2..<logits.count where logits[i] > logits[second] {
                 if logits[i] > logits[best] { second = best; best = i } else { second = i }
             }
             tokens.append(Int32(best))
+            history.append(Int32(best))
             margins.append(logits[best] - logits[second])
             if stopTokens.contains(Int32(best)) || step == maxNewTokens - 1 { break }
             try session.evaluate([Int32(best)])
@@ -51,12 +57,14 @@ extension DollyModel {
     /// This model's greedy answer to `request` against `reference`'s (each on its own session).
     public func compareGreedy(with reference: DollyModel, request: GenerationRequest, session: InferenceSession,
                               referenceSession: InferenceSession) throws -> GreedyComparison {
-        let prompt = promptTokens(for: request)
-        guard prompt == reference.promptTokens(for: request) else {
+        let prompt = try promptTokens(for: request)
+        guard prompt == (try reference.promptTokens(for: request)) else {
             throw ModelError.badConfig("the reference model tokenizes the prompt differently")
         }
-        let mine = try greedyTrace(prompt: prompt, maxNewTokens: request.maxNewTokens, session: session)
-        let theirs = try reference.greedyTrace(prompt: prompt, maxNewTokens: request.maxNewTokens, session: referenceSession)
+        let mine = try greedyTrace(prompt: prompt, maxNewTokens: request.maxNewTokens, session: session,
+                                   sampling: request.sampling)
+        let theirs = try reference.greedyTrace(prompt: prompt, maxNewTokens: request.maxNewTokens, session: referenceSession,
+                                               sampling: request.sampling)
         let common = zip(mine.tokens, theirs.tokens).prefix { $0 == $1 }.count
         let same = common == mine.tokens.count && common == theirs.tokens.count
         return GreedyComparison(tokens: mine.tokens, referenceTokens: theirs.tokens, divergence: same ? nil : common,

@@ -4,6 +4,8 @@ import Foundation
 public enum StopReason: String, Sendable {
     /// The model produced a stop token (`### End` or `<|endoftext|>`).
     case stopToken
+    /// The text reached one of the request's stop texts.
+    case stopText
     /// `maxNewTokens` were produced.
     case maxTokens
     /// The KV cache is full.
@@ -38,6 +40,12 @@ public struct TokenGenerator {
         let room = session.contextLength - session.position
         guard prompt.count <= room else { throw ModelError.promptTooLong(tokens: prompt.count, limit: room) }
         var sampler = Sampler(sampling)
+        // Only the processors read the history; without them it stays empty (nothing to keep).
+        var history = TokenHistory()
+        if sampling.hasProcessors {
+            history.reserve(prompt.count + maxNewTokens, vocabularySize: session.model.config.vocabSize)
+            history.append(contentsOf: prompt)
+        }
         let t0 = DispatchTime.now().uptimeNanoseconds
         try session.evaluate(prompt)
         let t1 = DispatchTime.now().uptimeNanoseconds
@@ -47,12 +55,13 @@ public struct TokenGenerator {
         var single: [Int32] = [0]  // reused: no allocation per token
         defer { result.generationSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9 }
         while result.tokens.count < maxNewTokens {
-            let next = sampler.sample(session.lastLogits)
+            let next = sampler.sample(session.lastLogits, history: history)
             if stopTokens.contains(next) {
                 result.stopReason = .stopToken
                 break
             }
             result.tokens.append(next)
+            if !history.isEmpty { history.append(next) }
             guard try onToken(next) else {
                 result.stopReason = .cancelled
                 break

@@ -1,36 +1,16 @@
 import Foundation
 
-/// How the next token is chosen; Dolly's defaults are those of databrickslabs/dolly's pipeline.
-public struct SamplingParameters: Sendable, Equatable {
-    /// Always take the most likely token (ignores the fields below).
-    public var greedy: Bool
-    public var temperature: Float
-    /// Nucleus sampling: keep the most likely tokens whose probabilities add up to `topP`.
-    public var topP: Float
-    /// Keep only the `topK` most likely tokens; 0 disables.
-    public var topK: Int
-    /// Seed of the sampler; nil picks one at random.
-    public var seed: UInt64?
-
-    public init(greedy: Bool = false, temperature: Float = 1.0, topP: Float = 0.92, topK: Int = 0, seed: UInt64? = nil) {
-        self.greedy = greedy
-        self.temperature = temperature
-        self.topP = topP
-        self.topK = topK
-        self.seed = seed
-    }
-
-    public static let dollyDefaults = SamplingParameters()
-    public static let greedyDecoding = SamplingParameters(greedy: true)
-}
-
-/// Picks tokens from logits the way transformers' logits warpers do: temperature, then top-k,
-/// then top-p, then a draw from the softmax. Scratch space is reused across calls.
+/// Picks tokens from logits in transformers' order (`generation/utils.py` `_get_logits_processor`):
+/// the logits processors (repetition penalty, then no-repeat n-gram), then, when sampling, the
+/// warpers temperature → top-k → top-p → min-p, then a draw from the softmax. Scratch space is
+/// reused across calls: no allocation per token.
 public struct Sampler {
     public let parameters: SamplingParameters
     private var rng: SeededGenerator
+    private var processed: [Float] = []
     private var candidates: [(logit: Float, id: Int32)] = []
     private var probs: [Double] = []
+    private var banned: [Int32] = []
 
     public init(_ parameters: SamplingParameters) {
         self.parameters = parameters
@@ -48,10 +28,77 @@ public struct Sampler {
         return Int32(best)
     }
 
+    /// The next token after `history` (prompt and output so far, which the processors look at).
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory) -> Int32 {
+        guard applyProcessors(logits, history: history) else { return choose(logits) }
+        let scores = processed  // shares the buffer; nothing writes `processed` until the next call
+        return scores.withUnsafeBufferPointer { choose($0) }
+    }
+
+    /// Without history: only the warpers apply (for callers that track no tokens).
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
+        sample(logits, history: TokenHistory())
+    }
+
+    /// The tokens a draw could pick and their warped logits (temperature-scaled, the rest removed),
+    /// most likely first: the finite entries of transformers' processed scores when sampling.
+    public mutating func candidateLogits(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory) -> [(id: Int32, logit: Float)] {
+        let ok: Bool
+        if applyProcessors(logits, history: history) {
+            let scores = processed
+            ok = scores.withUnsafeBufferPointer { warp($0) }
+        } else {
+            ok = warp(logits)
+        }
+        return ok ? candidates.prefix(probs.count).map { ($0.id, $0.logit) } : []
+    }
+
+    /// The logits after the processors only (what greedy decoding takes the arg-max of).
+    public mutating func processedLogits(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory) -> [Float] {
+        applyProcessors(logits, history: history) ? processed : Array(logits)
+    }
+
+    private mutating func choose(_ scores: UnsafeBufferPointer<Float>) -> Int32 {
+        if parameters.isGreedy { return Self.argmax(scores) }
+        guard warp(scores) else { return Self.argmax(scores) }
+        var r = rng.nextUnit() * probs.reduce(0, +)
+        for i in 0..<probs.count {
+            r -= probs[i]
+            if r < 0 { return candidates[i].id }
+        }
+        return candidates[probs.count - 1].id
+    }
+
+    /// Writes the processed logits into `processed`; false (and nothing written) when no processor
+    /// is on, so the caller uses the logits as they are.
+    private mutating func applyProcessors(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory) -> Bool {
         let p = parameters
-        if p.greedy || p.temperature <= 0 || p.topK == 1 { return Self.argmax(logits) }
+        guard p.hasProcessors, !history.isEmpty else { return false }
+        if processed.count != logits.count { processed = [Float](repeating: 0, count: logits.count) }
+        if p.noRepeatNgramSize > 0 { history.bannedNextTokens(ngramSize: p.noRepeatNgramSize, into: &banned) }
+        let bannedIds = banned
+        processed.withUnsafeMutableBufferPointer { out in
+            _ = out.initialize(from: logits)
+            if p.repetitionPenalty != 1 {
+                for id in history.distinctIds where Int(id) < out.count {
+                    let s = out[Int(id)]
+                    out[Int(id)] = s < 0 ? s * p.repetitionPenalty : s / p.repetitionPenalty
+                }
+            }
+            if p.noRepeatNgramSize > 0 {
+                for id in bannedIds where Int(id) < out.count { out[Int(id)] = -.infinity }
+            }
+        }
+        return true
+    }
+
+    /// Fills `candidates` (sorted, warped logits) and `probs` (unnormalised weights of the ones a
+    /// draw may pick). False when nothing finite is left to sample from.
+    private mutating func warp(_ logits: UnsafeBufferPointer<Float>) -> Bool {
+        let p = parameters
         let maxLogit = logits.max() ?? 0
+        // Non-finite logits (e.g. a checkpoint with NaN weights) leave nothing to sample from.
+        guard maxLogit.isFinite else { return false }
         // Tokens more than 40 nats below the best have probability < 4e-18 each: dropping them
         // changes no cumulative sum that top-p compares, and saves sorting the whole vocabulary.
         let floor = maxLogit - 40 * p.temperature
@@ -59,8 +106,7 @@ public struct Sampler {
         for i in 0..<logits.count where logits[i] >= floor {
             candidates.append((logits[i] / p.temperature, Int32(i)))
         }
-        // Non-finite logits (e.g. a checkpoint with NaN weights) leave nothing to sample from.
-        guard !candidates.isEmpty, maxLogit.isFinite else { return Self.argmax(logits) }
+        guard !candidates.isEmpty else { return false }
         candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
         if p.topK > 0 && p.topK < candidates.count {
             // transformers keeps every token tied with the k-th.
@@ -72,9 +118,9 @@ public struct Sampler {
         let top = candidates[0].logit
         probs.removeAll(keepingCapacity: true)
         for c in candidates { probs.append(Double(exp(c.logit - top))) }
-        var total = probs.reduce(0, +)
         if p.topP < 1 {
             // Keep the smallest prefix whose mass reaches topP (at least one token).
+            let total = probs.reduce(0, +)
             var cumulative = 0.0
             var keep = probs.count
             for i in 0..<probs.count {
@@ -82,13 +128,14 @@ public struct Sampler {
                 if cumulative >= Double(p.topP) { keep = i + 1; break }
             }
             probs.removeLast(probs.count - keep)
-            total = probs.reduce(0, +)
         }
-        var r = rng.nextUnit() * total
-        for i in 0..<probs.count {
-            r -= probs[i]
-            if r < 0 { return candidates[i].id }
+        if p.minP > 0 {
+            // transformers compares softmax probabilities with min_p times the largest; relative to
+            // the top token that is exp(logit - top), which probs already holds (probs[0] == 1).
+            var keep = 1
+            while keep < probs.count && probs[keep] >= Double(p.minP) { keep += 1 }
+            probs.removeLast(probs.count - keep)
         }
-        return candidates[probs.count - 1].id
+        return true
     }
 }

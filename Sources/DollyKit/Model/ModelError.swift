@@ -10,6 +10,8 @@ public enum ModelError: LocalizedError, Equatable {
     case contextFull(limit: Int)
     case promptTooLong(tokens: Int, limit: Int)
     case emptyPrompt
+    /// A generation request that can't be run as given (e.g. a sampling value out of range).
+    case invalidRequest(String)
 
     public var errorDescription: String? {
         switch self {
@@ -22,6 +24,7 @@ public enum ModelError: LocalizedError, Equatable {
         case let .promptTooLong(tokens, limit):
             return "prompt is \(tokens) tokens but the context holds \(limit); shorten it or raise --context"
         case .emptyPrompt: return "the prompt is empty"
+        case let .invalidRequest(reason): return "invalid request: \(reason)"
         }
     }
 }

@@ -4,49 +4,71 @@ import Foundation
 public struct GenerationRequest: Sendable {
     /// An instruction (wrapped in Dolly's template) or, with `raw`, a plain prompt.
     public var text: String
+    /// Context for the instruction (a passage to answer from, summarise or extract from), given to
+    /// the model as the model card does: `{instruction}\n\nInput:\n{context}`. Not for raw prompts.
+    public var context: String?
     public var raw: Bool
     public var maxNewTokens: Int
     public var sampling: SamplingParameters
+    /// Generation ends where the text would contain one of these; neither it nor anything after
+    /// it is returned.
+    public var stopTexts: [String]
 
-    public init(text: String, raw: Bool = false, maxNewTokens: Int = 256, sampling: SamplingParameters = .dollyDefaults) {
+    public init(text: String, context: String? = nil, raw: Bool = false, maxNewTokens: Int = 256,
+                sampling: SamplingParameters = .dollyDefaults, stopTexts: [String] = []) {
         self.text = text
+        self.context = context
         self.raw = raw
         self.maxNewTokens = maxNewTokens
         self.sampling = sampling
+        self.stopTexts = stopTexts
     }
 }
 
 extension DollyModel {
     /// The token ids the model sees for a request.
-    public func promptTokens(for request: GenerationRequest) -> [Int32] {
-        tokenizer.encode(request.raw ? request.text : DollyPrompt.format(instruction: request.text))
+    public func promptTokens(for request: GenerationRequest) throws -> [Int32] {
+        if request.raw {
+            guard request.context == nil else { throw ModelError.invalidRequest("a raw prompt takes no context") }
+            return tokenizer.encode(request.text)
+        }
+        return tokenizer.encode(DollyPrompt.format(instruction: request.text, context: request.context))
     }
 
     /// Generates an answer on `session` (reset first: Dolly's pipeline keeps no history), streaming
-    /// text pieces to `onText` as soon as they are whole UTF-8. An instruction's answer is stripped
-    /// of surrounding whitespace like the pipeline's; a raw continuation is printed as produced.
-    /// `isCancelled` is polled after every token (e.g. for Ctrl-C).
+    /// text pieces to `onText` as soon as they are whole UTF-8 and can no longer turn into a stop
+    /// text. An instruction's answer is stripped of surrounding whitespace like the pipeline's; a
+    /// raw continuation is printed as produced. `isCancelled` is polled after every token (e.g. for
+    /// Ctrl-C).
     @discardableResult
     public func generate(_ request: GenerationRequest, session: InferenceSession, isCancelled: () -> Bool = { false },
                          onText: (String) throws -> Bool) throws -> GenerationResult {
+        guard request.sampling.invalidValue == nil else {
+            throw ModelError.invalidRequest(request.sampling.invalidValue!)
+        }
         session.reset()
-        let prompt = promptTokens(for: request)
+        let prompt = try promptTokens(for: request)
         var decoder = StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: false)
+        var stops = StopTextFilter(stopTexts: request.stopTexts)
         var stripper = StrippingStream()
         let raw = request.raw
-        let result = try TokenGenerator(session: session).generate(
+        func emit(_ text: String) throws -> Bool {
+            let piece = raw ? text : stripper.push(text)
+            return piece.isEmpty ? true : try onText(piece)
+        }
+        var result = try TokenGenerator(session: session).generate(
             prompt: prompt, maxNewTokens: request.maxNewTokens, sampling: request.sampling,
             stopTokens: stopTokens
         ) { id in
-            var piece = decoder.append(id)
-            if !raw { piece = stripper.push(piece) }
-            if !piece.isEmpty, try !onText(piece) { return false }
-            return !isCancelled()
+            guard try emit(stops.push(decoder.append(id))) else { return false }
+            return !stops.stopped && !isCancelled()
         }
-        // A generation cut short may end inside a UTF-8 sequence: emit what remains, lossily.
-        var tail = decoder.flush()
-        if !raw { tail = stripper.push(tail) }
-        if !tail.isEmpty { _ = try onText(tail) }
+        if stops.stopped {
+            result.stopReason = .stopText
+        } else {
+            // A generation cut short may end inside a UTF-8 sequence: emit what remains, lossily.
+            _ = try emit(stops.push(decoder.flush()) + stops.flush())
+        }
         return result
     }
 }

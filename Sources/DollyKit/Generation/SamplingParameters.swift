@@ -1,0 +1,55 @@
+/// How the next token is chosen. Defaults are databrickslabs/dolly's pipeline's (top_p 0.92,
+/// top_k 0, temperature 1) with every other control off; each field has the semantics of the
+/// transformers `GenerationConfig` field of the same name.
+public struct SamplingParameters: Sendable, Equatable {
+    /// Always take the most likely token (after the logits processors); ignores the warpers below.
+    public var greedy: Bool
+    /// Divides the logits before top-k, top-p and min-p; 0 means greedy.
+    public var temperature: Float
+    /// Nucleus sampling: keep the most likely tokens whose probabilities add up to `topP`.
+    public var topP: Float
+    /// Keep only the `topK` most likely tokens; 0 disables.
+    public var topK: Int
+    /// Keep only tokens at least `minP` times as likely as the most likely one (after top-p); 0 disables.
+    public var minP: Float
+    /// transformers' `repetition_penalty`: the logit of every id already in the prompt or the output
+    /// is divided by it when positive and multiplied by it when negative; 1 disables.
+    public var repetitionPenalty: Float
+    /// transformers' `no_repeat_ngram_size`: no n-gram of this size occurs twice in prompt plus
+    /// output; 0 disables.
+    public var noRepeatNgramSize: Int
+    /// Seed of the sampler; nil picks one at random.
+    public var seed: UInt64?
+
+    public init(greedy: Bool = false, temperature: Float = 1.0, topP: Float = 0.92, topK: Int = 0, minP: Float = 0,
+                repetitionPenalty: Float = 1, noRepeatNgramSize: Int = 0, seed: UInt64? = nil) {
+        self.greedy = greedy
+        self.temperature = temperature
+        self.topP = topP
+        self.topK = topK
+        self.minP = minP
+        self.repetitionPenalty = repetitionPenalty
+        self.noRepeatNgramSize = noRepeatNgramSize
+        self.seed = seed
+    }
+
+    public static let dollyDefaults = SamplingParameters()
+    public static let greedyDecoding = SamplingParameters(greedy: true)
+
+    /// Whether decoding takes the arg-max instead of drawing.
+    public var isGreedy: Bool { greedy || temperature <= 0 || topK == 1 }
+
+    /// Whether any logits processor (as opposed to a sampling warper) is on.
+    var hasProcessors: Bool { repetitionPenalty != 1 || noRepeatNgramSize > 0 }
+
+    /// A description of the first value out of range, or nil when all are usable.
+    public var invalidValue: String? {
+        if !temperature.isFinite || temperature < 0 { return "temperature must be >= 0" }
+        if !topP.isFinite || topP <= 0 || topP > 1 { return "top-p must be in (0, 1]" }
+        if topK < 0 { return "top-k must be >= 0" }
+        if !minP.isFinite || minP < 0 || minP > 1 { return "min-p must be in [0, 1]" }
+        if !repetitionPenalty.isFinite || repetitionPenalty <= 0 { return "repetition penalty must be > 0" }
+        if noRepeatNgramSize < 0 { return "no-repeat n-gram size must be >= 0" }
+        return nil
+    }
+}

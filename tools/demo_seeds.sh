@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's first command under default sampling for seeds 1..N: prints each answer and how it
+# ended, then how many ended with ### End on their own (stop reason "stopToken").
+#   tools/demo_seeds.sh [N] [INSTRUCTION]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-10}
+instruction=${2:-'What does the word "ephemeral" mean?'}
+swift build -c release --product dolly >/dev/null
+ended=0
+for seed in $(seq 1 "$n"); do
+    answer=$(.build/release/dolly run --model models/dolly-demo --seed "$seed" --verbose "$instruction" 2>/tmp/demo_seeds.err)
+    stop=$(sed -n 's/.*stop: \([a-zA-Z]*\).*/\1/p' /tmp/demo_seeds.err)
+    [ "$stop" = stopToken ] && ended=$((ended + 1))
+    printf 'seed %2d [%s] %s\n' "$seed" "$stop" "$(echo "$answer" | tr '\n' ' ')"
+done
+echo "$ended/$n answers ended with ### End"
