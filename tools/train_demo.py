@@ -359,6 +359,7 @@ def sample(a):
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(TOKENIZER)
     model = load_exported(a.model)
+    torch.manual_seed(a.seed)
     rows = [json.loads(line) for line in open(os.path.join(DATA, "val.jsonl"), encoding="utf-8")]
     with_input = [json.loads(line) for line in open(os.path.join(DATA, "val_input.jsonl"), encoding="utf-8")]
     rows = [{"instruction": s, "response": None} for s in SAMPLE_INSTRUCTIONS] + rows[:a.n] + with_input[:a.n // 2]
@@ -367,14 +368,22 @@ def sample(a):
         ids = tok.encode(demo_data.prompt(r["instruction"], r.get("context"))).ids
         x = torch.tensor([ids])
         with torch.no_grad():
-            out = model.generate(x, attention_mask=torch.ones_like(x), do_sample=False, max_new_tokens=64,
-                                 eos_token_id=END_ID, pad_token_id=0)
+            # Greedy, or with --do-sample the pipeline's defaults (top_p 0.92, top_k 0, temperature 1).
+            sampling = dict(do_sample=True, top_p=0.92, top_k=0) if a.do_sample else dict(do_sample=False)
+            out = model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=64,
+                                 eos_token_id=END_ID, pad_token_id=0, **sampling)
         gen = out[0, len(ids):].tolist()
         ended += gen[-1:] == [END_ID]
+        r["ended"] = gen[-1:] == [END_ID]
         print(json.dumps({"instruction": r["instruction"], "context": r.get("context"), "reference": r["response"],
-                          "greedy": tok.decode(gen, skip_special_tokens=False),
+                          "answer": tok.decode(gen, skip_special_tokens=False),
                           "ended_with_end_token": gen[-1:] == [END_ID]}, ensure_ascii=False))
-    print(f"{ended}/{len(rows)} greedy answers ended with ### End ({END_ID})", file=sys.stderr)
+    held = rows[len(SAMPLE_INSTRUCTIONS):]
+    held_ended = sum(r["ended"] for r in held)
+    kind = "sampled" if a.do_sample else "greedy"
+    print(f"{ended}/{len(rows)} {kind} answers ended with ### End ({END_ID}); held-out instructions: "
+          f"{held_ended}/{len(held)}, with context {sum(r['ended'] for r in held if r.get('context'))}/"
+          f"{sum(1 for r in held if r.get('context'))}", file=sys.stderr)
 
 
 def main():
@@ -392,7 +401,8 @@ def main():
     ap.add_argument("--export", action="store_true", help="write models/dolly-demo from the checkpoint")
     ap.add_argument("--sample", action="store_true", help="greedy answers from models/dolly-demo")
     ap.add_argument("--model", default=MODEL_DIR)
-    ap.add_argument("-n", type=int, default=12, help="held-out instructions to sample")
+    ap.add_argument("-n", type=int, default=12, help="held-out instructions to sample (and n/2 with context)")
+    ap.add_argument("--do-sample", action="store_true", help="--sample with the pipeline's sampling instead of greedy")
     a = ap.parse_args()
     if a.export:
         export(a)
