@@ -35,14 +35,18 @@ struct ChatCommand: ParsableCommand {
             var context = try contextOptions.read()
             let (model, session) = try modelOptions.load()
             let interactive = isatty(0) != 0
+            let input = LineReader()
             func prompt(_ mark: String) { if interactive { Console.note(mark, terminator: " ") } }
             while true {
                 prompt(context == nil ? ">" : "[input] >")
-                guard var line = readLine(strippingNewline: true), !Interrupt.requested else { break }
+                guard var line = input.next(), !Interrupt.requested else {
+                    if interactive { Console.note("") }  // leave the shell's prompt on a line of its own
+                    break
+                }
                 while line.hasSuffix("\\") {
                     line.removeLast()
                     prompt(".")
-                    guard let more = readLine(strippingNewline: true) else { break }
+                    guard let more = input.next() else { break }
                     line += "\n" + more
                 }
                 let instruction = line.trimmingCharacters(in: .whitespaces)
@@ -59,7 +63,7 @@ struct ChatCommand: ParsableCommand {
                     var lines: [String] = []
                     while true {
                         prompt("|")
-                        guard let l = readLine(strippingNewline: true), l.trimmingCharacters(in: .whitespaces) != "/end" else { break }
+                        guard let l = input.next(), l.trimmingCharacters(in: .whitespaces) != "/end" else { break }
                         lines.append(l)
                     }
                     context = lines.joined(separator: "\n")
