@@ -16,8 +16,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("n"), help: "Tokens to generate (0 skips the test).")
     var generatedTokens = 128
 
-    @Option(name: [.customShort("t"), .long], help: "Threads (default: the machine's cores).")
-    var threads: Int?
+    @OptionGroup var threads: ThreadOptions
 
     @Option(name: .customShort("d"), help: "Tokens already in the KV cache when each test starts (llama-bench's -d).")
     var depth = 0
@@ -27,8 +26,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("r"), help: "Repetitions of each test.")
     var repetitions = 5
 
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case md, json
+    }
+
     @Option(name: .customShort("o"), help: "Output format: md or json.")
-    var output = "md"
+    var output = OutputFormat.md
 
     func validate() throws {
         guard promptTokens >= 0, generatedTokens >= 0, promptTokens + generatedTokens > 0 else {
@@ -36,21 +39,18 @@ struct BenchCommand: ParsableCommand {
         }
         guard depth >= 0 else { throw ValidationError("-d must be >= 0") }
         guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
-        guard output == "md" || output == "json" else { throw ValidationError("-o must be md or json") }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
     }
 
     func run() throws {
         try Console.guarded {
-            let n = threads ?? DollyModel.defaultThreads
-            DollyModel.setThreads(n)
+            let n = threads.apply()
             let m = try DollyModel.load(path: model)
             let results = try m.benchmark(promptTokens: promptTokens, generatedTokens: generatedTokens, repetitions: repetitions,
                                           depth: depth, kvType: cache.kv)
             let rss = ProcessStats.peakResidentBytes
             let kernel = DollyModel.kernelName
             let name = URL(fileURLWithPath: model).lastPathComponent
-            if output == "json" {
+            if output == .json {
                 let objects: [[String: Any]] = results.map { r in
                     ["model_filename": model, "model_size": m.weightBytes, "model_n_params": m.parameterCount,
                      "n_threads": n, "n_prompt": r.promptTokens, "n_gen": r.generatedTokens,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DollyKit
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +16,25 @@ enum Console {
         FileHandle.standardError.write(Data((text + terminator).utf8))
     }
 
+    /// The options that change what a library error is about: the library describes values, the
+    /// command line knows which flag sets them.
+    static func flags(for error: Error) -> String? {
+        switch error {
+        case let e as ModelError:
+            switch e {
+            case .contextFull, .promptTooLong, .contextLength: return "--context"
+            default: return nil
+            }
+        case let e as EvaluationError:
+            switch e {
+            case .windowTooSmall, .windowExceedsSession, .textTooShort: return "--context"
+            case .promptExceedsContext: return "--context, --max-tokens"
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
     /// Runs `body`, turning any error into one line on stderr and exit status 1.
     static func guarded(_ body: () throws -> Void) throws {
         do {
@@ -22,7 +42,8 @@ enum Console {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
+            var message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
+            if let flags = flags(for: error) { message += " (\(flags))" }
             note("dolly: error: \(message)")
             throw ExitCode.failure
         }

@@ -14,26 +14,18 @@ struct ConvertCommand: ParsableCommand {
     var output: String
 
     @Option(name: .long, help: "Quantization recipe: q4 (default), q8 or f16.")
-    var quant: String = "q4"
+    var quant = QuantizationRecipe.q4
 
-    @Option(name: [.customShort("t"), .long], help: "Threads (default: the machine's cores).")
-    var threads: Int?
-
-    func validate() throws {
-        guard QuantizationRecipe(rawValue: quant) != nil else {
-            throw ValidationError("--quant must be one of \(QuantizationRecipe.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
-    }
+    @OptionGroup var threads: ThreadOptions
 
     func run() throws {
         try Console.guarded {
-            DollyModel.setThreads(threads ?? DollyModel.defaultThreads)
+            threads.apply()
             Interrupt.install()
             // Past a file-size limit, get EFBIG from write() (a clean error) instead of being killed.
             signal(SIGXFSZ, SIG_IGN)
             let bar = ProgressBar(label: "convert")
-            let converter = Converter(sourceDirectory: source, recipe: QuantizationRecipe(rawValue: quant)!)
+            let converter = Converter(sourceDirectory: source, recipe: quant)
             let summary = try converter.convert(
                 to: output,
                 progress: { bar.update(done: $0.done, total: $0.total, note: $0.phase.rawValue) },

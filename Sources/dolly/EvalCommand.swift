@@ -10,36 +10,38 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .long, help: "One of: \(EvalTask.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var task: String
+    var task: EvalTask
 
     @Option(name: .long, help: "Score only the first N items.")
     var limit: Int?
 
-    @Option(name: .long, help: "Folder with <task>.jsonl (default: $DOLLY_EVAL_DATA, tools/.eval-data, then Tests/Fixtures/eval).")
+    @Option(name: .long, help: ArgumentHelp(
+        "Folder with <task>.jsonl (default: $DOLLY_EVAL_DATA). The repository's Tests/Fixtures/eval holds 200-item slices; tools/export_eval_sets.py writes whole sets.",
+        valueName: "DIR"))
     var data: String?
 
     func validate() throws {
-        guard EvalTask(rawValue: task) != nil else {
-            throw ValidationError("--task must be one of \(EvalTask.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 
-    func dataFile() throws -> String {
-        let folders = data.map { [$0] } ?? [ProcessInfo.processInfo.environment["DOLLY_EVAL_DATA"], "tools/.eval-data", "Tests/Fixtures/eval"].compactMap { $0 }
-        for folder in folders {
-            let path = URL(fileURLWithPath: folder).appendingPathComponent("\(task).jsonl").path
-            if FileManager.default.fileExists(atPath: path) { return path }
+    struct NoDataError: LocalizedError {
+        var errorDescription: String? {
+            "no evaluation data: give --data DIR (the repository's Tests/Fixtures/eval, or a folder written by tools/export_eval_sets.py) or set DOLLY_EVAL_DATA"
         }
-        throw ModelError.missingFile("\(task).jsonl in \(folders.joined(separator: ", ")) (run tools/export_eval_sets.py)")
+    }
+
+    func dataFile() throws -> String {
+        guard let folder = data ?? ProcessInfo.processInfo.environment["DOLLY_EVAL_DATA"] else { throw NoDataError() }
+        let path = URL(fileURLWithPath: folder).appendingPathComponent("\(task.rawValue).jsonl").path
+        guard FileManager.default.fileExists(atPath: path) else { throw ModelError.missingFile(path) }
+        return path
     }
 
     func run() throws {
         try Console.guarded {
-            let t = EvalTask(rawValue: task)!
             let items = try EvalItem.load(path: try dataFile(), limit: limit)
             let (model, session) = try modelOptions.load()
-            let bar = ProgressBar(label: task, unit: "items", scale: 1)
+            let bar = ProgressBar(label: task.rawValue, unit: "items", scale: 1)
             var correct = 0, correctNorm = 0
             for (i, item) in items.enumerated() {
                 let s = try model.score(item, session: session)
@@ -50,8 +52,8 @@ struct EvalCommand: ParsableCommand {
             }
             bar.finish()
             let n = Double(items.count)
-            var line = String(format: "%@: acc %.4f", task, Double(correct) / n)
-            if t.reportsNormalized { line += String(format: " acc_norm %.4f", Double(correctNorm) / n) }
+            var line = String(format: "%@: acc %.4f", task.rawValue, Double(correct) / n)
+            if task.reportsNormalized { line += String(format: " acc_norm %.4f", Double(correctNorm) / n) }
             Console.write(line + " (\(items.count) items)\n")
         }
     }

@@ -1,13 +1,32 @@
 import ArgumentParser
 import DollyKit
 
-/// Which model to load, and with how many threads.
+/// `-t/--threads`, for every command that runs kernels.
+struct ThreadOptions: ParsableArguments {
+    @Option(name: [.customShort("t"), .long], help: "Threads (default: the machine's physical cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 1024 {
+            throw ValidationError("--threads must be between 1 and 1024")
+        }
+    }
+
+    /// The thread count in force, after setting it for every kernel.
+    @discardableResult
+    func apply() -> Int {
+        let n = threads ?? DollyModel.defaultThreads
+        DollyModel.setThreads(n)
+        return n
+    }
+}
+
+/// Which model to load, with how many threads, and the session's size and cache type.
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "A .dolly file, or a Hugging Face Dolly folder (config.json, tokenizer.json, weights).")
     var model: String
 
-    @Option(name: [.customShort("t"), .long], help: "Threads (default: the machine's cores).")
-    var threads: Int?
+    @OptionGroup var threads: ThreadOptions
 
     @Option(name: .long, help: "Context length in tokens (default: 2048 or the model's maximum, if smaller).")
     var context: Int?
@@ -15,9 +34,6 @@ struct ModelOptions: ParsableArguments {
     @OptionGroup var cache: CacheOptions
 
     func validate() throws {
-        if let threads, threads < 1 || threads > 1024 {
-            throw ValidationError("--threads must be between 1 and 1024")
-        }
         if let context, context < 1 {
             throw ValidationError("--context must be positive")
         }
@@ -25,7 +41,7 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the model and makes a session for it.
     func load(defaultContext: Int? = nil) throws -> (DollyModel, InferenceSession) {
-        DollyModel.setThreads(threads ?? DollyModel.defaultThreads)
+        threads.apply()
         let model = try DollyModel.load(path: self.model)
         let session = try model.network.makeSession(
             contextLength: context ?? defaultContext.map { min($0, model.config.maxPositionEmbeddings) },

@@ -447,6 +447,31 @@ extension CLITests {
         XCTAssertFalse(controls.stdout.isEmpty)
     }
 
+    /// Closed choices are parsed as enums (bad values refused with the valid ones); library errors
+    /// name values, and the command line adds the flag that sets them.
+    func testEnumOptionsAndFlagHints() throws {
+        for (args, fragment) in [(["convert", FixturePaths.path("tiny-bin"), "-o", "/tmp/x.dolly", "--quant", "q5"], "q4"),
+                                 (["eval", "--model", Self.demo, "--task", "mmlu", "--data", "Tests/Fixtures/eval"], "hellaswag"),
+                                 (["bench", "--model", Self.demo, "-o", "csv"], "json")] {
+            let r = try dolly(args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            XCTAssertEqual(r.stdout, "", "\(args)")
+            XCTAssertTrue(r.stderr.contains(fragment), "\(args): \(r.stderr)")
+        }
+        let env = ProcessInfo.processInfo.environment["DOLLY_EVAL_DATA"]
+        if env == nil {
+            assertCleanFailure(try dolly(["eval", "--model", Self.demo, "--task", "piqa"]), mentions: "--data")
+        }
+        let dir = try FixturePaths.temporaryDirectory("dolly-cli-short")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let short = dir.appendingPathComponent("short.txt")
+        try Data("Only a few words.".utf8).write(to: short)
+        assertCleanFailure(try dolly(["perplexity", "--model", Self.demo, short.path, "--context", "64"]),
+                           mentions: "fewer than one scoring window of 64 (--context)")
+        assertCleanFailure(try dolly(["run", "--model", FixturePaths.path("tiny-bin"), "--context", "16", "--raw",
+                                      String(repeating: "word ", count: 40)]), mentions: "(--context)")
+    }
+
     /// Ctrl-C in chat stops the answer being written and returns to the prompt; the next
     /// instruction is answered; end of input exits cleanly.
     func testChatInterruptReturnsToThePrompt() throws {

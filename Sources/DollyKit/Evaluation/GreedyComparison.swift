@@ -30,9 +30,10 @@ extension DollyModel {
     public func greedyTrace(prompt: [Int32], maxNewTokens: Int, session: InferenceSession,
                             sampling: SamplingParameters = .greedyDecoding) throws -> (tokens: [Int32], margins: [Float]) {
         session.reset()
-        guard config.vocabSize >= 2 else { throw ModelError.badConfig("a vocabulary of \(config.vocabSize) has no second choice") }
+        guard config.vocabSize >= 2 else { throw EvaluationError.vocabularyTooSmall(config.vocabSize) }
         guard prompt.count + maxNewTokens <= session.contextLength else {
-            throw ModelError.badConfig("the prompt (\(prompt.count) tokens) and \(maxNewTokens) new tokens exceed the context (\(session.contextLength))")
+            throw EvaluationError.promptExceedsContext(prompt: prompt.count, newTokens: maxNewTokens,
+                                                        context: session.contextLength)
         }
         try session.evaluate(prompt)
         var tokens: [Int32] = [], margins: [Float] = []
@@ -59,7 +60,7 @@ extension DollyModel {
                               referenceSession: InferenceSession) throws -> GreedyComparison {
         let prompt = try promptTokens(for: request)
         guard prompt == (try reference.promptTokens(for: request)) else {
-            throw ModelError.badConfig("the reference model tokenizes the prompt differently")
+            throw EvaluationError.referenceMismatch("tokenizes the prompt differently")
         }
         let mine = try greedyTrace(prompt: prompt, maxNewTokens: request.maxNewTokens, session: session,
                                    sampling: request.sampling)

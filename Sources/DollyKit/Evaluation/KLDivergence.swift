@@ -24,11 +24,11 @@ extension DollyModel {
                            referenceSession: InferenceSession,
                            progress: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> DivergenceResult {
         guard reference.config.vocabSize == config.vocabSize else {
-            throw ModelError.badConfig("the reference model has a vocabulary of \(reference.config.vocabSize), this one \(config.vocabSize)")
+            throw EvaluationError.referenceMismatch("has a vocabulary of \(reference.config.vocabSize), this one \(config.vocabSize)")
         }
         let tokens = tokenizer.encode(text)
         guard tokens == reference.tokenizer.encode(text) else {
-            throw ModelError.badConfig("the reference model tokenizes the text differently")
+            throw EvaluationError.referenceMismatch("tokenizes the text differently")
         }
         let vocab = config.vocabSize
         let scored = try ScoredPositions(context: context, vocab: vocab, tokens: tokens.count,

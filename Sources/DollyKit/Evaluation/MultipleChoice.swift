@@ -31,7 +31,7 @@ public struct EvalItem: Sendable {
         for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
             if let limit, items.count >= limit { break }
             guard let raw = try? JSONDecoder().decode(Raw.self, from: Data(line)) else {
-                throw ModelError.badConfig("\(path):\(n + 1): not an evaluation item")
+                throw EvaluationError.badItem(path: path, line: n + 1, reason: "not an evaluation item")
             }
             let item: EvalItem
             if let context = raw.context, let choices = raw.choices {
@@ -41,10 +41,11 @@ public struct EvalItem: Sendable {
                 item = EvalItem(pairs: contexts.map { ($0, continuation) }, label: raw.label,
                                 normLengths: contexts.map { _ in continuation.unicodeScalars.count - 1 })
             } else {
-                throw ModelError.badConfig("\(path):\(n + 1): needs context+choices or contexts+continuation")
+                throw EvaluationError.badItem(path: path, line: n + 1, reason: "needs context+choices or contexts+continuation")
             }
             guard item.pairs.count >= 2, item.label >= 0, item.label < item.pairs.count else {
-                throw ModelError.badConfig("\(path):\(n + 1): label \(raw.label) does not name one of \(item.pairs.count) choices")
+                throw EvaluationError.badItem(path: path, line: n + 1,
+                                                reason: "label \(raw.label) does not name one of \(item.pairs.count) choices")
             }
             items.append(item)
         }

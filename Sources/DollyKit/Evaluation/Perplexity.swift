@@ -40,12 +40,12 @@ struct ScoredPositions {
     let windows: Int
 
     init(context: Int, vocab: Int, tokens: Int, sessions: [InferenceSession]) throws {
-        guard context >= 2 else { throw ModelError.badConfig("--context must be at least 2") }
+        guard context >= 2 else { throw EvaluationError.windowTooSmall(context) }
         for s in sessions where context > s.contextLength {
-            throw ModelError.badConfig("--context \(context) exceeds the session's \(s.contextLength)")
+            throw EvaluationError.windowExceedsSession(window: context, session: s.contextLength)
         }
         guard tokens >= context else {
-            throw ModelError.badConfig("the text has \(tokens) tokens; perplexity needs at least --context (\(context))")
+            throw EvaluationError.textTooShort(tokens: tokens, window: context)
         }
         self.context = context
         self.vocab = vocab

@@ -67,9 +67,9 @@ public final class InferenceSession {
 
     init(model: GPTNeoX, contextLength: Int, batchSize: Int, kvType: KVCacheType = .f16) throws {
         let c = model.config
-        guard contextLength > 0 else { throw ModelError.badConfig("context length must be positive") }
+        guard contextLength > 0 else { throw ModelError.contextLength(requested: contextLength, limit: c.maxPositionEmbeddings) }
         guard contextLength <= c.maxPositionEmbeddings else {
-            throw ModelError.badConfig("context \(contextLength) exceeds the model's max_position_embeddings \(c.maxPositionEmbeddings)")
+            throw ModelError.contextLength(requested: contextLength, limit: c.maxPositionEmbeddings)
         }
         self.model = model
         self.contextLength = contextLength

@@ -8,6 +8,8 @@ public enum ModelError: LocalizedError, Equatable {
     case missingTensor(String)
     case badTensor(name: String, reason: String)
     case contextFull(limit: Int)
+    /// A session asked for more positions than the model has (or none).
+    case contextLength(requested: Int, limit: Int)
     case promptTooLong(tokens: Int, limit: Int)
     case emptyPrompt
     /// A generation request that can't be run as given (e.g. a sampling value out of range).
@@ -20,9 +22,12 @@ public enum ModelError: LocalizedError, Equatable {
         case let .unsupported(what): return "unsupported model: \(what)"
         case let .missingTensor(name): return "checkpoint has no tensor \(name)"
         case let .badTensor(name, reason): return "tensor \(name): \(reason)"
-        case let .contextFull(limit): return "context is full (\(limit) tokens); use a larger --context or a shorter prompt"
+        case let .contextFull(limit): return "the context is full (\(limit) tokens)"
+        case let .contextLength(requested, limit):
+            return requested < 1 ? "a context of \(requested) tokens is not possible"
+                : "a context of \(requested) tokens exceeds the model's max_position_embeddings \(limit)"
         case let .promptTooLong(tokens, limit):
-            return "prompt is \(tokens) tokens but the context holds \(limit); shorten it or raise --context"
+            return "the prompt is \(tokens) tokens but the context holds \(limit)"
         case .emptyPrompt: return "the prompt is empty"
         case let .invalidRequest(reason): return "invalid request: \(reason)"
         }

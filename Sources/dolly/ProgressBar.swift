@@ -2,7 +2,7 @@ import Foundation
 
 /// A one-line progress bar on stderr: percentage, throughput and time left. Redraws at most ten
 /// times a second on a terminal; when stderr is a file or pipe, prints a line every 10%.
-public final class ProgressBar {
+final class ProgressBar {
     private let label: String
     private let unit: String
     private let scale: Double
@@ -12,13 +12,13 @@ public final class ProgressBar {
     private let interactive = isatty(2) != 0
 
     /// `scale` converts counts to the displayed unit (e.g. 1e-6 for MB).
-    public init(label: String, unit: String = "MB", scale: Double = 1e-6) {
+    init(label: String, unit: String = "MB", scale: Double = 1e-6) {
         self.label = label
         self.unit = unit
         self.scale = scale
     }
 
-    public func update(done: Int, total: Int, note: String = "") {
+    func update(done: Int, total: Int, note: String = "") {
         let now = DispatchTime.now().uptimeNanoseconds
         let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
         let elapsed = Double(now - start) / 1e9
@@ -40,7 +40,7 @@ public final class ProgressBar {
     }
 
     /// Ends the bar's line.
-    public func finish() {
+    func finish() {
         if interactive { emit("\n") }
     }
 
