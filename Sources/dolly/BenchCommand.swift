@@ -52,7 +52,7 @@ struct BenchCommand: ParsableCommand {
             let name = URL(fileURLWithPath: model).lastPathComponent
             if output == .json {
                 let objects: [[String: Any]] = results.map { r in
-                    ["model_filename": model, "model_size": m.weightBytes, "model_n_params": m.parameterCount,
+                    ["model_filename": model, "model_size": m.network.weights.weightBytes, "model_n_params": m.network.weights.parameterCount,
                      "n_threads": n, "n_prompt": r.promptTokens, "n_gen": r.generatedTokens,
                      "avg_ts": r.mean, "stddev_ts": r.standardDeviation, "samples_ts": r.samples,
                      "n_depth": depth, "type_k": cache.kv.rawValue, "type_v": cache.kv.rawValue, "peak_rss_bytes": rss, "kernel": kernel]
@@ -65,7 +65,7 @@ struct BenchCommand: ParsableCommand {
                 for r in results {
                     let test = depth > 0 ? "\(r.name) @ d\(depth)" : r.name
                     out += String(format: "| %@ | %.2f GiB | %.2f M | %@ | %d | %@ | %@ | %.2f ± %.2f |\n", name,
-                                  Double(m.weightBytes) / 1_073_741_824, Double(m.parameterCount) / 1e6, kernel, n, cache.kv.rawValue, test,
+                                  Double(m.network.weights.weightBytes) / 1_073_741_824, Double(m.network.weights.parameterCount) / 1e6, kernel, n, cache.kv.rawValue, test,
                                   r.mean, r.standardDeviation)
                 }
                 out += String(format: "\npeak RSS: %.1f MiB\n", Double(rss) / 1_048_576)

@@ -76,7 +76,7 @@ final class CheckpointFormsTests: XCTestCase {
         let reference = try TorchCheckpoint(path: CheckpointFixtures.path("bin/pytorch_model.bin"))
         var others: [(String, TensorSource)] = []
         for dir in ["bin", "bin-archive", "bin-proto4", "zip64", "safetensors", "sharded", "sharded-bin"] {
-            others.append((dir, try openCheckpoint(directory: CheckpointFixtures.path(dir))))
+            others.append((dir, try Checkpoint.open(directory: CheckpointFixtures.path(dir))))
         }
         for (dir, source) in others {
             XCTAssertEqual(Set(source.tensorNames).intersection(CheckpointFixtures.commonNames).count,
@@ -92,16 +92,16 @@ final class CheckpointFormsTests: XCTestCase {
     }
 
     func testOpenChoosesLayout() throws {
-        XCTAssertTrue(try openCheckpoint(directory: CheckpointFixtures.path("sharded")) is ShardedCheckpoint)
-        XCTAssertTrue(try openCheckpoint(directory: CheckpointFixtures.path("sharded-bin")) is ShardedCheckpoint)
-        XCTAssertTrue(try openCheckpoint(directory: CheckpointFixtures.path("safetensors")) is SafetensorsCheckpoint)
-        XCTAssertTrue(try openCheckpoint(directory: CheckpointFixtures.path("bin")) is TorchCheckpoint)
-        let sharded = try XCTUnwrap(try openCheckpoint(directory: CheckpointFixtures.path("sharded")) as? ShardedCheckpoint)
+        XCTAssertTrue(try Checkpoint.open(directory: CheckpointFixtures.path("sharded")) is ShardedCheckpoint)
+        XCTAssertTrue(try Checkpoint.open(directory: CheckpointFixtures.path("sharded-bin")) is ShardedCheckpoint)
+        XCTAssertTrue(try Checkpoint.open(directory: CheckpointFixtures.path("safetensors")) is SafetensorsCheckpoint)
+        XCTAssertTrue(try Checkpoint.open(directory: CheckpointFixtures.path("bin")) is TorchCheckpoint)
+        let sharded = try XCTUnwrap(try Checkpoint.open(directory: CheckpointFixtures.path("sharded")) as? ShardedCheckpoint)
         XCTAssertEqual(sharded.shards.count, 2)
         XCTAssertEqual(Set(sharded.tensorNames), Set(CheckpointFixtures.commonNames))
 
         let empty = try makeTemporaryDirectory(self)
-        assertCheckpointError(try openCheckpoint(directory: empty.path), "no checkpoint in",
+        assertCheckpointError(try Checkpoint.open(directory: empty.path), "no checkpoint in",
                               "model.safetensors.index.json", "model.safetensors", "pytorch_model.bin.index.json",
                               "pytorch_model.bin")
     }

@@ -109,7 +109,7 @@ final class CheckpointHostileTests: XCTestCase {
         let index = dir.appendingPathComponent("model.safetensors.index.json")
         @discardableResult func open(_ json: String) -> CheckpointError? {
             try? Data(json.utf8).write(to: index)
-            return assertCheckpointError(try openCheckpoint(directory: dir.path), "model.safetensors.index.json")
+            return assertCheckpointError(try Checkpoint.open(directory: dir.path), "model.safetensors.index.json")
         }
         open(#"{"weight_map": {"not.there": "\#(shard)"}}"#).map { XCTAssertTrue($0.localizedDescription.contains("not.there")) }
         open(#"{"weight_map": {"x": "../etc/passwd"}}"#).map { XCTAssertTrue($0.localizedDescription.contains("plain file name")) }

@@ -6,9 +6,9 @@ import XCTest
 /// bit-identical tensors, and the .bin's legacy buffers are exactly the ones recognised as such.
 final class FixtureFormsTests: XCTestCase {
     func testThreeCheckpointFormsLoadBitIdenticalTensors() throws {
-        let bin = try openCheckpoint(directory: FixturePaths.path("tiny-bin"))
-        let single = try openCheckpoint(directory: FixturePaths.path("tiny-safetensors"))
-        let sharded = try openCheckpoint(directory: FixturePaths.path("tiny-sharded"))
+        let bin = try Checkpoint.open(directory: FixturePaths.path("tiny-bin"))
+        let single = try Checkpoint.open(directory: FixturePaths.path("tiny-safetensors"))
+        let sharded = try Checkpoint.open(directory: FixturePaths.path("tiny-sharded"))
         let weights = bin.tensorNames.filter { !Checkpoint.isLegacyBuffer($0) }
         XCTAssertEqual(Set(weights), Set(single.tensorNames))
         XCTAssertEqual(Set(weights), Set(sharded.tensorNames))

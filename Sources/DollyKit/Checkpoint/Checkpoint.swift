@@ -35,8 +35,3 @@ public enum Checkpoint {
             || name.hasSuffix(".attention.rotary_emb.inv_freq")
     }
 }
-
-/// Opens the checkpoint in `directory`; see `Checkpoint.open(directory:)`.
-public func openCheckpoint(directory: String) throws -> TensorSource {
-    try Checkpoint.open(directory: directory)
-}

@@ -82,7 +82,7 @@ public struct Converter {
             throw ModelError.missingFile(tokenizerURL.path)
         }
         _ = try Tokenizer(data: tokenizerData)  // refuse a broken tokenizer before any work
-        let source = try openCheckpoint(directory: sourceDirectory)
+        let source = try Checkpoint.open(directory: sourceDirectory)
         let weights = try ModelWeights(huggingFace: source, config: config)  // checks every name, shape and dtype
 
         let plans = try plan(config: config, weights: weights, tokenizer: tokenizerData)

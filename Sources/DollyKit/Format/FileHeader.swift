@@ -42,7 +42,7 @@ public struct FileHeader: Equatable, Sendable {
         return b
     }
 
-    /// Parses and checks the header of a file of `actualLength` bytes.
+    /// Parses and checks the header at the start of `bytes` (the whole file, or at least its first `size` bytes).
     public static func decode(_ bytes: UnsafeRawBufferPointer, path: String) throws -> FileHeader {
         guard bytes.count >= 8, bytes.prefix(8).elementsEqual(magic) else { throw FormatError.notDollyFile(path: path) }
         guard bytes.count >= size else { throw FormatError.truncated(path: path, expected: size, actual: bytes.count) }

@@ -53,7 +53,6 @@ public struct TokenGenerator {
                                       promptSeconds: Double(t1 - t0) / 1e9, generationSeconds: 0)
         result.tokens.reserveCapacity(maxNewTokens)
         var single: [Int32] = [0]  // reused: no allocation per token
-        defer { result.generationSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9 }
         while result.tokens.count < maxNewTokens {
             let next = sampler.sample(session.lastLogits, history: history)
             if stopTokens.contains(next) {
@@ -76,29 +75,5 @@ public struct TokenGenerator {
         }
         result.generationSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
         return result
-    }
-}
-
-/// Streams text with Python's `str.strip()` applied to the whole, as Dolly's pipeline does to
-/// its answer: leading whitespace is dropped, trailing whitespace is held back until more text comes.
-public struct StrippingStream {
-    private var started = false
-    private var pending = ""
-
-    public init() {}
-
-    public mutating func push(_ piece: String) -> String {
-        var out = ""
-        for ch in piece {
-            if ch.isWhitespace {
-                if started { pending.append(ch) }
-            } else {
-                started = true
-                out += pending
-                pending = ""
-                out.append(ch)
-            }
-        }
-        return out
     }
 }

@@ -114,7 +114,6 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         try validate()
     }
 
-    /// Reads and checks `config.json`; every problem becomes one clear `ModelError`.
     /// Writes the original Dolly key style (what `.dolly` files store under "model").
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)

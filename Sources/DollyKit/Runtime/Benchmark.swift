@@ -65,30 +65,6 @@ extension DollyModel {
         }
         return results
     }
-
-    /// Parameters in the network's weights.
-    public var parameterCount: Int {
-        let w = network.weights
-        var n = w.embedIn.rows * w.embedIn.cols + w.embedOut.rows * w.embedOut.cols + 2 * w.finalNormWeight.count
-        for l in w.layers {
-            for m in [l.qkv, l.attentionOut, l.mlpUp, l.mlpDown] { n += m.rows * m.cols }
-            n += l.qkvBias.count + l.attentionOutBias.count + l.mlpUpBias.count + l.mlpDownBias.count
-            n += 4 * l.inputNormWeight.count
-        }
-        return n
-    }
-
-    /// Bytes of weight data the network reads (matrices and vectors).
-    public var weightBytes: Int {
-        let w = network.weights
-        func bytes(_ m: WeightMatrix) -> Int { m.storageBytes }
-        var n = bytes(w.embedIn) + bytes(w.embedOut) + 8 * w.finalNormWeight.count
-        for l in w.layers {
-            n += bytes(l.qkv) + bytes(l.attentionOut) + bytes(l.mlpUp) + bytes(l.mlpDown)
-            n += 4 * (l.qkvBias.count + l.attentionOutBias.count + l.mlpUpBias.count + l.mlpDownBias.count + 4 * l.inputNormWeight.count)
-        }
-        return n
-    }
 }
 
 public enum ProcessStats {

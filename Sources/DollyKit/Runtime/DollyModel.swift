@@ -41,7 +41,7 @@ public final class DollyModel: Sendable {
             throw ModelError.missingFile(tokenizerURL.path)
         }
         let tokenizer = try Tokenizer(contentsOf: tokenizerURL)
-        let source = try openCheckpoint(directory: path)
+        let source = try Checkpoint.open(directory: path)
         let weights = try ModelWeights(huggingFace: source, config: config)
         return DollyModel(network: GPTNeoX(config: config, weights: weights), tokenizer: tokenizer)
     }

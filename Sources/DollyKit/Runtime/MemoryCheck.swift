@@ -16,10 +16,10 @@ extension DollyModel {
     /// magnitude slower. nil when they fit (or memory is unknown).
     public func memoryWarning(kvCacheBytes: Int, available: Int? = DollyModel.availableMemory) -> String? {
         guard let available else { return nil }
-        let needed = weightBytes + kvCacheBytes
+        let needed = network.weights.weightBytes + kvCacheBytes
         guard needed > available else { return nil }
         return String(format: "the model needs %.1f GB (weights %.1f GB + KV cache %.1f GB) but only %.1f GB of memory is available; "
                       + "weights will be read from disk for every token (very slow)",
-                      Double(needed) / 1e9, Double(weightBytes) / 1e9, Double(kvCacheBytes) / 1e9, Double(available) / 1e9)
+                      Double(needed) / 1e9, Double(network.weights.weightBytes) / 1e9, Double(kvCacheBytes) / 1e9, Double(available) / 1e9)
     }
 }

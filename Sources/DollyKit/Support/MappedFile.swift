@@ -51,13 +51,6 @@ public final class MappedFile: @unchecked Sendable {
 
     public var count: Int { bytes.count }
 
-    /// Tells the kernel we will read these bytes soon, sequentially.
-    public func adviseSequential() {
-        #if canImport(Glibc)
-        if let base { _ = madvise(base, bytes.count, MADV_SEQUENTIAL) }
-        #endif
-    }
-
     /// Drops the pages under `region` from this process's resident set (the kernel keeps them in
     /// its page cache). Safe on this read-only mapping: a later access simply maps them again.
     /// Streaming passes call it so that reading a 24 GB checkpoint never makes the process 24 GB.
