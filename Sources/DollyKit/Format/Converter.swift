@@ -182,19 +182,15 @@ public struct Converter {
         try matrix(FileTensorName.embedIn, w.embedIn, recipe.embedIn)
         let qkvMap = w.qkvLayout == .perHeadInterleaved ? Self.splitQKVRowMap(hidden: c.hiddenSize, heads: c.numAttentionHeads) : nil
         for (i, l) in w.layers.enumerated() {
-            let n = { (s: String) in FileTensorName.layer(i, s) }
-            try vector(n("input_norm.weight"), l.inputNormWeight)
-            try vector(n("input_norm.bias"), l.inputNormBias)
-            try vector(n("post_attention_norm.weight"), l.postAttentionNormWeight)
-            try vector(n("post_attention_norm.bias"), l.postAttentionNormBias)
-            try matrix(n("attention.qkv.weight"), l.qkv, recipe.matrices, rowMap: qkvMap)
-            try vector(n("attention.qkv.bias"), qkvMap.map { map in map.map { l.qkvBias[Int($0)] } } ?? l.qkvBias)
-            try matrix(n("attention.out.weight"), l.attentionOut, recipe.matrices)
-            try vector(n("attention.out.bias"), l.attentionOutBias)
-            try matrix(n("mlp.up.weight"), l.mlpUp, recipe.matrices)
-            try vector(n("mlp.up.bias"), l.mlpUpBias)
-            try matrix(n("mlp.down.weight"), l.mlpDown, recipe.matrices)
-            try vector(n("mlp.down.bias"), l.mlpDownBias)
+            for t in LayerTensor.allCases {
+                let name = FileTensorName.layer(i, t.fileSuffix), map = t.followsQKVRows ? qkvMap : nil
+                if let m = t.matrix {
+                    try matrix(name, l[keyPath: m], recipe.matrices, rowMap: map)
+                } else if let v = t.vector {
+                    let values = l[keyPath: v]
+                    try vector(name, map.map { $0.map { values[Int($0)] } } ?? values)
+                }
+            }
         }
         try vector(FileTensorName.finalNormWeight, w.finalNormWeight)
         try vector(FileTensorName.finalNormBias, w.finalNormBias)

@@ -75,7 +75,7 @@ extension ModelWeights {
     /// Binds a Hugging Face checkpoint's tensors in place (weights stay in the mapping; only the
     /// small norm and bias vectors are widened to f32).
     public init(huggingFace source: TensorSource, config c: ModelConfig) throws {
-        let h = c.hiddenSize, ff = c.intermediateSize, v = c.vocabSize
+        let h = c.hiddenSize, v = c.vocabSize
         func tensor(_ name: String) throws -> TensorView {
             do { return try source.tensor(named: name) } catch {
                 if !source.tensorNames.contains(name) { throw ModelError.missingTensor(name) }
@@ -94,22 +94,16 @@ extension ModelWeights {
         func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> WeightMatrix {
             try WeightMatrix(tensor(name), rows: rows, cols: cols)
         }
-        var layers: [LayerWeights] = []
-        for i in 0..<c.numHiddenLayers {
-            let n = { (s: String) in HFName.layer(i, s) }
-            layers.append(LayerWeights(
-                inputNormWeight: try vector(n("input_layernorm.weight"), h),
-                inputNormBias: try vector(n("input_layernorm.bias"), h),
-                postAttentionNormWeight: try vector(n("post_attention_layernorm.weight"), h),
-                postAttentionNormBias: try vector(n("post_attention_layernorm.bias"), h),
-                qkv: try matrix(n("attention.query_key_value.weight"), 3 * h, h),
-                qkvBias: try bias(n("attention.query_key_value.bias"), 3 * h),
-                attentionOut: try matrix(n("attention.dense.weight"), h, h),
-                attentionOutBias: try bias(n("attention.dense.bias"), h),
-                mlpUp: try matrix(n("mlp.dense_h_to_4h.weight"), ff, h),
-                mlpUpBias: try vector(n("mlp.dense_h_to_4h.bias"), ff),
-                mlpDown: try matrix(n("mlp.dense_4h_to_h.weight"), h, ff),
-                mlpDownBias: try vector(n("mlp.dense_4h_to_h.bias"), h)))
+        let layers = try (0..<c.numHiddenLayers).map { i in
+            try LayerWeights(
+                vector: { t in
+                    let name = HFName.layer(i, t.huggingFaceSuffix), n = t.shape(c)[0]
+                    return t.isAttentionBias ? try bias(name, n) : try vector(name, n)
+                },
+                matrix: { t in
+                    let s = t.shape(c)
+                    return try matrix(HFName.layer(i, t.huggingFaceSuffix), s[0], s[1])
+                })
         }
         let embedIn = try matrix(HFName.embedIn, v, h)
         self.init(
