@@ -1,10 +1,27 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// OpenMP comes from Debian's libomp-dev (LLVM 14). The Swift toolchain's clang compiles the C
-// target; we only borrow omp.h and libomp.so from the Debian package.
-let ompInclude = "/usr/lib/llvm-14/lib/clang/14.0.6/include"
-let ompLib = "/usr/lib/llvm-14/lib"
+// OpenMP for the C kernels. The Swift toolchain's clang compiles the C target; omp.h and libomp
+// come from the system:
+//  - Linux: Debian's libomp-dev (LLVM 14), which tools/install-deps.sh installs.
+//  - macOS: Homebrew's libomp (`brew install libomp`); Apple's clang takes OpenMP only through
+//    -Xclang. Written from the toolchains' documentation, not built here (no Mac in this workplace).
+// These are unsafeFlags, which SwiftPM accepts in a root package and in a dependency given by path
+// or branch, not in one given by version (README: "Embedding the library").
+let linuxOMPInclude = "/usr/lib/llvm-14/lib/clang/14.0.6/include"
+let linuxOMPLib = "/usr/lib/llvm-14/lib"
+let macOMP = "/opt/homebrew/opt/libomp"
+
+let cFlags: [CSetting] = [
+    .unsafeFlags(["-O3", "-fno-math-errno"]),
+    .unsafeFlags(["-fopenmp", "-I\(linuxOMPInclude)"], .when(platforms: [.linux])),
+    .unsafeFlags(["-Xclang", "-fopenmp", "-I\(macOMP)/include"], .when(platforms: [.macOS])),
+]
+let ompLinking: [LinkerSetting] = [
+    .linkedLibrary("omp"),
+    .unsafeFlags(["-L\(linuxOMPLib)", "-Xlinker", "-rpath", "-Xlinker", linuxOMPLib], .when(platforms: [.linux])),
+    .unsafeFlags(["-L\(macOMP)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(macOMP)/lib"], .when(platforms: [.macOS])),
+]
 
 let package = Package(
     name: "dolly",
@@ -20,13 +37,8 @@ let package = Package(
         .target(
             name: "CSIMD",
             path: "CSIMD",
-            cSettings: [
-                .unsafeFlags(["-fopenmp", "-I\(ompInclude)", "-O3", "-fno-math-errno"]),
-            ],
-            linkerSettings: [
-                .linkedLibrary("omp"),
-                .unsafeFlags(["-L\(ompLib)", "-Xlinker", "-rpath", "-Xlinker", ompLib]),
-            ]
+            cSettings: cFlags,
+            linkerSettings: ompLinking
         ),
         .target(
             name: "DollyKit",
