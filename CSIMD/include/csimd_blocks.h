@@ -60,6 +60,13 @@ _Static_assert(sizeof(csimd_block_q8a) == 40, "Q8A block is 40 bytes");
 #define CSIMD_R16 16
 #define CSIMD_Q4R16_TILE 288
 #define CSIMD_Q8R16_TILE 544
+#if defined(__cplusplus)
+static_assert(CSIMD_Q4R16_TILE == CSIMD_R16 * sizeof(csimd_block_q4), "a Q4R16 tile is 16 Q4 blocks");
+static_assert(CSIMD_Q8R16_TILE == CSIMD_R16 * sizeof(csimd_block_q8), "a Q8R16 tile is 16 Q8 blocks");
+#else
+_Static_assert(CSIMD_Q4R16_TILE == CSIMD_R16 * sizeof(csimd_block_q4), "a Q4R16 tile is 16 Q4 blocks");
+_Static_assert(CSIMD_Q8R16_TILE == CSIMD_R16 * sizeof(csimd_block_q8), "a Q8R16 tile is 16 Q8 blocks");
+#endif
 
 /// Packs 16 rows of Q4 (or Q8) blocks, rows[r] pointing at row r's nb blocks (NULL: a zero row),
 /// into one group of nb tiles.

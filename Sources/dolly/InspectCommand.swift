@@ -38,7 +38,8 @@ struct InspectCommand: ParsableCommand {
                 let name = t.name.padding(toLength: width, withPad: " ", startingAt: 0)
                 let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
                 out += "  \(name)  \(t.type.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0))  "
-                out += "\(shape.padding(toLength: 14, withPad: " ", startingAt: 0))  \(t.bytes) B  crc32 \(t.crc32)\n"
+                out += "\(shape.padding(toLength: 14, withPad: " ", startingAt: 0))  "
+                out += (t.type == .u8 ? "            -     " : String(format: "%5.2f bits/weight  ", t.type.bitsPerWeight)) + "\(t.bytes) B  crc32 \(t.crc32)\n"
             }
             Console.write(out)
             if verify {

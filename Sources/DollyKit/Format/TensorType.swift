@@ -33,14 +33,22 @@ public enum TensorType: String, Codable, Sendable, CaseIterable {
         return b >= 0 ? b : nil
     }
 
-    /// Bits per weight, scale included.
+    /// Bytes of one block of 32 weights (the C block struct's size) for block types; nil otherwise.
+    public var blockBytes: Int? {
+        switch self {
+        case .q8, .q8r16: return MemoryLayout<csimd_block_q8>.size
+        case .q4, .q4r16: return MemoryLayout<csimd_block_q4>.size
+        default: return nil
+        }
+    }
+
+    /// Bits per weight, scales included.
     public var bitsPerWeight: Double {
         switch self {
         case .f32: return 32
         case .f16, .bf16: return 16
-        case .q8, .q8r16: return 34 * 8 / 32
-        case .q4, .q4r16: return 18 * 8 / 32
         case .u8: return 8
+        case .q8, .q4, .q8r16, .q4r16: return Double(blockBytes! * 8) / Double(CSIMD_BLOCK_SIZE)
         }
     }
 
@@ -59,8 +67,9 @@ public enum TensorType: String, Codable, Sendable, CaseIterable {
         case .f32: return count.multipliedReportingOverflow(by: 4).overflow ? nil : count * 4
         case .f16, .bf16: return count.multipliedReportingOverflow(by: 2).overflow ? nil : count * 2
         case .q8, .q4:
-            guard let cols = shape.last, cols % 32 == 0 else { return nil }
-            return count / 32 * (self == .q8 ? 34 : 18)
+            let block = Int(CSIMD_BLOCK_SIZE)
+            guard let cols = shape.last, cols % block == 0 else { return nil }
+            return count / block * blockBytes!
         case .q8r16, .q4r16:
             guard shape.count == 2, let unit = unitBytes(cols: shape[1]) else { return nil }
             let (p, o) = ((shape[0] + 15) / 16).multipliedReportingOverflow(by: unit)
