@@ -20,7 +20,7 @@ run_address() {
     # LeakSanitizer only reports XCTest's own harness objects.
     ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 swift test --disable-swift-testing --scratch-path .build-asan \
         --sanitize=address \
-        --filter "KernelTests|InterleavedKernelTests|OpsTests|FormatTests|ReferenceModelTests|HeadShapeTests|TokenizerTests|Checkpoint"
+        --filter "KernelTests|InterleavedKernelTests|OpsTests|FormatTests|ReferenceModelTests|HeadShapeTests|TokenizerTests|Checkpoint|PromptFidelityTests|StopTextTests"
 }
 
 run_undefined() {
