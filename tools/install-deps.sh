@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the one system package the build needs (OpenMP from Debian's libomp-dev), if missing.
 set -euo pipefail
-if [ -f /usr/lib/llvm-14/lib/libomp.so ] && [ -f /usr/lib/llvm-14/lib/clang/14.0.6/include/omp.h ]; then
+source "$(dirname "$0")/omp-paths.sh"
+if [ -f "$OMP_LIB/libomp.so" ] && [ -f "$OMP_INCLUDE/omp.h" ]; then
   exit 0
 fi
 sudo_cmd=""

@@ -7,7 +7,8 @@ mkdir -p "$out"
 CC="${CC:-clang}"
 extra=()
 if "$CC" --version 2>/dev/null | grep -q clang; then
-    extra=(-I/usr/lib/llvm-14/lib/clang/14.0.6/include -L/usr/lib/llvm-14/lib -Wl,-rpath,/usr/lib/llvm-14/lib)
+    source tools/omp-paths.sh  # (cwd: the repository root)
+    extra=("${OMP_CLANG_FLAGS[@]}")
 fi
 "$CC" -O3 -fno-math-errno -std=gnu11 -fopenmp "${extra[@]}" -ICSIMD/include -ICSIMD CSIMD/*.c \
     tools/csimd-bench-r16/bench.c -o "$out/bench" -lm -lpthread

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${TMPDIR:-/tmp}/csimd-ops-bench"
-omp=/usr/lib/llvm-14
-clang -O3 -fopenmp -fno-math-errno -I$omp/lib/clang/14.0.6/include -ICSIMD/include -ICSIMD CSIMD/*.c tools/csimd-bench/ops_bench.c \
-    -L$omp/lib -Wl,-rpath,$omp/lib -lomp -lm -lpthread -o "$out"
+source tools/omp-paths.sh  # (cwd: the repository root)
+clang -O3 -fopenmp -fno-math-errno "${OMP_CLANG_FLAGS[@]}" -ICSIMD/include -ICSIMD CSIMD/*.c tools/csimd-bench/ops_bench.c \
+    -lomp -lm -lpthread -o "$out"
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" "$out" "$@"

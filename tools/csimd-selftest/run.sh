@@ -27,7 +27,8 @@ CC="${CC:-gcc}"
 extra=()
 if "$CC" --version 2>/dev/null | grep -q clang; then
     # clang: borrow omp.h / libomp from Debian's LLVM 14 (as Package.swift does).
-    extra=(-I/usr/lib/llvm-14/lib/clang/14.0.6/include -L/usr/lib/llvm-14/lib -Wl,-rpath,/usr/lib/llvm-14/lib)
+    source tools/omp-paths.sh  # (cwd: the repository root)
+    extra=("${OMP_CLANG_FLAGS[@]}")
 fi
 echo "== native ($CC)"
 "$CC" "${flags[@]}" "${native_san[@]}" "${extra[@]}" "${srcs[@]}" -o "$out/selftest-native" -lm -lpthread
