@@ -25,8 +25,49 @@ typedef void (*csimd_tile_q_fn)(const void *w, int64_t w_stride, int nr, const c
 typedef void (*csimd_tile_r16_fn)(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a,
                                   int64_t a_stride, int nt, float *y, int64_t y_stride);
 
+/// One attention head for one query (ops_attention.c): scores over cache positions 0...last, softmax,
+/// weighted sum of the values into o. k/v point at the head's first cached row (element type fixed per
+/// entry: f32, IEEE half or int8 with per-row scales ks/vs, scale of row p at ks[p * ss]).
+typedef void (*csimd_attn_head_fn)(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
+                                   int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores,
+                                   float *o);
+
+/// The non-matrix ops of one path. Several kernel paths share one (AVX2 and AVX2-VNNI; scalar and NEON
+/// use the portable C, which the compiler vectorizes).
+typedef struct {
+    csimd_attn_head_fn head_f32, head_f16, head_i8;
+    void (*gelu)(float *x, int64_t n);                          // in place, one thread (csimd_gelu splits)
+    void (*f16_row)(const float *x, int64_t n, uint16_t *out);  // f32 -> IEEE half, nearest even
+} csimd_ops_table;
+
+#define CSIMD_OPS_ENTRY_POINTS(isa)                                                                             \
+    void csimd_attn_head_##isa##_f32(const float *, const void *, const void *, const float *, const float *,    \
+                                     int64_t, int64_t, int64_t, int64_t, float, float *, float *);              \
+    void csimd_attn_head_##isa##_f16(const float *, const void *, const void *, const float *, const float *,    \
+                                     int64_t, int64_t, int64_t, int64_t, float, float *, float *);              \
+    void csimd_attn_head_##isa##_i8(const float *, const void *, const void *, const float *, const float *,     \
+                                    int64_t, int64_t, int64_t, int64_t, float, float *, float *);
+CSIMD_OPS_ENTRY_POINTS(portable)
+void csimd_gelu_portable_run(float *x, int64_t n);
+void csimd_f16_row_portable(const float *x, int64_t n, uint16_t *out);
+#if defined(__x86_64__)
+CSIMD_OPS_ENTRY_POINTS(avx2)
+CSIMD_OPS_ENTRY_POINTS(avx512)
+void csimd_gelu_avx2(float *x, int64_t n);
+void csimd_gelu_avx512(float *x, int64_t n);
+void csimd_f16_row_avx2(const float *x, int64_t n, uint16_t *out);
+void csimd_f16_row_avx512(const float *x, int64_t n, uint16_t *out);
+#endif
+
+extern const csimd_ops_table csimd_ops_portable;
+#if defined(__x86_64__)
+extern const csimd_ops_table csimd_ops_avx2;
+extern const csimd_ops_table csimd_ops_avx512;
+#endif
+
 typedef struct {
     const char *name;
+    const csimd_ops_table *ops;
     void (*q8a_quantize)(const float *x, int64_t n, csimd_block_q8a *out);
     float (*dot_q8)(const csimd_block_q8 *w, const csimd_block_q8a *a, int64_t nb);
     float (*dot_q4)(const csimd_block_q4 *w, const csimd_block_q8a *a, int64_t nb);

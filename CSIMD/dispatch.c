@@ -19,8 +19,24 @@
 #include <sys/sysctl.h>
 #endif
 
+// ---- The ops of each path (the matrix tables below and in kernels_*.c point at these) ----
+const csimd_ops_table csimd_ops_portable = {
+    csimd_attn_head_portable_f32, csimd_attn_head_portable_f16, csimd_attn_head_portable_i8,
+    csimd_gelu_portable_run, csimd_f16_row_portable,
+};
+#if defined(__x86_64__)
+const csimd_ops_table csimd_ops_avx2 = {
+    csimd_attn_head_avx2_f32, csimd_attn_head_avx2_f16, csimd_attn_head_avx2_i8, csimd_gelu_avx2, csimd_f16_row_avx2,
+};
+const csimd_ops_table csimd_ops_avx512 = {
+    csimd_attn_head_avx512_f32, csimd_attn_head_avx512_f16, csimd_attn_head_avx512_i8, csimd_gelu_avx512,
+    csimd_f16_row_avx512,
+};
+#endif
+
 static const csimd_kernel_table csimd_kernels_scalar = {
     .name = "scalar",
+    .ops = &csimd_ops_portable,
     .q8a_quantize = csimd_q8a_quantize_ref,
     .dot_q8 = csimd_dot_q8_q8a_ref,
     .dot_q4 = csimd_dot_q4_q8a_ref,

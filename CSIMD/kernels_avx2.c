@@ -26,6 +26,7 @@ CSIMD_TARGET_END
 
 const csimd_kernel_table csimd_kernels_avx2 = {
     .name = "avx2",
+    .ops = &csimd_ops_avx2,
     .q8a_quantize = q8a_quantize_avx2,
     .dot_q8 = dot_q8_avx2,
     .dot_q4 = dot_q4_avx2,
@@ -40,6 +41,7 @@ const csimd_kernel_table csimd_kernels_avx2 = {
 
 const csimd_kernel_table csimd_kernels_avx2_vnni = {
     .name = "avx2-vnni",
+    .ops = &csimd_ops_avx2,
     .q8a_quantize = q8a_quantize_avx2vnni,
     .dot_q8 = dot_q8_avx2vnni,
     .dot_q4 = dot_q4_avx2vnni,

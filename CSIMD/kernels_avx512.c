@@ -200,6 +200,7 @@ CSIMD_TARGET_END
 
 const csimd_kernel_table csimd_kernels_avx512_vnni = {
     .name = "avx512-vnni",
+    .ops = &csimd_ops_avx512,
     .q8a_quantize = q8a_quantize_avx512,
     .dot_q8 = dot_q8_avx512,
     .dot_q4 = dot_q4_avx512,

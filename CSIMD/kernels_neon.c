@@ -153,6 +153,7 @@ KDOT_HALF(dot_bf16_neon, ld_bf16, bf16_scalar)
 
 const csimd_kernel_table csimd_kernels_neon = {
     .name = "neon",
+    .ops = &csimd_ops_portable,
     .q8a_quantize = q8a_quantize_neon,
     .dot_q8 = dot_q8_neon,
     .dot_q4 = dot_q4_neon,
@@ -167,6 +168,7 @@ const csimd_kernel_table csimd_kernels_neon = {
 
 const csimd_kernel_table csimd_kernels_neon_dotprod = {
     .name = "neon-dotprod",
+    .ops = &csimd_ops_portable,
     .q8a_quantize = q8a_quantize_neon,
     .dot_q8 = dot_q8_neon_dotprod,
     .dot_q4 = dot_q4_neon_dotprod,

@@ -13,12 +13,12 @@
 #include <math.h>
 #include <omp.h>
 
-typedef void (*head_fn)(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
-                        int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores, float *o);
+typedef csimd_attn_head_fn head_fn;
 
-/// head_<isa>_f32 / _f16 / _i8: the head_fn entry points of one path's inlined head_<isa>(..., kind).
+/// csimd_attn_head_<isa>_f32 / _f16 / _i8: the entry points of one path's inlined head_<isa>(..., kind),
+/// which the ops tables (dispatch.c) hold.
 #define HEAD_VARIANT(isa, name, kind)                                                                          \
-    static void head_##isa##_##name(const float *qh, const void *k, const void *v, const float *ks,            \
+    void csimd_attn_head_##isa##_##name(const float *qh, const void *k, const void *v, const float *ks,            \
                                     const float *vs, int64_t ss, int64_t stride, int64_t hd, int64_t last,     \
                                     float scale, float *scores, float *o) {                                    \
         head_##isa(qh, k, v, ks, vs, ss, stride, hd, last, scale, scores, o, kind);                            \
@@ -256,7 +256,7 @@ static inline AI void head_avx2(const float *qh, const void *k, const void *v, c
 
 HEAD_VARIANTS(avx2)
 
-static void f16_row_avx2(const float *x, int64_t n, uint16_t *out) {
+void csimd_f16_row_avx2(const float *x, int64_t n, uint16_t *out) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm_storeu_si128((__m128i *)(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
@@ -392,7 +392,7 @@ static inline AI void head_avx512(const float *qh, const void *k, const void *v,
 
 HEAD_VARIANTS(avx512)
 
-static void f16_row_avx512(const float *x, int64_t n, uint16_t *out) {
+void csimd_f16_row_avx512(const float *x, int64_t n, uint16_t *out) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
         _mm256_storeu_si256((__m256i *)(out + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
@@ -425,36 +425,20 @@ static void attention_run(head_fn fn, size_t esz, const float *q, int64_t q_toke
     }
 }
 
-/// The head function of this CPU's path for one cache element type.
-static head_fn pick_head(head_fn portable, head_fn avx2, head_fn avx512) {
-#if defined(__x86_64__)
-    const int level = csimd_ops_level();
-    if (level == 2) return avx512;
-    if (level == 1) return avx2;
-#else
-    (void)avx2;
-    (void)avx512;
-#endif
-    return portable;
-}
-
-#if defined(__x86_64__)
-#define PICK_HEAD(type) pick_head(head_portable_##type, head_avx2_##type, head_avx512_##type)
-#else
-#define PICK_HEAD(type) pick_head(head_portable_##type, NULL, NULL)
-#endif
+/// The ops of the kernel path in use (dispatch.c: one table, chosen at start-up).
+static const csimd_ops_table *ops(void) { return csimd_kernels_current()->ops; }
 
 void csimd_attention_f32(const float *q, int64_t q_token_stride, int64_t q_head_stride, const float *k_cache,
                          const float *v_cache, int64_t n_heads, int64_t head_dim, int64_t kv_head_stride,
                          int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out) {
-    attention_run(PICK_HEAD(f32), sizeof(float), q, q_token_stride, q_head_stride, k_cache, v_cache, NULL, NULL,
+    attention_run(ops()->head_f32, sizeof(float), q, q_token_stride, q_head_stride, k_cache, v_cache, NULL, NULL,
                   n_heads, head_dim, kv_head_stride, kv_pos_stride, pos0, n_tokens, scale, scratch, out);
 }
 
 void csimd_attention_f16(const float *q, int64_t q_token_stride, int64_t q_head_stride, const uint16_t *k_cache,
                          const uint16_t *v_cache, int64_t n_heads, int64_t head_dim, int64_t kv_head_stride,
                          int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out) {
-    attention_run(PICK_HEAD(f16), sizeof(uint16_t), q, q_token_stride, q_head_stride, k_cache, v_cache, NULL, NULL,
+    attention_run(ops()->head_f16, sizeof(uint16_t), q, q_token_stride, q_head_stride, k_cache, v_cache, NULL, NULL,
                   n_heads, head_dim, kv_head_stride, kv_pos_stride, pos0, n_tokens, scale, scratch, out);
 }
 
@@ -462,18 +446,15 @@ void csimd_attention_q8(const float *q, int64_t q_token_stride, int64_t q_head_s
                         const float *k_scale, const int8_t *v_cache, const float *v_scale, int64_t n_heads,
                         int64_t head_dim, int64_t kv_head_stride, int64_t kv_pos_stride, int64_t pos0,
                         int64_t n_tokens, float scale, float *scratch, float *out) {
-    attention_run(PICK_HEAD(i8), sizeof(int8_t), q, q_token_stride, q_head_stride, k_cache, v_cache, k_scale, v_scale,
+    attention_run(ops()->head_i8, sizeof(int8_t), q, q_token_stride, q_head_stride, k_cache, v_cache, k_scale, v_scale,
                   n_heads, head_dim, kv_head_stride, kv_pos_stride, pos0, n_tokens, scale, scratch, out);
 }
 
-void csimd_f32_to_f16_row(const float *x, int64_t n, uint16_t *out) {
-#if defined(__x86_64__)
-    const int level = csimd_ops_level();
-    if (level == 2) { f16_row_avx512(x, n, out); return; }
-    if (level == 1) { f16_row_avx2(x, n, out); return; }
-#endif
+void csimd_f16_row_portable(const float *x, int64_t n, uint16_t *out) {
     for (int64_t i = 0; i < n; i++) out[i] = csimd_f32_to_f16(x[i]);
 }
+
+void csimd_f32_to_f16_row(const float *x, int64_t n, uint16_t *out) { ops()->f16_row(x, n, out); }
 
 float csimd_kv_q8_row(const float *x, int64_t n, int8_t *out) {
     float amax = 0.0f;

@@ -7,13 +7,13 @@
 /// Elements per OpenMP work item; smaller arrays run on the calling thread.
 #define GELU_CHUNK 16384
 
-static void gelu_portable(float *x, int64_t n) {
+void csimd_gelu_portable_run(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = csimd_gelu_portable(x[i]);
 }
 
 #if defined(__x86_64__)
 CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX2)
-static void gelu_avx2(float *x, int64_t n) {
+void csimd_gelu_avx2(float *x, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
@@ -31,7 +31,7 @@ static void gelu_avx2(float *x, int64_t n) {
 CSIMD_TARGET_END
 
 CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX512)
-static void gelu_avx512(float *x, int64_t n) {
+void csimd_gelu_avx512(float *x, int64_t n) {
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
         const __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
@@ -49,12 +49,7 @@ CSIMD_TARGET_END
 
 void csimd_gelu(float *x, int64_t n) {
     if (n <= 0) return;
-    void (*fn)(float *, int64_t) = gelu_portable;
-#if defined(__x86_64__)
-    const int level = csimd_ops_level();
-    if (level == 2) fn = gelu_avx512;
-    else if (level == 1) fn = gelu_avx2;
-#endif
+    void (*fn)(float *, int64_t) = csimd_kernels_current()->ops->gelu;
     const int64_t chunks = (n + GELU_CHUNK - 1) / GELU_CHUNK;
     if (chunks == 1) {
         fn(x, n);

@@ -1,5 +1,5 @@
-// Private to CSIMD: vectorizable exp / GELU helpers shared by ops_gelu.c and ops_attention.c, and
-// the choice of ops path from the kernel table in use (no table entries of their own).
+// Private to CSIMD: vectorizable exp / GELU helpers shared by ops_gelu.c and ops_attention.c. Which
+// path runs is the kernel table's business (its `ops`, dispatch.c), never decided per call here.
 //
 // exp: Cody-Waite range reduction x = n ln2 + r (|r| <= ln2 / 2, n rounded to nearest with the
 // 1.5 * 2^23 trick), Cephes' degree-5 polynomial for e^r, 2^n built in the exponent bits.
@@ -41,17 +41,6 @@
 #define CSIMD_ERF_A5 1.061405429f
 #define CSIMD_SQRT1_2 0.70710678118654752f
 #define CSIMD_GELU_XMIN (-20.0f)
-
-/// Ops path: 2 = AVX-512 (with the "avx512-vnni" kernel path), 1 = AVX2 + FMA + F16C ("avx2",
-/// "avx2-vnni"), 0 = portable C ("scalar", "neon", "neon-dotprod").
-static inline int csimd_ops_level(void) {
-#if defined(__x86_64__)
-    const csimd_kernel_table *k = csimd_kernels_current();
-    if (k == &csimd_kernels_avx512_vnni) return 2;
-    if (k == &csimd_kernels_avx2 || k == &csimd_kernels_avx2_vnni) return 1;
-#endif
-    return 0;
-}
 
 // ---- Portable (branch-free, the compiler vectorizes loops calling these) ----
 
