@@ -74,8 +74,8 @@ typedef struct {
     float (*dot_f32)(const float *w, const float *x, int64_t n);
     float (*dot_f16)(const uint16_t *w, const float *x, int64_t n);
     float (*dot_bf16)(const uint16_t *w, const float *x, int64_t n);
-    csimd_tile_q_fn tile_q8;  // NULL: dispatch.c loops over dot_q8
-    csimd_tile_q_fn tile_q4;  // NULL: dispatch.c loops over dot_q4
+    csimd_tile_q_fn tile_q8;  // NULL: matrix_quant.c loops over dot_q8
+    csimd_tile_q_fn tile_q4;  // NULL: matrix_quant.c loops over dot_q4
     csimd_tile_r16_fn tile_q4r16;  // NULL: csimd_r16_tile_ref
     csimd_tile_r16_fn tile_q8r16;  // NULL: csimd_r16_tile_ref
 } csimd_kernel_table;

@@ -19,4 +19,11 @@
 #define CSIMD_TARGET_END _Pragma("GCC pop_options")
 #endif
 
+/// One aarch64 function compiled with the dot-product instructions (clang and gcc spell it differently).
+#if defined(__clang__)
+#define CSIMD_DOTPROD_TARGET __attribute__((target("dotprod")))
+#else
+#define CSIMD_DOTPROD_TARGET __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
+
 #endif

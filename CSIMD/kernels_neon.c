@@ -8,11 +8,7 @@
 #include <arm_neon.h>
 #include <string.h>
 
-#if defined(__clang__)
-#define DOTPROD_TARGET __attribute__((target("dotprod")))
-#else
-#define DOTPROD_TARGET __attribute__((target("arch=armv8.2-a+dotprod")))
-#endif
+#include "csimd_target.h"  // CSIMD_DOTPROD_TARGET
 
 // ---- Activations f32 -> Q8A (bit-exact with csimd_q8a_quantize_ref) ----
 static void q8a_quantize_neon(const float *x, int64_t n, csimd_block_q8a *out) {
@@ -85,7 +81,7 @@ static float dot_q8_neon(const csimd_block_q8 *w, const csimd_block_q8a *a, int6
     return vaddvq_f32(acc);
 }
 
-DOTPROD_TARGET static float dot_q4_neon_dotprod(const csimd_block_q4 *w, const csimd_block_q8a *a, int64_t nb) {
+CSIMD_DOTPROD_TARGET static float dot_q4_neon_dotprod(const csimd_block_q4 *w, const csimd_block_q8a *a, int64_t nb) {
     float32x4_t acc = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < nb; b++) {
         int8x16_t lo, hi;
@@ -97,7 +93,7 @@ DOTPROD_TARGET static float dot_q4_neon_dotprod(const csimd_block_q4 *w, const c
     return vaddvq_f32(acc);
 }
 
-DOTPROD_TARGET static float dot_q8_neon_dotprod(const csimd_block_q8 *w, const csimd_block_q8a *a, int64_t nb) {
+CSIMD_DOTPROD_TARGET static float dot_q8_neon_dotprod(const csimd_block_q8 *w, const csimd_block_q8a *a, int64_t nb) {
     float32x4_t acc = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < nb; b++) {
         int32x4_t s = vdotq_s32(vdupq_n_s32(0), vld1q_s8(w[b].qs), vld1q_s8(a[b].qs));

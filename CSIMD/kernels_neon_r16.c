@@ -17,11 +17,7 @@
 #include <arm_neon.h>
 #include <string.h>
 
-#if defined(__clang__)
-#define DOTPROD_TARGET __attribute__((target("dotprod")))
-#else
-#define DOTPROD_TARGET __attribute__((target("arch=armv8.2-a+dotprod")))
-#endif
+#include "csimd_target.h"  // CSIMD_DOTPROD_TARGET
 #define INLINE static inline __attribute__((always_inline))
 
 #define R16_T 4
@@ -58,7 +54,7 @@ INLINE void store_rows(float *y, int nr, const float32x4_t acc[4]) {
 }
 
 // ---- dotprod ----
-DOTPROD_TARGET INLINE int32x4_t quarter_dot_dotprod(const int8x16_t w[8], const csimd_block_q8a *ab) {
+CSIMD_DOTPROD_TARGET INLINE int32x4_t quarter_dot_dotprod(const int8x16_t w[8], const csimd_block_q8a *ab) {
     const int8x16_t a0 = vld1q_s8(ab->qs), a1 = vld1q_s8(ab->qs + 16);
     int32x4_t s0 = vdotq_laneq_s32(vdupq_n_s32(0), w[0], a0, 0);
     int32x4_t s1 = vdotq_laneq_s32(vdupq_n_s32(0), w[1], a0, 1);
@@ -140,6 +136,6 @@ INLINE int32x4_t quarter_dot_q8_neon(const int8x16_t w[8], const csimd_block_q8a
 #define NO_ATTR
 DEFINE_TILES(csimd_tile_q4r16_neon, NO_ATTR, CSIMD_Q4R16_TILE, unpack_q4, quarter_dot_q4_neon)
 DEFINE_TILES(csimd_tile_q8r16_neon, NO_ATTR, CSIMD_Q8R16_TILE, unpack_q8, quarter_dot_q8_neon)
-DEFINE_TILES(csimd_tile_q4r16_neon_dotprod, DOTPROD_TARGET, CSIMD_Q4R16_TILE, unpack_q4, quarter_dot_dotprod)
-DEFINE_TILES(csimd_tile_q8r16_neon_dotprod, DOTPROD_TARGET, CSIMD_Q8R16_TILE, unpack_q8, quarter_dot_dotprod)
+DEFINE_TILES(csimd_tile_q4r16_neon_dotprod, CSIMD_DOTPROD_TARGET, CSIMD_Q4R16_TILE, unpack_q4, quarter_dot_dotprod)
+DEFINE_TILES(csimd_tile_q8r16_neon_dotprod, CSIMD_DOTPROD_TARGET, CSIMD_Q8R16_TILE, unpack_q8, quarter_dot_dotprod)
 #endif
