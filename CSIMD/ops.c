@@ -25,7 +25,7 @@ void csimd_layernorm(const float *x, int64_t n_tokens, int64_t dim, const float 
     }
 }
 
-void csimd_gelu_erf(float *x, int64_t n) {
+void csimd_gelu_ref(float *x, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 16384)
     for (int64_t i = 0; i < n; i++) {
         const float v = x[i];
@@ -46,7 +46,7 @@ void csimd_rotary_apply(float *vec, int64_t n_heads, int64_t head_stride, int64_
     }
 }
 
-void csimd_attention(const float *q, int64_t q_token_stride, int64_t q_head_stride,
+void csimd_attention_ref(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                      const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
                      int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out) {
     const int64_t width = n_heads * head_dim;

@@ -1,10 +1,10 @@
-// Causal attention over an f32, IEEE-half or 8-bit K/V cache (contract: csimd_attention in csimd.h), and
+// Causal attention over an f32, IEEE-half or 8-bit K/V cache (contract: csimd_attention_ref in csimd.h), and
 // the row conversions that fill the half and 8-bit caches.
 //
 // Per (head, query): scores = scale * q.k_p for p <= pos0 + t (SIMD dots, eight positions at a time,
 // reduced together), softmax with the vectorized exp of ops_simd.h, then out = (sum_p e_p v_p) / sum_p e_p
 // with the output row held in registers (chunks of up to 8 vectors, two accumulator sets for even/odd p).
-// Differences to csimd_attention are f32 rounding only: summation order, exp (~1 ulp), 1 / sum applied last.
+// Differences to csimd_attention_ref are f32 rounding only: summation order, exp (~1 ulp), 1 / sum applied last.
 //
 // Threads: OpenMP over (head, token) pairs, head-major with schedule(static, 1): neighbouring tokens of a
 // head alternate between threads (the causal triangle stays balanced) and each thread keeps walking the

@@ -1,6 +1,6 @@
 // Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), vectorized (formula and error in ops_simd.h):
 // |csimd_gelu(x) - GELU(x)| <= 2e-6 max(1, |x|) on every path; GELU(-inf) = -0, GELU(inf) = inf,
-// NaN -> NaN. The exact-libm twin is csimd_gelu_erf (ops.c).
+// NaN -> NaN. The exact-libm twin is csimd_gelu_ref (ops.c).
 #include "ops_simd.h"
 #include <omp.h>
 

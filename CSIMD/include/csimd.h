@@ -112,7 +112,7 @@ void csimd_layernorm(const float *x, int64_t n_tokens, int64_t dim, const float 
                      const float *bias, float eps, float *y);
 
 /// Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), in place over n values.
-void csimd_gelu_erf(float *x, int64_t n);
+void csimd_gelu_ref(float *x, int64_t n);
 
 /// NeoX rotate-half rotary embedding, in place, on the first rot_dims of each head.
 /// vec holds n_heads heads, head h starting at vec + h * head_stride; cos/sin are (rot_dims / 2).
@@ -124,20 +124,20 @@ void csimd_rotary_apply(float *vec, int64_t n_heads, int64_t head_stride, int64_
 /// k_cache/v_cache: (n_ctx, n_heads * head_dim) f32, position p at row p.
 /// Query t sits at position pos0 + t and sees positions 0 ..= pos0 + t.
 /// out: (n_tokens, n_heads * head_dim). scratch: at least csimd_threads_get() * (pos0 + n_tokens) floats.
-void csimd_attention(const float *q, int64_t q_token_stride, int64_t q_head_stride,
+void csimd_attention_ref(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                      const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
                      int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out);
 
-/// Exact GELU like csimd_gelu_erf, vectorized (dispatched: AVX-512, AVX2 + FMA, portable C) and
+/// Exact GELU like csimd_gelu_ref, vectorized (dispatched: AVX-512, AVX2 + FMA, portable C) and
 /// parallel over chunks for large n: |csimd_gelu(x) - GELU(x)| <= 2e-6 max(1, |x|) for finite x;
 /// GELU(-inf) = -0, GELU(inf) = inf, NaN stays NaN.
 void csimd_gelu(float *x, int64_t n);
 
-/// csimd_attention (same contract, same scratch) with SIMD dots / softmax / weighted sums, over a cache
+/// csimd_attention_ref (same contract, same scratch) with SIMD dots / softmax / weighted sums, over a cache
 /// of any layout: element d of head h at position p is k_cache[h * kv_head_stride + p * kv_pos_stride + d]
-/// (csimd_attention's layout is kv_head_stride = head_dim, kv_pos_stride = n_heads * head_dim; head-major
+/// (csimd_attention_ref's layout is kv_head_stride = head_dim, kv_pos_stride = n_heads * head_dim; head-major
 /// (n_heads, n_ctx, head_dim) is kv_head_stride = n_ctx * head_dim, kv_pos_stride = head_dim, which keeps
-/// one head's positions contiguous for the hardware prefetcher). Differs from csimd_attention only by f32
+/// one head's positions contiguous for the hardware prefetcher). Differs from csimd_attention_ref only by f32
 /// rounding (summation order, a ~1 ulp exp, the 1 / sum applied after the V sum).
 void csimd_attention_f32(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                          const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
@@ -145,7 +145,7 @@ void csimd_attention_f32(const float *q, int64_t q_token_stride, int64_t q_head_
                          float scale, float *scratch, float *out);
 
 /// csimd_attention_f32 over an IEEE half K/V cache (f16 bit patterns, same strides). Widening is exact,
-/// so it equals csimd_attention run on the widened cache up to the same f32 rounding.
+/// so it equals csimd_attention_ref run on the widened cache up to the same f32 rounding.
 void csimd_attention_f16(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                          const uint16_t *k_cache, const uint16_t *v_cache, int64_t n_heads, int64_t head_dim,
                          int64_t kv_head_stride, int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens,
@@ -158,7 +158,7 @@ void csimd_f32_to_f16_row(const float *x, int64_t n, uint16_t *out);
 /// csimd_attention_f32 over an 8-bit K/V cache: int8 elements at the same strides (both multiples of
 /// head_dim), and one f32 scale per (position, head) row, at the row's element offset / head_dim:
 /// element d of head h at position p stands for scale[o / head_dim] * cache[o + d] with
-/// o = h * kv_head_stride + p * kv_pos_stride. Equals csimd_attention run on that dequantized cache up to
+/// o = h * kv_head_stride + p * kv_pos_stride. Equals csimd_attention_ref run on that dequantized cache up to
 /// f32 rounding.
 void csimd_attention_q8(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                         const int8_t *k_cache, const float *k_scale, const int8_t *v_cache, const float *v_scale,

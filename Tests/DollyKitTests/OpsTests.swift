@@ -4,7 +4,7 @@ import XCTest
 
 /// csimd_gelu, csimd_attention_f32 / _f16 / _q8, csimd_f32_to_f16_row and csimd_kv_q8_row on every path this CPU runs.
 /// Bounds: GELU |fast - GELU(x)| <= 2e-6 max(1, |x|) against a Double reference; attention
-/// |fast - csimd_attention| <= 1e-5 max |v| per output (f16 / q8: csimd_attention on the widened or
+/// |fast - csimd_attention_ref| <= 1e-5 max |v| per output (f16 / q8: csimd_attention_ref on the widened or
 /// dequantized cache);
 /// f32 -> f16 rows bit-exact with csimd_f32_to_f16.
 final class OpsTests: XCTestCase {
@@ -65,7 +65,7 @@ final class OpsTests: XCTestCase {
         forEachKernelPath { path in
             var a = xs, b = xs
             csimd_gelu(&a, Int64(a.count))
-            csimd_gelu_erf(&b, Int64(b.count))
+            csimd_gelu_ref(&b, Int64(b.count))
             for i in 0..<xs.count where abs(a[i] - b[i]) > 4e-6 * max(1, abs(xs[i])) {
                 XCTFail("\(path): x \(xs[i]) fast \(a[i]) erff \(b[i])"); break
             }
@@ -121,7 +121,7 @@ final class OpsTests: XCTestCase {
         let label = "\(path) heads \(c.nHeads) hd \(c.headDim) pos0 \(c.pos0) n \(c.nTokens)"
 
         var ref = [Float](repeating: 0, count: nOut), fast = [Float](repeating: .nan, count: nOut)
-        csimd_attention(q, Int64(qTokenStride), Int64(qHeadStride), k, v, Int64(c.nHeads), Int64(c.headDim),
+        csimd_attention_ref(q, Int64(qTokenStride), Int64(qHeadStride), k, v, Int64(c.nHeads), Int64(c.headDim),
                         Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref)
         csimd_attention_f32(q, Int64(qTokenStride), Int64(qHeadStride), k, v, Int64(c.nHeads), Int64(c.headDim),
                             Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast)
@@ -135,7 +135,7 @@ final class OpsTests: XCTestCase {
         csimd_f32_to_f16_row(v, Int64(v.count), &vh)
         let kw = kh.map { csimd_f16_to_f32($0) }, vw = vh.map { csimd_f16_to_f32($0) }
         var ref16 = [Float](repeating: 0, count: nOut), fast16 = [Float](repeating: .nan, count: nOut)
-        csimd_attention(q, Int64(qTokenStride), Int64(qHeadStride), kw, vw, Int64(c.nHeads), Int64(c.headDim),
+        csimd_attention_ref(q, Int64(qTokenStride), Int64(qHeadStride), kw, vw, Int64(c.nHeads), Int64(c.headDim),
                         Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref16)
         csimd_attention_f16(q, Int64(qTokenStride), Int64(qHeadStride), kh, vh, Int64(c.nHeads), Int64(c.headDim),
                             Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast16)
@@ -163,7 +163,7 @@ final class OpsTests: XCTestCase {
         let kq = k8.indices.map { ks[$0 / c.headDim] * Float(k8[$0]) }
         let vq = v8.indices.map { vs[$0 / c.headDim] * Float(v8[$0]) }
         var ref8 = [Float](repeating: 0, count: nOut), fast8 = [Float](repeating: .nan, count: nOut)
-        csimd_attention(q, Int64(qTokenStride), Int64(qHeadStride), kq, vq, Int64(c.nHeads), Int64(c.headDim),
+        csimd_attention_ref(q, Int64(qTokenStride), Int64(qHeadStride), kq, vq, Int64(c.nHeads), Int64(c.headDim),
                         Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref8)
         csimd_attention_q8(q, Int64(qTokenStride), Int64(qHeadStride), k8, ks, v8, vs, Int64(c.nHeads), Int64(c.headDim),
                            Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast8)
@@ -280,7 +280,7 @@ final class OpsTests: XCTestCase {
             }
             var scratch = [Float](repeating: 0, count: Int(csimd_threads_get()) * span)
             var ref = [Float](repeating: 0, count: width), fast = ref
-            csimd_attention(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(span - 1), 1, 0.1, &scratch, &ref)
+            csimd_attention_ref(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(span - 1), 1, 0.1, &scratch, &ref)
             csimd_attention_f32(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(hd), Int64(width), Int64(span - 1), 1, 0.1, &scratch, &fast)
             for i in 0..<width {
                 XCTAssertEqual(fast[i], 17, accuracy: 1e-4, path)

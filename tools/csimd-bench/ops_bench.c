@@ -1,5 +1,5 @@
-// Micro benchmark of the non-matmul ops: GELU ns/element (csimd_gelu_erf vs csimd_gelu) and causal
-// attention over a prompt (csimd_attention vs csimd_attention_f32 / _f16). Not a test: no assertions.
+// Micro benchmark of the non-matmul ops: GELU ns/element (csimd_gelu_ref vs csimd_gelu) and causal
+// attention over a prompt (csimd_attention_ref vs csimd_attention_f32 / _f16). Not a test: no assertions.
 // Usage: ops_bench [n_tokens n_heads head_dim path]   (defaults 512 32 80, the best path)
 #include "csimd.h"
 #include <math.h>
@@ -27,11 +27,11 @@ int main(int argc, char **argv) {
         for (int rep = 0; rep < 5; rep++) {
             for (int64_t i = 0; i < n; i++) x[i] = (float)((i * 7919) % 2000) / 250.0f - 4.0f;
             const double t0 = now();
-            if (pass) csimd_gelu(x, n); else csimd_gelu_erf(x, n);
+            if (pass) csimd_gelu(x, n); else csimd_gelu_ref(x, n);
             const double dt = now() - t0;
             if (dt < best) best = dt;
         }
-        printf("%-16s n %lld: %.3f ms, %.3f ns/element\n", pass ? "csimd_gelu" : "csimd_gelu_erf", (long long)n,
+        printf("%-16s n %lld: %.3f ms, %.3f ns/element\n", pass ? "csimd_gelu" : "csimd_gelu_ref", (long long)n,
                best * 1e3, best * 1e9 / n);
     }
 
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
     csimd_f32_to_f16_row(k, nt * width, kh);
     csimd_f32_to_f16_row(v, nt * width, vh);
     const float scale = 1.0f / sqrtf((float)hd);
-    const char *names[] = {"csimd_attention", "attention_f32", "attention_f16"};
+    const char *names[] = {"csimd_attention_ref", "attention_f32", "attention_f16"};
     for (int which = 0; which < 3; which++) {
         for (int mode = 0; mode < 2; mode++) {  // prompt: all tokens at once; decode: last token over the full cache
             const int64_t pos0 = mode ? nt - 1 : 0, ntok = mode ? 1 : nt;
@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
             double best = 1e9;
             for (int rep = 0; rep < reps; rep++) {
                 const double t0 = now();
-                if (which == 0) csimd_attention(q, width, hd, k, v, nh, hd, pos0, ntok, scale, scratch, out);
+                if (which == 0) csimd_attention_ref(q, width, hd, k, v, nh, hd, pos0, ntok, scale, scratch, out);
                 else if (which == 1) csimd_attention_f32(q, width, hd, k, v, nh, hd, hd, width, pos0, ntok, scale, scratch, out);
                 else csimd_attention_f16(q, width, hd, kh, vh, nh, hd, hd, width, pos0, ntok, scale, scratch, out);
                 const double dt = now() - t0;

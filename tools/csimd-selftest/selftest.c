@@ -338,7 +338,7 @@ static void test_r16(void) {
     free(w), free(x), free(bias), free(y), free(yr);
 }
 
-// ---- Attention over f32 / f16 / q8 caches, position-major and head-major, against csimd_attention ----
+// ---- Attention over f32 / f16 / q8 caches, position-major and head-major, against csimd_attention_ref ----
 static void test_attention(void) {
     static const int64_t hds[] = {5, 16, 17, 80, 128};
     for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
@@ -387,7 +387,7 @@ static void test_attention(void) {
                     kd[i] = k[i], vd[i] = v[i];
                 }
             }
-            csimd_attention(q, qts, hd, kd, vd, nh, hd, pos0, ntok, scale, scratch, ref);
+            csimd_attention_ref(q, qts, hd, kd, vd, nh, hd, pos0, ntok, scale, scratch, ref);
             for (int64_t i = 0; i < ntok * width; i++) out[i] = NAN;
             switch (which) {
             case 0: csimd_attention_f32(q, qts, hd, k, v, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
@@ -399,7 +399,7 @@ static void test_attention(void) {
             int bad = 0;
             for (int64_t i = 0; i < ntok * width; i++)
                 if (!(fabs((double)out[i] - ref[i]) <= tol)) bad = 1;
-            CHECK(!bad, "attention cache %d head_dim %lld differs from csimd_attention", which, (long long)hd);
+            CHECK(!bad, "attention cache %d head_dim %lld differs from csimd_attention_ref", which, (long long)hd);
         }
         free(q), free(k), free(v), free(kd), free(vd), free(ref), free(out), free(scratch), free(kh), free(vh);
         free(k8), free(v8), free(ks), free(vs), free(khm), free(vhm), free(k8hm), free(v8hm), free(kshm), free(vshm);
