@@ -81,6 +81,14 @@ typedef struct {
 } csimd_kernel_table;
 
 #if defined(__x86_64__)
+#define CSIMD_R16_TILE_DECL(name)                                                                                 \
+    void name(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride, int nt, float *y, \
+              int64_t y_stride);
+CSIMD_R16_TILE_DECL(csimd_tile_q4r16_avx2)
+CSIMD_R16_TILE_DECL(csimd_tile_q8r16_avx2)
+CSIMD_R16_TILE_DECL(csimd_tile_q4r16_avx2vnni)
+CSIMD_R16_TILE_DECL(csimd_tile_q8r16_avx2vnni)
+#undef CSIMD_R16_TILE_DECL
 void csimd_tile_q4r16_avx512(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride,
                              int nt, float *y, int64_t y_stride);
 void csimd_tile_q8r16_avx512(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride,

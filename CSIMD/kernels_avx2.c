@@ -35,8 +35,8 @@ const csimd_kernel_table csimd_kernels_avx2 = {
     .dot_bf16 = dot_bf16_avx2,
     .tile_q8 = tile_q8_avx2,
     .tile_q4 = tile_q4_avx2,
-    .tile_q4r16 = tile_q4r16_avx2,
-    .tile_q8r16 = tile_q8r16_avx2,
+    .tile_q4r16 = csimd_tile_q4r16_avx2,
+    .tile_q8r16 = csimd_tile_q8r16_avx2,
 };
 
 const csimd_kernel_table csimd_kernels_avx2_vnni = {
@@ -50,7 +50,7 @@ const csimd_kernel_table csimd_kernels_avx2_vnni = {
     .dot_bf16 = dot_bf16_avx2vnni,
     .tile_q8 = tile_q8_avx2vnni,
     .tile_q4 = tile_q4_avx2vnni,
-    .tile_q4r16 = tile_q4r16_avx2vnni,
-    .tile_q8r16 = tile_q8r16_avx2vnni,
+    .tile_q4r16 = csimd_tile_q4r16_avx2vnni,
+    .tile_q8r16 = csimd_tile_q8r16_avx2vnni,
 };
 #endif
