@@ -74,8 +74,7 @@ struct ProcessorOptions: ParsableArguments {
     var noRepeatNgram = 0
 
     func validate() throws {
-        guard repetitionPenalty.isFinite, repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be > 0") }
-        guard noRepeatNgram >= 0 else { throw ValidationError("--no-repeat-ngram must be >= 0") }
+        try SamplingOptions.check(SamplingParameters(repetitionPenalty: repetitionPenalty, noRepeatNgramSize: noRepeatNgram))
     }
 }
 
@@ -111,11 +110,23 @@ struct SamplingOptions: ParsableArguments {
 
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
-        guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
-        guard topP.isFinite, topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be >= 0") }
-        guard minP.isFinite, minP >= 0, minP <= 1 else { throw ValidationError("--min-p must be in [0, 1]") }
         guard !stopTexts.contains("") else { throw ValidationError("--stop needs a non-empty text") }
+        try Self.check(parameters)
+    }
+
+    /// The library's range check (SamplingParameters.outOfRange), reported with this command's flag.
+    static func check(_ p: SamplingParameters) throws {
+        guard let bad = p.outOfRange else { return }
+        let flag: String
+        switch bad.field {
+        case .temperature: flag = "--temperature"
+        case .topP: flag = "--top-p"
+        case .topK: flag = "--top-k"
+        case .minP: flag = "--min-p"
+        case .repetitionPenalty: flag = "--repetition-penalty"
+        case .noRepeatNgramSize: flag = "--no-repeat-ngram"
+        }
+        throw ValidationError("\(flag) \(bad.requirement)")
     }
 
     var parameters: SamplingParameters {

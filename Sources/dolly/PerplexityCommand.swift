@@ -19,10 +19,7 @@ struct PerplexityCommand: ParsableCommand {
 
     func run() throws {
         try Console.guarded {
-            guard let data = FileManager.default.contents(atPath: textFile) else { throw ModelError.missingFile(textFile) }
-            guard let text = String(data: data, encoding: .utf8) else {
-                throw ValidationError("\(textFile) is not UTF-8 text")
-            }
+            let text = try TextFile.read(textFile, what: "text file")
             let (model, session) = try modelOptions.load(defaultContext: 512)
             let bar = ProgressBar(label: "perplexity", unit: "chunks", scale: 1)
             let update = { (done: Int, total: Int, ppl: Double) in

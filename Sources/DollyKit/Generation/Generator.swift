@@ -60,7 +60,7 @@ public struct TokenGenerator {
                 break
             }
             result.tokens.append(next)
-            if !history.isEmpty { history.append(next) }
+            if sampling.hasProcessors { history.append(next) }
             guard try onToken(next) else {
                 result.stopReason = .cancelled
                 break

@@ -42,14 +42,20 @@ public struct SamplingParameters: Sendable, Equatable {
     /// Whether any logits processor (as opposed to a sampling warper) is on.
     var hasProcessors: Bool { repetitionPenalty != 1 || noRepeatNgramSize > 0 }
 
-    /// A description of the first value out of range, or nil when all are usable.
-    public var invalidValue: String? {
-        if !temperature.isFinite || temperature < 0 { return "temperature must be >= 0" }
-        if !topP.isFinite || topP <= 0 || topP > 1 { return "top-p must be in (0, 1]" }
-        if topK < 0 { return "top-k must be >= 0" }
-        if !minP.isFinite || minP < 0 || minP > 1 { return "min-p must be in [0, 1]" }
-        if !repetitionPenalty.isFinite || repetitionPenalty <= 0 { return "repetition penalty must be > 0" }
-        if noRepeatNgramSize < 0 { return "no-repeat n-gram size must be >= 0" }
+    /// A field that can be out of range (its name is transformers' for the same control).
+    public enum Field: String, Sendable {
+        case temperature, topP = "top_p", topK = "top_k", minP = "min_p", repetitionPenalty = "repetition_penalty"
+        case noRepeatNgramSize = "no_repeat_ngram_size"
+    }
+
+    /// The first field out of range and the range it must be in; nil when all are usable.
+    public var outOfRange: (field: Field, requirement: String)? {
+        if !temperature.isFinite || temperature < 0 { return (.temperature, "must be >= 0") }
+        if !topP.isFinite || topP <= 0 || topP > 1 { return (.topP, "must be in (0, 1]") }
+        if topK < 0 { return (.topK, "must be >= 0") }
+        if !minP.isFinite || minP < 0 || minP > 1 { return (.minP, "must be in [0, 1]") }
+        if !repetitionPenalty.isFinite || repetitionPenalty <= 0 { return (.repetitionPenalty, "must be > 0") }
+        if noRepeatNgramSize < 0 { return (.noRepeatNgramSize, "must be >= 0") }
         return nil
     }
 }

@@ -43,8 +43,8 @@ extension DollyModel {
     @discardableResult
     public func generate(_ request: GenerationRequest, session: InferenceSession, isCancelled: () -> Bool = { false },
                          onText: (String) throws -> Bool) throws -> GenerationResult {
-        guard request.sampling.invalidValue == nil else {
-            throw ModelError.invalidRequest(request.sampling.invalidValue!)
+        if let bad = request.sampling.outOfRange {
+            throw ModelError.invalidRequest("\(bad.field.rawValue) \(bad.requirement)")
         }
         session.reset()
         let prompt = try promptTokens(for: request)
