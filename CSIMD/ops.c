@@ -47,8 +47,9 @@ void csimd_rotary_apply(float *vec, int64_t n_heads, int64_t head_stride, int64_
 }
 
 void csimd_attention_ref(const float *q, int64_t q_token_stride, int64_t q_head_stride,
-                     const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
-                     int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out) {
+                         const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
+                         int64_t kv_head_stride, int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens,
+                         float scale, float *scratch, float *out) {
     const int64_t width = n_heads * head_dim;
     const int64_t span = pos0 + n_tokens;
 // Static schedule only: clang 21 emits __kmpc_dispatch_deinit for dynamic ones, which libomp 14 lacks.
@@ -60,7 +61,7 @@ void csimd_attention_ref(const float *q, int64_t q_token_stride, int64_t q_head_
             const int64_t last = pos0 + t;
             float maxv = -INFINITY;
             for (int64_t p = 0; p <= last; p++) {
-                const float *kp = k_cache + p * width + h * head_dim;
+                const float *kp = k_cache + h * kv_head_stride + p * kv_pos_stride;
                 float s = 0.0f;
                 for (int64_t d = 0; d < head_dim; d++) s += qh[d] * kp[d];
                 s *= scale;
@@ -77,7 +78,7 @@ void csimd_attention_ref(const float *q, int64_t q_token_stride, int64_t q_head_
             memset(o, 0, (size_t)head_dim * sizeof(float));
             for (int64_t p = 0; p <= last; p++) {
                 const float w = scores[p] * inv;
-                const float *vp = v_cache + p * width + h * head_dim;
+                const float *vp = v_cache + h * kv_head_stride + p * kv_pos_stride;
                 for (int64_t d = 0; d < head_dim; d++) o[d] += w * vp[d];
             }
         }

@@ -121,24 +121,25 @@ void csimd_rotary_apply(float *vec, int64_t n_heads, int64_t head_stride, int64_
 
 /// Causal attention for n_tokens new queries whose keys/values are already in the cache.
 /// q: token t, head h at q + t * q_token_stride + h * q_head_stride (head_dim floats).
-/// k_cache/v_cache: (n_ctx, n_heads * head_dim) f32, position p at row p.
+/// k_cache/v_cache: element d of head h at position p is k_cache[h * kv_head_stride + p * kv_pos_stride + d]
+/// (position-major rows: kv_head_stride = head_dim, kv_pos_stride = n_heads * head_dim; head-major
+/// (n_heads, n_ctx, head_dim): kv_head_stride = n_ctx * head_dim, kv_pos_stride = head_dim).
 /// Query t sits at position pos0 + t and sees positions 0 ..= pos0 + t.
 /// out: (n_tokens, n_heads * head_dim). scratch: at least csimd_threads_get() * (pos0 + n_tokens) floats.
 void csimd_attention_ref(const float *q, int64_t q_token_stride, int64_t q_head_stride,
-                     const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
-                     int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out);
+                         const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
+                         int64_t kv_head_stride, int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens,
+                         float scale, float *scratch, float *out);
 
 /// Exact GELU like csimd_gelu_ref, vectorized (dispatched: AVX-512, AVX2 + FMA, portable C) and
 /// parallel over chunks for large n: |csimd_gelu(x) - GELU(x)| <= 2e-6 max(1, |x|) for finite x;
 /// GELU(-inf) = -0, GELU(inf) = inf, NaN stays NaN.
 void csimd_gelu(float *x, int64_t n);
 
-/// csimd_attention_ref (same contract, same scratch) with SIMD dots / softmax / weighted sums, over a cache
-/// of any layout: element d of head h at position p is k_cache[h * kv_head_stride + p * kv_pos_stride + d]
-/// (csimd_attention_ref's layout is kv_head_stride = head_dim, kv_pos_stride = n_heads * head_dim; head-major
-/// (n_heads, n_ctx, head_dim) is kv_head_stride = n_ctx * head_dim, kv_pos_stride = head_dim, which keeps
-/// one head's positions contiguous for the hardware prefetcher). Differs from csimd_attention_ref only by f32
-/// rounding (summation order, a ~1 ulp exp, the 1 / sum applied after the V sum).
+/// csimd_attention_ref (same contract, same strides, same scratch) with SIMD dots / softmax / weighted sums
+/// (the runtime's cache is head-major, which keeps one head's positions contiguous for the prefetcher).
+/// Differs from csimd_attention_ref only by f32 rounding (summation order, a ~1 ulp exp, the 1 / sum
+/// applied after the V sum).
 void csimd_attention_f32(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                          const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
                          int64_t kv_head_stride, int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens,

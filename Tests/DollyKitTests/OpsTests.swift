@@ -122,7 +122,7 @@ final class OpsTests: XCTestCase {
 
         var ref = [Float](repeating: 0, count: nOut), fast = [Float](repeating: .nan, count: nOut)
         csimd_attention_ref(q, Int64(qTokenStride), Int64(qHeadStride), k, v, Int64(c.nHeads), Int64(c.headDim),
-                        Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref)
+                            Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref)
         csimd_attention_f32(q, Int64(qTokenStride), Int64(qHeadStride), k, v, Int64(c.nHeads), Int64(c.headDim),
                             Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast)
         let vmax = v.map { abs($0) }.max() ?? 1
@@ -136,7 +136,7 @@ final class OpsTests: XCTestCase {
         let kw = kh.map { csimd_f16_to_f32($0) }, vw = vh.map { csimd_f16_to_f32($0) }
         var ref16 = [Float](repeating: 0, count: nOut), fast16 = [Float](repeating: .nan, count: nOut)
         csimd_attention_ref(q, Int64(qTokenStride), Int64(qHeadStride), kw, vw, Int64(c.nHeads), Int64(c.headDim),
-                        Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref16)
+                            Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref16)
         csimd_attention_f16(q, Int64(qTokenStride), Int64(qHeadStride), kh, vh, Int64(c.nHeads), Int64(c.headDim),
                             Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast16)
         for i in 0..<nOut where !(abs(fast16[i] - ref16[i]) <= 1e-5 * vmax) {
@@ -164,7 +164,7 @@ final class OpsTests: XCTestCase {
         let vq = v8.indices.map { vs[$0 / c.headDim] * Float(v8[$0]) }
         var ref8 = [Float](repeating: 0, count: nOut), fast8 = [Float](repeating: .nan, count: nOut)
         csimd_attention_ref(q, Int64(qTokenStride), Int64(qHeadStride), kq, vq, Int64(c.nHeads), Int64(c.headDim),
-                        Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref8)
+                            Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref8)
         csimd_attention_q8(q, Int64(qTokenStride), Int64(qHeadStride), k8, ks, v8, vs, Int64(c.nHeads), Int64(c.headDim),
                            Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast8)
         for i in 0..<nOut where !(abs(fast8[i] - ref8[i]) <= 1e-5 * vmax) {
@@ -280,7 +280,7 @@ final class OpsTests: XCTestCase {
             }
             var scratch = [Float](repeating: 0, count: Int(csimd_threads_get()) * span)
             var ref = [Float](repeating: 0, count: width), fast = ref
-            csimd_attention_ref(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(span - 1), 1, 0.1, &scratch, &ref)
+            csimd_attention_ref(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(hd), Int64(width), Int64(span - 1), 1, 0.1, &scratch, &ref)
             csimd_attention_f32(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(hd), Int64(width), Int64(span - 1), 1, 0.1, &scratch, &fast)
             for i in 0..<width {
                 XCTAssertEqual(fast[i], 17, accuracy: 1e-4, path)

@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
             double best = 1e9;
             for (int rep = 0; rep < reps; rep++) {
                 const double t0 = now();
-                if (which == 0) csimd_attention_ref(q, width, hd, k, v, nh, hd, pos0, ntok, scale, scratch, out);
+                if (which == 0) csimd_attention_ref(q, width, hd, k, v, nh, hd, hd, width, pos0, ntok, scale, scratch, out);
                 else if (which == 1) csimd_attention_f32(q, width, hd, k, v, nh, hd, hd, width, pos0, ntok, scale, scratch, out);
                 else csimd_attention_f16(q, width, hd, kh, vh, nh, hd, hd, width, pos0, ntok, scale, scratch, out);
                 const double dt = now() - t0;

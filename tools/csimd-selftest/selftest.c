@@ -387,7 +387,12 @@ static void test_attention(void) {
                     kd[i] = k[i], vd[i] = v[i];
                 }
             }
-            csimd_attention_ref(q, qts, hd, kd, vd, nh, hd, pos0, ntok, scale, scratch, ref);
+            csimd_attention_ref(q, qts, hd, kd, vd, nh, hd, hd, width, pos0, ntok, scale, scratch, ref);
+            if (which == 3) {  // the reference reads any layout: head-major gives the same bits
+                csimd_attention_ref(q, qts, hd, khm, vhm, nh, hd, hs, ps, pos0, ntok, scale, scratch, out);
+                CHECK(memcmp(out, ref, sizeof(float) * ntok * width) == 0,
+                      "csimd_attention_ref head-major differs from position-major, head_dim %lld", (long long)hd);
+            }
             for (int64_t i = 0; i < ntok * width; i++) out[i] = NAN;
             switch (which) {
             case 0: csimd_attention_f32(q, qts, hd, k, v, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
