@@ -21,11 +21,17 @@
 typedef void (*csimd_tile_q_fn)(const void *w, int64_t w_stride, int nr, const csimd_block_q8a *a,
                                 int64_t a_stride, int nt, int64_t nb, float *y, int64_t y_stride);
 
+/// The reference twins of tile_q8 / tile_q4 (matrix_ref.c): each entry is the reference dot.
+void csimd_tile_q8_ref(const void *w, int64_t w_stride, int nr, const csimd_block_q8a *a, int64_t a_stride, int nt,
+                       int64_t nb, float *y, int64_t y_stride);
+void csimd_tile_q4_ref(const void *w, int64_t w_stride, int nr, const csimd_block_q8a *a, int64_t a_stride, int nt,
+                       int64_t nb, float *y, int64_t y_stride);
+
 /// One R16 group (16 rows, csimd_blocks.h) against nt activation rows: same contract as csimd_r16_tile_ref.
 typedef void (*csimd_tile_r16_fn)(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a,
                                   int64_t a_stride, int nt, float *y, int64_t y_stride);
 
-/// One attention head for one query (ops_attention.c): scores over cache positions 0...last, softmax,
+/// One attention head for one query (ops_portable.c, ops_avx2.c, ops_avx512.c): scores over cache positions 0...last, softmax,
 /// weighted sum of the values into o. k/v point at the head's first cached row (element type fixed per
 /// entry: f32, IEEE half or int8 with per-row scales ks/vs, scale of row p at ks[p * ss]).
 typedef void (*csimd_attn_head_fn)(const float *qh, const void *k, const void *v, const float *ks, const float *vs,

@@ -1,5 +1,5 @@
 // Straightforward f32/f16/bf16 matrix kernels: the reference every faster path is tested against.
-#include "csimd.h"
+#include "csimd_kernels.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +102,23 @@ static float dot_row(const csimd_matrix *w, int64_t r, const float *x) {
     }
     }
     return acc;
+}
+
+// The 4 x 4 tile contract (csimd_tile_q_fn) on the reference dots: the twins of the paths' tile_q8 / tile_q4.
+void csimd_tile_q8_ref(const void *w, int64_t w_stride, int nr, const csimd_block_q8a *a, int64_t a_stride, int nt,
+                       int64_t nb, float *y, int64_t y_stride) {
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r++)
+            y[t * y_stride + r] = csimd_dot_q8_q8a_ref((const csimd_block_q8 *)((const char *)w + r * w_stride),
+                                                       a + t * a_stride, nb);
+}
+
+void csimd_tile_q4_ref(const void *w, int64_t w_stride, int nr, const csimd_block_q8a *a, int64_t a_stride, int nt,
+                       int64_t nb, float *y, int64_t y_stride) {
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r++)
+            y[t * y_stride + r] = csimd_dot_q4_q8a_ref((const csimd_block_q4 *)((const char *)w + r * w_stride),
+                                                       a + t * a_stride, nb);
 }
 
 int32_t csimd_matrix_multiply_ref(const csimd_matrix *w, const float *x, int64_t n_tokens,

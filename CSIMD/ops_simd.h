@@ -1,4 +1,4 @@
-// Private to CSIMD: vectorizable exp / GELU helpers shared by ops_gelu.c and ops_attention.c. Which
+// Private to CSIMD: vectorizable exp / GELU helpers shared by the per-ISA ops files (ops_portable.c, ops_avx2.c, ops_avx512.c). Which
 // path runs is the kernel table's business (its `ops`, dispatch.c), never decided per call here.
 //
 // exp: Cody-Waite range reduction x = n ln2 + r (|r| <= ln2 / 2, n rounded to nearest with the

@@ -222,6 +222,52 @@ static void test_matmul_f(void) {
 }
 
 
+// ---- 4 x 4 tiles: the path's tile_q8 / tile_q4 against csimd_tile_q8_ref / csimd_tile_q4_ref ----
+static void fill_r16_case(int mode, csimd_block_q4 *w4, csimd_block_q8 *w8, int64_t n_blocks, float *x, int64_t n);
+
+static void test_tiles(void) {
+    const csimd_kernel_table *k = csimd_kernels_current();
+    const int64_t nbs[] = {1, 2, 7, 33};
+    for (int mode = 0; mode < 4; mode++)
+        for (int si = 0; si < 4; si++) {
+            const int64_t nb = nbs[si], cols = nb * 32, pad = 3;  // rows and activations at padded strides
+            csimd_block_q4 *w4 = malloc(CSIMD_TILE_R * (nb + pad) * sizeof *w4);
+            csimd_block_q8 *w8 = malloc(CSIMD_TILE_R * (nb + pad) * sizeof *w8);
+            float *x = malloc(CSIMD_TILE_T * cols * 4);
+            csimd_block_q8a *qa = malloc(CSIMD_TILE_T * (nb + pad) * sizeof *qa);
+            fill_r16_case(mode, w4, w8, CSIMD_TILE_R * (nb + pad), x, CSIMD_TILE_T * cols);
+            for (int t = 0; t < CSIMD_TILE_T; t++) csimd_q8a_quantize_ref(x + t * cols, cols, qa + t * (nb + pad));
+            for (int q = 0; q < 2; q++) {
+                const csimd_tile_q_fn fn = q ? k->tile_q8 : k->tile_q4;
+                if (!fn) continue;  // the path loops over its dots, tested above
+                const void *w = q ? (const void *)w8 : (const void *)w4;
+                const int64_t ws = (nb + pad) * (q ? sizeof *w8 : sizeof *w4), ys = CSIMD_TILE_R + 3;
+                for (int nr = 1; nr <= CSIMD_TILE_R; nr++)
+                    for (int nt = 1; nt <= CSIMD_TILE_T; nt++) {
+                        float y[CSIMD_TILE_T * (CSIMD_TILE_R + 3)], yr[CSIMD_TILE_T * (CSIMD_TILE_R + 3)];
+                        for (int i = 0; i < CSIMD_TILE_T * (int)ys; i++) y[i] = yr[i] = -777.0f;
+                        fn(w, ws, nr, qa, nb + pad, nt, nb, y, ys);
+                        (q ? csimd_tile_q8_ref : csimd_tile_q4_ref)(w, ws, nr, qa, nb + pad, nt, nb, yr, ys);
+                        int bad = -1;
+                        for (int i = 0; i < CSIMD_TILE_T * (int)ys && bad < 0; i++) {
+                            const int t = i / (int)ys, r = i % (int)ys;
+                            if (r >= nr || t >= nt) {
+                                if (y[i] != -777.0f) bad = i;
+                                continue;
+                            }
+                            const csimd_block_q8a *at = qa + t * (nb + pad);
+                            const double m = q ? mag_q8(w8 + r * (nb + pad), at, nb) : mag_q4(w4 + r * (nb + pad), at, nb);
+                            const double bound = mode == 1 ? 0 : 2.0 * (nb + 16) * U * m;
+                            if (fabs((double)y[i] - yr[i]) > bound) bad = i;
+                        }
+                        CHECK(bad < 0, "tile_%s mode %d nb %lld nr %d nt %d at t %d r %d: %.9g vs %.9g", q ? "q8" : "q4", mode,
+                              (long long)nb, nr, nt, bad / (int)ys, bad % (int)ys, bad >= 0 ? y[bad] : 0, bad >= 0 ? yr[bad] : 0);
+                    }
+            }
+            free(w4), free(w8), free(x), free(qa);
+        }
+}
+
 // ---- R16 tiles: the path's tile kernels against csimd_r16_tile_ref ----
 // Modes: 0 random; 1 exact (scales 1, activations integers with d = 1: results must be equal);
 // 2 worst case for the i16 paths (Q4 nibbles 15 / Q8 +127 against activations +127);
@@ -426,6 +472,7 @@ int main(void) {
         test_fdots();
         test_matmul();
         test_matmul_f();
+        test_tiles();
         test_r16();
         test_attention();
         printf("path %-12s %s\n", names[i], failed == before ? "ok" : "FAILED");
