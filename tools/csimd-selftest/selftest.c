@@ -457,6 +457,39 @@ static void test_attention(void) {
     }
 }
 
+// ---- Batch independence: a token's output row does not depend on which other tokens share the call ----
+// The server decodes several sequences in one pass and prefills in chunks of any size: a greedy answer
+// must not change with them. Every type, 1..13 tokens, each row bit-equal to the same token run alone.
+static void test_batch_independence(void) {
+    const int64_t rows = 37, cols = 160, nt = 13;
+    float *w = malloc(rows * cols * 4), *x = malloc(nt * cols * 4), *y = malloc(nt * rows * 4), *y1 = malloc(rows * 4);
+    for (int64_t i = 0; i < rows * cols; i++) w[i] = gauss();
+    for (int64_t i = 0; i < nt * cols; i++) x[i] = gauss() * 3.0f;
+    csimd_matrix src = {w, rows, cols, cols * 4, CSIMD_TYPE_F32};
+    static const int32_t types[] = {CSIMD_TYPE_F32, CSIMD_TYPE_F16, CSIMD_TYPE_BF16, CSIMD_TYPE_Q8,
+                                    CSIMD_TYPE_Q4, CSIMD_TYPE_Q8R16, CSIMD_TYPE_Q4R16};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const int32_t type = types[ti];
+        const int r16 = type == CSIMD_TYPE_Q8R16 || type == CSIMD_TYPE_Q4R16;
+        const int64_t unit = csimd_type_row_bytes(type, cols);  // R16: one group of 16 rows
+        void *data = malloc((r16 ? (rows + 15) / 16 : rows) * unit);
+        CHECK(csimd_rows_convert(&src, NULL, 0, rows, type, data) == 0, "rows_convert to type %d", type);
+        const csimd_matrix m = {data, rows, cols, unit, type};
+        for (int64_t n = 1; n <= nt; n++) {
+            csimd_matrix_multiply(&m, x, n, NULL, y);
+            int bad = -1;
+            for (int64_t t = 0; t < n && bad < 0; t++) {
+                csimd_matrix_multiply(&m, x + t * cols, 1, NULL, y1);
+                if (memcmp(y1, y + t * rows, rows * 4) != 0) bad = (int)t;
+            }
+            CHECK(bad < 0, "type %d: token %d of a %lld-token call differs from the same token alone", type, bad,
+                  (long long)n);
+        }
+        free(data);
+    }
+    free(w), free(x), free(y), free(y1);
+}
+
 int main(void) {
     static const char *names[] = {"scalar", "avx2", "avx2-vnni", "avx512-vnni", "neon", "neon-dotprod"};
     printf("default path: %s\n", csimd_kernel_name());
@@ -473,6 +506,7 @@ int main(void) {
         test_matmul();
         test_matmul_f();
         test_tiles();
+        test_batch_independence();
         test_r16();
         test_attention();
         printf("path %-12s %s\n", names[i], failed == before ? "ok" : "FAILED");
