@@ -16,7 +16,7 @@ struct EvalCommand: ParsableCommand {
     var limit: Int?
 
     @Option(name: .long, help: ArgumentHelp(
-        "Folder with <task>.jsonl (default: $DOLLY_EVAL_DATA). The repository's Tests/Fixtures/eval holds 200-item slices; tools/export_eval_sets.py writes whole sets.",
+        "Folder with <task>.jsonl (default: $DOLLY_EVAL_DATA). The repository's Tests/Fixtures/eval holds 200-item slices; tools/fixtures/export_eval_sets.py writes whole sets.",
         valueName: "DIR"))
     var data: String?
 
@@ -26,7 +26,7 @@ struct EvalCommand: ParsableCommand {
 
     struct NoDataError: LocalizedError {
         var errorDescription: String? {
-            "no evaluation data: give --data DIR (the repository's Tests/Fixtures/eval, or a folder written by tools/export_eval_sets.py) or set DOLLY_EVAL_DATA"
+            "no evaluation data: give --data DIR (the repository's Tests/Fixtures/eval, or a folder written by tools/fixtures/export_eval_sets.py) or set DOLLY_EVAL_DATA"
         }
     }
 

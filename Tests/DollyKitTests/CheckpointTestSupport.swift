@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import DollyKit
 
-/// Fixtures written by tools/make_checkpoint_samples.py, found relative to this source file.
+/// Fixtures written by tools/fixtures/make_checkpoint_samples.py, found relative to this source file.
 enum CheckpointFixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures/checkpoint")

@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 
 /// `dolly eval` against transformers item by item on the committed slices
-/// (Tests/Fixtures/eval/reference_demo.json from tools/eval_reference.py on models/dolly-demo).
+/// (Tests/Fixtures/eval/reference_demo.json from tools/fixtures/eval_reference.py on models/dolly-demo).
 final class EvalAgreementTests: XCTestCase {
     struct Reference: Decodable {
         struct Choice: Decodable {

@@ -60,7 +60,7 @@ final class FormatTests: XCTestCase {
 
     /// Random-weight fixtures have near-ties everywhere (top-1 margins down to 0.002 in 192 greedy
     /// steps): even transformers with Q8-rounded weights keeps only 2 of the 6 greedy continuations
-    /// (tools/quant_greedy_sim.py), as our q8 file does. So greedy agreement is checked on the trained
+    /// (tools/analysis/quant_greedy_sim.py), as our q8 file does. So greedy agreement is checked on the trained
     /// demo model (DemoQ8GreedyTests); here the quantized logits must track transformers' closely.
     func testQuantizedLogitsTrackF32OnFixtures() throws {
         // Measured: q8 1.3%, q4 13% of max |logit| (hidden 32: each row is a single block of Gaussian noise).
@@ -297,7 +297,7 @@ final class DemoQ8GreedyTests: XCTestCase {
     }
 }
 
-/// `perplexity` and `divergence` against transformers on the demo model (tools/make_perplexity_reference.py).
+/// `perplexity` and `divergence` against transformers on the demo model (tools/fixtures/make_perplexity_reference.py).
 final class DemoPerplexityTests: XCTestCase {
     struct Reference: Decodable { let text: String; let context: Int; let windows: Int; let scored_tokens: Int; let perplexity: Double }
 

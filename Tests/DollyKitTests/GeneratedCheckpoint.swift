@@ -1,7 +1,7 @@
 import Foundation
 
 /// Checkpoints whose bf16 weights come from a counter-based generator (splitmix64) that
-/// tools/make_head_shape_reference.py implements bit for bit, so tests rebuild them instead of
+/// tools/fixtures/make_head_shape_reference.py implements bit for bit, so tests rebuild them instead of
 /// committing them; weights are scaled for unit-variance activations, so attention is sharp.
 enum GeneratedCheckpoint {
     static func splitmix64(_ counter: UInt64) -> UInt64 {

@@ -5,7 +5,7 @@ import XCTest
 /// Logits against transformers for the head geometry of the real Dolly sizes: 80-dim heads with 20
 /// rotary dims (3b) and 128-dim heads with 32 rotary dims (7b, 12b), plus 16-dim heads; weights
 /// scaled so attention is sharp (a rotary base of 20000 instead of 10000 fails this test). The bf16 weights are rebuilt
-/// (GeneratedCheckpoint) from the same counter-based generator tools/make_head_shape_reference.py used, so only the
+/// (GeneratedCheckpoint) from the same counter-based generator tools/fixtures/make_head_shape_reference.py used, so only the
 /// reference logits are committed (Tests/Fixtures/head_shapes.json).
 final class HeadShapeTests: XCTestCase {
     struct Case: Decodable {

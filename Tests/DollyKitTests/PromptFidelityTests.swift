@@ -3,8 +3,8 @@ import Foundation
 import XCTest
 
 /// Dolly's prompt and the sampling controls against transformers run on the upstream template
-/// (Tests/Fixtures/prompt_reference.json, from tools/make_prompt_reference.py, which takes the
-/// template from databrickslabs/dolly training/consts.py via tools/dolly_template.py).
+/// (Tests/Fixtures/prompt_reference.json, from tools/fixtures/make_prompt_reference.py, which takes the
+/// template from databrickslabs/dolly training/consts.py via tools/fixtures/dolly_template.py).
 final class PromptFidelityTests: XCTestCase {
     struct Case: Decodable {
         let instruction: String

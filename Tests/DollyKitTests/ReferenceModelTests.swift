@@ -4,7 +4,7 @@ import Foundation
 import XCTest
 
 /// The f32 forward pass against transformers' fp32 output on the same checkpoints
-/// (fixtures from tools/make_fixtures.py).
+/// (fixtures from tools/fixtures/make_fixtures.py).
 final class ReferenceModelTests: XCTestCase {
     struct Reference: Decodable {
         struct Prompt: Decodable {
@@ -37,7 +37,7 @@ final class ReferenceModelTests: XCTestCase {
         let session = try model.network.makeSession(contextLength: 256, batchSize: 7)
         let vocab = model.config.vocabSize
         for p in Self.references[reference]!.prompts {
-            // reference.json tokenized the upstream template (tools/dolly_template.py) with `tokenizers`.
+            // reference.json tokenized the upstream template (tools/fixtures/dolly_template.py) with `tokenizers`.
             XCTAssertEqual(try model.promptTokens(for: GenerationRequest(text: p.text, raw: p.raw)), p.input_ids,
                            "\(folder)/\(p.name): prompt ids")
             let tolerance = 1e-3 * p.max_abs_logit

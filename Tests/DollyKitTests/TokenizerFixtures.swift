@@ -15,7 +15,7 @@ enum TokenizerFixtures {
         var skipSpecial: String
     }
 
-    /// Reference output of HuggingFace `tokenizers`, written by tools/make_tokenizer_corpus.py.
+    /// Reference output of HuggingFace `tokenizers`, written by tools/fixtures/make_tokenizer_corpus.py.
     struct Corpus {
         var strings: [String]
         var ids: [[Int32]]

@@ -8,7 +8,7 @@ public enum EvalTask: String, CaseIterable, Sendable {
     public var reportsNormalized: Bool { self != .winogrande && self != .boolq }
 }
 
-/// One multiple-choice item, as tools/export_eval_sets.py writes it (lm-evaluation-harness templates
+/// One multiple-choice item, as tools/fixtures/export_eval_sets.py writes it (lm-evaluation-harness templates
 /// applied): each choice is a (context, continuation) pair scored by the continuation's log-likelihood.
 public struct EvalItem: Sendable {
     public var pairs: [(context: String, continuation: String)]

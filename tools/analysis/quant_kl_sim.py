@@ -7,7 +7,7 @@ block's largest-magnitude weight maps to -8) for the layer matrices, with the em
 q4 recipe) or Q4_0 (llama.cpp's), and Q8 activations as both runtimes multiply with. It isolates the
 quantizer from everything else, e.g. to compare quantizers at equal bits per weight:
 
-    tools/.venv/bin/python tools/quant_kl_sim.py --model models/dolly-demo --text Tests/Fixtures/heldout.txt
+    tools/.venv/bin/python tools/analysis/quant_kl_sim.py --model models/dolly-demo --text Tests/Fixtures/heldout.txt
 
 `dolly perplexity --model FILE --reference FOLDER` measures the real files the same way.
 """

@@ -22,7 +22,7 @@ The dolly half is optional: when --dolly is missing, or its `bench` or
 
 Example (llama.cpp built from llama-cpp-python's vendored sources):
 
-    tools/.venv/bin/python tools/bench_llamacpp.py \\
+    tools/.venv/bin/python tools/bench/bench_llamacpp.py \\
         --hf /work/scratch/dolly-3b-shaped \\
         --dolly .build/release/dolly \\
         --llama-bin /work/scratch/llamacpp/llama_cpp_python-0.3.36/vendor/llama.cpp/build/bin \\
@@ -556,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dolly", help="the dolly binary (optional: without it only llama.cpp runs)")
     ap.add_argument("--llama-bin", required=True, help="llama.cpp's build bin folder (llama-bench, llama-quantize, ...)")
     ap.add_argument("--llama-src", help="llama.cpp source folder with convert_hf_to_gguf.py (default: found above --llama-bin)")
-    venv_py = Path(__file__).resolve().parent / ".venv" / "bin" / "python"
+    venv_py = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "python"  # tools/.venv
     ap.add_argument("--python", default=str(venv_py) if venv_py.exists() else sys.executable,
                     help="Python with torch + transformers that runs convert_hf_to_gguf.py (default: %(default)s)")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "dolly-bench-llamacpp"),

@@ -6,9 +6,9 @@ scale, round to nearest) and activations (Q8A: the same blocks with an f32 scale
 kernels multiply with). If weight-only quantization already changes an answer, no activation format
 can save it: the divergence is a near-tie of the model, not a kernel defect.
 
-    tools/.venv/bin/python tools/quant_greedy_sim.py --model models/dolly-demo \
+    tools/.venv/bin/python tools/analysis/quant_greedy_sim.py --model models/dolly-demo \
         --instructions Tests/Fixtures/demo_instructions.txt
-    tools/.venv/bin/python tools/quant_greedy_sim.py --model Tests/Fixtures/tiny-bin \
+    tools/.venv/bin/python tools/analysis/quant_greedy_sim.py --model Tests/Fixtures/tiny-bin \
         --reference Tests/Fixtures/reference.json
 
 Prints, per configuration, how many greedy continuations equal the unquantized model's.
@@ -18,8 +18,9 @@ import argparse, json, os, sys
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dolly_template import generation_prompt  # noqa: E402  (upstream PROMPT_FOR_GENERATION_FORMAT)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # tools/: toolpaths
+import toolpaths  # noqa: E402,F401  (puts tools/fixtures on sys.path)
+from dolly_template import generation_prompt  # noqa: E402  (tools/fixtures: upstream PROMPT_FOR_GENERATION_FORMAT)
 
 END_ID = 50277
 

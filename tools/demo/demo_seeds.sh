@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's first command under default sampling for seeds 1..N: prints each answer and how it
 # ended, then how many ended with ### End on their own (stop reason "stopToken").
-#   tools/demo_seeds.sh [N] [INSTRUCTION]
+#   tools/demo/demo_seeds.sh [N] [INSTRUCTION]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || echo "$here/../..")"  # the repository root
 n=${1:-10}
 instruction=${2:-'What does the word "ephemeral" mean?'}
 swift build -c release --product dolly >/dev/null

@@ -5,9 +5,9 @@ It checks what a reader must check (magic, version, header and metadata CRC-32, 
 and verifies tensors, dequantizes every type to float32, and can compare a converted file with its
 Hugging Face source, tensor by tensor (relative RMS error), undoing the QKV row reorder.
 
-    tools/.venv/bin/python tools/dolly_file.py model.dolly                 # header + tensor table
-    tools/.venv/bin/python tools/dolly_file.py model.dolly --verify        # + every tensor CRC-32
-    tools/.venv/bin/python tools/dolly_file.py model.dolly --compare HF_DIR   # needs torch (+ safetensors)
+    tools/.venv/bin/python tools/analysis/dolly_file.py model.dolly                 # header + tensor table
+    tools/.venv/bin/python tools/analysis/dolly_file.py model.dolly --verify        # + every tensor CRC-32
+    tools/.venv/bin/python tools/analysis/dolly_file.py model.dolly --compare HF_DIR   # needs torch (+ safetensors)
 
 Use it from Python: `f = DollyFile(path); w = f.dequantize("layers.0.mlp.up.weight")`.
 """

