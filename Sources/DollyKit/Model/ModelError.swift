@@ -14,6 +14,10 @@ public enum ModelError: LocalizedError, Equatable {
     case emptyPrompt
     /// A generation request that can't be run as given (e.g. a sampling value out of range).
     case invalidRequest(String)
+    /// The system refused memory for a cache or buffer.
+    case outOfMemory(bytes: Int, reason: String)
+    /// More threads than the session's scratch was sized for (set threads before making sessions).
+    case threadCountRaised(sizedFor: Int, now: Int)
 
     public var errorDescription: String? {
         switch self {
@@ -30,6 +34,10 @@ public enum ModelError: LocalizedError, Equatable {
             return "the prompt is \(tokens) tokens but the context holds \(limit)"
         case .emptyPrompt: return "the prompt is empty"
         case let .invalidRequest(reason): return "invalid request: \(reason)"
+        case let .outOfMemory(bytes, reason):
+            return String(format: "cannot reserve %.2f GB: %@", Double(bytes) / 1e9, reason)
+        case let .threadCountRaised(sizedFor, now):
+            return "the thread count went from \(sizedFor) to \(now) after the session was made"
         }
     }
 }

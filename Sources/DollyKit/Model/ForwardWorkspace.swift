@@ -1,0 +1,103 @@
+import CSIMD
+import Foundation
+
+/// The scratch of forward passes over up to `rows` tokens at once, from one sequence or several,
+/// at positions below `context`. Allocated once, so that no token allocates memory.
+final class ForwardWorkspace {
+    let rows: Int
+    let context: Int
+    /// Rows of logits computed at once (a (rows, vocab) buffer would be 100 MB at 512 rows).
+    let logitRows: Int
+
+    /// The tokens of the pass, sequence after sequence.
+    struct Segment {
+        let cache: KVCache
+        let firstRow: Int
+        let count: Int
+    }
+    private(set) var segments: [Segment] = []
+    let ids: UnsafeMutablePointer<Int32>            // (rows)
+    let positions: UnsafeMutablePointer<Int>        // (rows) each row's position in its sequence
+    var count = 0                                   // rows filled
+
+    let x: UnsafeMutablePointer<Float>              // (rows, hidden) residual stream
+    let normed: UnsafeMutablePointer<Float>         // (rows, hidden)
+    let qkv: UnsafeMutablePointer<Float>            // (rows, 3*hidden)
+    let attention: UnsafeMutablePointer<Float>      // (rows, hidden)
+    let attentionOut: UnsafeMutablePointer<Float>   // (rows, hidden)
+    let mlpHidden: UnsafeMutablePointer<Float>      // (rows, intermediate)
+    let mlpOut: UnsafeMutablePointer<Float>         // (rows, hidden)
+    let ropeCos: UnsafeMutablePointer<Float>        // (context, rotaryDims/2)
+    let ropeSin: UnsafeMutablePointer<Float>        // (context, rotaryDims/2)
+    let scores: UnsafeMutablePointer<Float>         // (threads, context)
+    let scoreThreads: Int
+    let logits: UnsafeMutablePointer<Float>         // (logitRows, vocab)
+    private var owned: [UnsafeMutablePointer<Float>] = []
+
+    init(config c: ModelConfig, rows: Int, context: Int, logitRows: Int = 16) {
+        self.rows = max(1, rows)
+        self.context = context
+        self.logitRows = min(self.rows, max(1, logitRows))  // projection reuses (rows, hidden) buffers
+        let h = c.hiddenSize, b = self.rows
+        var owned: [UnsafeMutablePointer<Float>] = []
+        func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            p.initialize(repeating: 0, count: max(n, 1))
+            owned.append(p)
+            return p
+        }
+        ids = .allocate(capacity: b)
+        positions = .allocate(capacity: b)
+        x = buffer(b * h)
+        normed = buffer(b * h)
+        qkv = buffer(b * 3 * h)
+        attention = buffer(b * h)
+        attentionOut = buffer(b * h)
+        mlpHidden = buffer(b * c.intermediateSize)
+        mlpOut = buffer(b * h)
+        let half = c.rotaryDims / 2
+        ropeCos = buffer(context * half)
+        ropeSin = buffer(context * half)
+        // Same arithmetic as transformers: f32 inverse frequencies, f32 angle, f32 cos/sin.
+        for i in 0..<half {
+            let invFreq = Float(1.0) / Float(pow(Float(c.rotaryBase), Float(2 * i) / Float(c.rotaryDims)))
+            for p in 0..<context {
+                let angle = Float(p) * invFreq
+                ropeCos[p * half + i] = cos(angle)
+                ropeSin[p * half + i] = sin(angle)
+            }
+        }
+        scoreThreads = Int(csimd_threads_get())
+        scores = buffer(scoreThreads * context)
+        logits = buffer(self.logitRows * c.vocabSize)
+        self.owned = owned
+        segments.reserveCapacity(64)
+    }
+
+    deinit {
+        ids.deallocate()
+        positions.deallocate()
+        for p in owned { p.deallocate() }
+    }
+
+    /// Starts a new pass.
+    func clear() {
+        segments.removeAll(keepingCapacity: true)
+        count = 0
+    }
+
+    /// Adds `tokens` of the sequence `cache` holds, after its cached ones; returns the first row.
+    @discardableResult
+    func append<C: Collection>(_ tokens: C, of cache: KVCache) -> Int where C.Element == Int32 {
+        let first = count
+        precondition(first + tokens.count <= rows && cache.count + tokens.count <= min(cache.capacity, context),
+                     "forward pass over its workspace or cache")
+        for (i, id) in tokens.enumerated() {
+            ids[first + i] = id
+            positions[first + i] = cache.count + i
+        }
+        count += tokens.count
+        segments.append(Segment(cache: cache, firstRow: first, count: tokens.count))
+        return first
+    }
+}
