@@ -24,14 +24,10 @@ if [ -n "${SANITIZE:-}" ]; then
 fi
 
 CC="${CC:-gcc}"
-extra=()
-if "$CC" --version 2>/dev/null | grep -q clang; then
-    # clang: borrow omp.h / libomp from Debian's LLVM 14 (as Package.swift does).
-    source tools/omp-paths.sh  # (cwd: the repository root)
-    extra=("${OMP_CLANG_FLAGS[@]}")
-fi
+source tools/omp-paths.sh
+omp_cc_flags "$CC"  # clang: omp.h / libomp from Debian's LLVM 14 (as Package.swift does)
 echo "== native ($CC)"
-"$CC" "${flags[@]}" "${native_san[@]}" "${extra[@]}" "${srcs[@]}" -o "$out/selftest-native" -lm -lpthread
+"$CC" "${flags[@]}" "${native_san[@]}" "${OMP_CC_FLAGS[@]}" "${srcs[@]}" -o "$out/selftest-native" -lm -lpthread
 OMP_NUM_THREADS=2 "$out/selftest-native" || status=1
 
 if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then

@@ -1,6 +1,6 @@
 // Micro benchmark of the non-matmul ops: GELU ns/element (csimd_gelu_ref vs csimd_gelu) and causal
 // attention over a prompt (csimd_attention_ref vs csimd_attention_f32 / _f16). Not a test: no assertions.
-// Usage: ops_bench [n_tokens n_heads head_dim path]   (defaults 512 32 80, the best path)
+// Build and run: tools/bench/csimd/run.sh ops [n_tokens n_heads head_dim path]   (defaults 512 32 80, the best path)
 #include "csimd.h"
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures memory read bandwidth: tools/membw/run.sh [GiB] [passes]; OMP_NUM_THREADS sets threads (default 2).
+# Measures memory read bandwidth: tools/bench/membw/run.sh [GiB] [passes]; OMP_NUM_THREADS sets threads (default 2).
 set -euo pipefail
 cd "$(dirname "$0")"
 gcc -O2 -mavx2 -fopenmp membw.c -o "${TMPDIR:-/tmp}/membw"
