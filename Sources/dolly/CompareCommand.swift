@@ -47,8 +47,7 @@ struct CompareCommand: ParsableCommand {
                 all = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty } + all
             }
             let contextText = try context.read()
-            let sampling = SamplingParameters(greedy: true, repetitionPenalty: processors.repetitionPenalty,
-                                              noRepeatNgramSize: processors.noRepeatNgram)
+            let sampling = processors.applied(to: .greedyDecoding)
             let (model, session) = try modelOptions.load(defaultContext: 512)
             let other = try DollyModel.load(path: reference)
             let otherSession = try other.network.makeSession(contextLength: session.contextLength, kvType: .f32)

@@ -73,8 +73,28 @@ struct ProcessorOptions: ParsableArguments {
         valueName: "N"))
     var noRepeatNgram = 0
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Lower the logit of every id by F times its count in the output so far, as OpenAI's frequency_penalty (0: off).",
+        valueName: "F"))
+    var frequencyPenalty: Float = 0
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Lower the logit of every id already in the output by P, as OpenAI's presence_penalty (0: off).",
+        valueName: "P"))
+    var presencePenalty: Float = 0
+
     func validate() throws {
-        try SamplingOptions.check(SamplingParameters(repetitionPenalty: repetitionPenalty, noRepeatNgramSize: noRepeatNgram))
+        try SamplingOptions.check(applied(to: SamplingParameters()))
+    }
+
+    /// `base` with these processors on.
+    func applied(to base: SamplingParameters) -> SamplingParameters {
+        var p = base
+        p.repetitionPenalty = repetitionPenalty
+        p.noRepeatNgramSize = noRepeatNgram
+        p.frequencyPenalty = frequencyPenalty
+        p.presencePenalty = presencePenalty
+        return p
     }
 }
 
@@ -125,14 +145,15 @@ struct SamplingOptions: ParsableArguments {
         case .minP: flag = "--min-p"
         case .repetitionPenalty: flag = "--repetition-penalty"
         case .noRepeatNgramSize: flag = "--no-repeat-ngram"
+        case .frequencyPenalty: flag = "--frequency-penalty"
+        case .presencePenalty: flag = "--presence-penalty"
         }
         throw ValidationError("\(flag) \(bad.requirement)")
     }
 
     var parameters: SamplingParameters {
-        SamplingParameters(greedy: greedy, temperature: temperature, topP: topP, topK: topK, minP: minP,
-                           repetitionPenalty: processors.repetitionPenalty, noRepeatNgramSize: processors.noRepeatNgram,
-                           seed: seed)
+        processors.applied(to: SamplingParameters(greedy: greedy, temperature: temperature, topP: topP, topK: topK,
+                                                  minP: minP, seed: seed))
     }
 
     func request(_ text: String, context: String? = nil, raw: Bool = false) -> GenerationRequest {

@@ -24,7 +24,7 @@ public struct GenerationResult: Sendable {
     public var generationSeconds: Double
 }
 
-/// Runs the autoregressive loop on one session: prompt in, tokens out, one callback per token.
+/// Runs a `GenerationState` on one session: prompt in, tokens out, one callback per token.
 public struct TokenGenerator {
     public let session: InferenceSession
 
@@ -36,44 +36,34 @@ public struct TokenGenerator {
     /// handing each token to `onToken` (return false to stop) before it is fed back.
     public func generate(prompt: [Int32], maxNewTokens: Int, sampling: SamplingParameters,
                          stopTokens: Set<Int32>, onToken: (Int32) throws -> Bool) throws -> GenerationResult {
+        var state = GenerationState(prompt: prompt, maxNewTokens: maxNewTokens, sampling: sampling,
+                                    stopTokens: stopTokens, vocabularySize: session.model.config.vocabSize)
+        return try run(&state, prompt: prompt) { id, _ in try onToken(id) }
+    }
+
+    /// Evaluates `prompt`, then drives `state` until it ends: each token goes to `onToken` (with the
+    /// state, for its text) and, unless the generation ended, back into the model.
+    func run(_ state: inout GenerationState, prompt: [Int32],
+             onToken: (Int32, inout GenerationState) throws -> Bool) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw ModelError.emptyPrompt }
         let room = session.contextLength - session.position
         guard prompt.count <= room else { throw ModelError.promptTooLong(tokens: prompt.count, limit: room) }
-        var sampler = Sampler(sampling)
-        // Only the processors read the history; without them it stays empty (nothing to keep).
-        var history = TokenHistory()
-        if sampling.hasProcessors {
-            history.reserve(prompt.count + maxNewTokens, vocabularySize: session.model.config.vocabSize)
-            history.append(contentsOf: prompt)
-        }
         let t0 = DispatchTime.now().uptimeNanoseconds
         try session.evaluate(prompt)
         let t1 = DispatchTime.now().uptimeNanoseconds
-        var result = GenerationResult(tokens: [], stopReason: .maxTokens, promptTokens: prompt.count,
-                                      promptSeconds: Double(t1 - t0) / 1e9, generationSeconds: 0)
-        result.tokens.reserveCapacity(maxNewTokens)
         var single: [Int32] = [0]  // reused: no allocation per token
-        while result.tokens.count < maxNewTokens {
-            let next = sampler.sample(session.lastLogits, history: history)
-            if stopTokens.contains(next) {
-                result.stopReason = .stopToken
-                break
-            }
-            result.tokens.append(next)
-            if sampling.hasProcessors { history.append(next) }
-            guard try onToken(next) else {
-                result.stopReason = .cancelled
-                break
-            }
-            if result.tokens.count == maxNewTokens { break }
+        while let next = state.next(session.lastLogits) {
+            if !(try onToken(next, &state)) { state.stop(.cancelled) }
+            if state.isFinished { break }
             guard session.position < session.contextLength else {
-                result.stopReason = .contextFull
+                state.stop(.contextFull)
                 break
             }
             single[0] = next
             try session.evaluate(single)
         }
-        result.generationSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
-        return result
+        return GenerationResult(tokens: state.tokens, stopReason: state.stopReason ?? .maxTokens,
+                                promptTokens: prompt.count, promptSeconds: Double(t1 - t0) / 1e9,
+                                generationSeconds: Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9)
     }
 }

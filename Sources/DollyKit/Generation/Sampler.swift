@@ -1,7 +1,8 @@
 import Foundation
 
 /// Picks tokens from logits in transformers' order (`generation/utils.py` `_get_logits_processor`):
-/// the logits processors (repetition penalty, then no-repeat n-gram), then, when sampling, the
+/// the logits processors (repetition penalty, then no-repeat n-gram, then OpenAI's frequency and
+/// presence penalties, which transformers lacks), then, when sampling, the
 /// warpers temperature → top-k → top-p → min-p, then a draw from the softmax. Scratch space is
 /// reused across calls: no allocation per token.
 public struct Sampler {
@@ -87,6 +88,11 @@ public struct Sampler {
             }
             if p.noRepeatNgramSize > 0 {
                 for id in bannedIds where Int(id) < out.count { out[Int(id)] = -.infinity }
+            }
+            if p.frequencyPenalty != 0 || p.presencePenalty != 0 {
+                for id in history.generatedIds where Int(id) < out.count {
+                    out[Int(id)] -= Float(history.generatedCounts[Int(id)]) * p.frequencyPenalty + p.presencePenalty
+                }
             }
         }
         return true

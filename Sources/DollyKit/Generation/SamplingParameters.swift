@@ -18,11 +18,17 @@ public struct SamplingParameters: Sendable, Equatable {
     /// transformers' `no_repeat_ngram_size`: no n-gram of this size occurs twice in prompt plus
     /// output; 0 disables.
     public var noRepeatNgramSize: Int
+    /// OpenAI's `frequency_penalty`: the logit of an id drops by this times its count in the output
+    /// (generated tokens only; the prompt does not count); 0 disables.
+    public var frequencyPenalty: Float
+    /// OpenAI's `presence_penalty`: the logit of an id already in the output drops by this; 0 disables.
+    public var presencePenalty: Float
     /// Seed of the sampler; nil picks one at random.
     public var seed: UInt64?
 
     public init(greedy: Bool = false, temperature: Float = 1.0, topP: Float = 0.92, topK: Int = 0, minP: Float = 0,
-                repetitionPenalty: Float = 1, noRepeatNgramSize: Int = 0, seed: UInt64? = nil) {
+                repetitionPenalty: Float = 1, noRepeatNgramSize: Int = 0, frequencyPenalty: Float = 0,
+                presencePenalty: Float = 0, seed: UInt64? = nil) {
         self.greedy = greedy
         self.temperature = temperature
         self.topP = topP
@@ -30,6 +36,8 @@ public struct SamplingParameters: Sendable, Equatable {
         self.minP = minP
         self.repetitionPenalty = repetitionPenalty
         self.noRepeatNgramSize = noRepeatNgramSize
+        self.frequencyPenalty = frequencyPenalty
+        self.presencePenalty = presencePenalty
         self.seed = seed
     }
 
@@ -40,12 +48,15 @@ public struct SamplingParameters: Sendable, Equatable {
     public var isGreedy: Bool { greedy || temperature <= 0 || topK == 1 }
 
     /// Whether any logits processor (as opposed to a sampling warper) is on.
-    var hasProcessors: Bool { repetitionPenalty != 1 || noRepeatNgramSize > 0 }
+    var hasProcessors: Bool {
+        repetitionPenalty != 1 || noRepeatNgramSize > 0 || frequencyPenalty != 0 || presencePenalty != 0
+    }
 
     /// A field that can be out of range (its name is transformers' for the same control).
     public enum Field: String, Sendable {
         case temperature, topP = "top_p", topK = "top_k", minP = "min_p", repetitionPenalty = "repetition_penalty"
-        case noRepeatNgramSize = "no_repeat_ngram_size"
+        case noRepeatNgramSize = "no_repeat_ngram_size", frequencyPenalty = "frequency_penalty"
+        case presencePenalty = "presence_penalty"
     }
 
     /// The first field out of range and the range it must be in; nil when all are usable.
@@ -56,6 +67,8 @@ public struct SamplingParameters: Sendable, Equatable {
         if !minP.isFinite || minP < 0 || minP > 1 { return (.minP, "must be in [0, 1]") }
         if !repetitionPenalty.isFinite || repetitionPenalty <= 0 { return (.repetitionPenalty, "must be > 0") }
         if noRepeatNgramSize < 0 { return (.noRepeatNgramSize, "must be >= 0") }
+        if !frequencyPenalty.isFinite || abs(frequencyPenalty) > 2 { return (.frequencyPenalty, "must be in [-2, 2]") }
+        if !presencePenalty.isFinite || abs(presencePenalty) > 2 { return (.presencePenalty, "must be in [-2, 2]") }
         return nil
     }
 }

@@ -48,27 +48,16 @@ extension DollyModel {
         }
         session.reset()
         let prompt = try promptTokens(for: request)
-        var decoder = StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: false)
-        var stops = StopTextFilter(stopTexts: request.stopTexts)
-        var stripper = StrippingStream()
-        let raw = request.raw
-        func emit(_ text: String) throws -> Bool {
-            let piece = raw ? text : stripper.push(text)
-            return piece.isEmpty ? true : try onText(piece)
+        var state = GenerationState(prompt: prompt, maxNewTokens: request.maxNewTokens, sampling: request.sampling,
+                                    stopTokens: stopTokens, vocabularySize: network.config.vocabSize,
+                                    tokenizer: tokenizer, stopTexts: request.stopTexts, strip: !request.raw)
+        let result = try TokenGenerator(session: session).run(&state, prompt: prompt) { _, state in
+            let piece = state.newText()
+            if !piece.isEmpty, !(try onText(piece)) { return false }
+            return !isCancelled()
         }
-        var result = try TokenGenerator(session: session).generate(
-            prompt: prompt, maxNewTokens: request.maxNewTokens, sampling: request.sampling,
-            stopTokens: stopTokens
-        ) { id in
-            guard try emit(stops.push(decoder.append(id))) else { return false }
-            return !stops.stopped && !isCancelled()
-        }
-        if stops.stopped {
-            result.stopReason = .stopText
-        } else {
-            // A generation cut short may end inside a UTF-8 sequence: emit what remains, lossily.
-            _ = try emit(stops.push(decoder.flush()) + stops.flush())
-        }
+        let rest = state.finalText()
+        if !rest.isEmpty { _ = try onText(rest) }
         return result
     }
 }

@@ -4,6 +4,10 @@
 public struct TokenHistory: Sendable {
     public private(set) var ids: [Int32] = []
     public private(set) var distinctIds: [Int32] = []
+    /// How often each id occurs in the output alone (OpenAI's frequency and presence penalties count
+    /// generated tokens only), and the ids with a nonzero count.
+    public private(set) var generatedCounts: [Int32] = []
+    public private(set) var generatedIds: [Int32] = []
     private var seen: [Bool] = []
 
     public init() {}
@@ -29,6 +33,18 @@ public struct TokenHistory: Sendable {
             seen[i] = true
             distinctIds.append(id)
         }
+    }
+
+    /// Appends a token the model generated (it also counts towards the output's penalties).
+    public mutating func appendGenerated(_ id: Int32) {
+        append(id)
+        let i = Int(id)
+        guard i >= 0 else { return }
+        if i >= generatedCounts.count {
+            generatedCounts += [Int32](repeating: 0, count: max(i + 1, seen.count) - generatedCounts.count)
+        }
+        if generatedCounts[i] == 0 { generatedIds.append(id) }
+        generatedCounts[i] += 1
     }
 
     public mutating func append(contentsOf more: [Int32]) {

@@ -1,0 +1,93 @@
+/// One generation's per-token logic, apart from the forward pass that feeds it: picks each token from
+/// the logits after the previous one, applies stop tokens and the token budget, and (with a tokenizer)
+/// turns tokens into text cut at the request's stop texts. `DollyModel.generate` drives it with one
+/// session; the server drives one per slot with batched forward passes. Flow goes one way: logits in,
+/// a token to feed back and text to show out.
+public struct GenerationState {
+    /// The generated ids, without the stop token.
+    public private(set) var tokens: [Int32] = []
+    /// Set once the generation has ended.
+    public private(set) var stopReason: StopReason?
+    public var isFinished: Bool { stopReason != nil }
+
+    private let maxNewTokens: Int
+    private let stopTokens: Set<Int32>
+    private var sampler: Sampler
+    private var history = TokenHistory()
+    private let tracksHistory: Bool
+    private var text: TextAssembly?
+
+    /// The text side: ids to UTF-8, stop texts, and (for instructions) Dolly's whitespace strip.
+    private struct TextAssembly {
+        var decoder: StreamingDecoder
+        var stops: StopTextFilter
+        var stripper: StrippingStream?
+
+        mutating func emit(_ piece: String) -> String {
+            guard !piece.isEmpty else { return "" }
+            if stripper != nil { return stripper!.push(piece) }
+            return piece
+        }
+    }
+
+    /// `tokenizer` nil: tokens only (`newText` and `finalText` return ""). `strip`: answer text as the
+    /// pipeline returns it, without surrounding whitespace (instructions); raw continuations keep theirs.
+    public init(prompt: [Int32], maxNewTokens: Int, sampling: SamplingParameters, stopTokens: Set<Int32>,
+                vocabularySize: Int, tokenizer: Tokenizer? = nil, stopTexts: [String] = [], strip: Bool = false) {
+        self.maxNewTokens = maxNewTokens
+        self.stopTokens = stopTokens
+        sampler = Sampler(sampling)
+        // Only the processors read the history; without them it stays empty (nothing to keep).
+        tracksHistory = sampling.hasProcessors
+        if tracksHistory {
+            history.reserve(prompt.count + maxNewTokens, vocabularySize: vocabularySize)
+            history.append(contentsOf: prompt)
+        }
+        tokens.reserveCapacity(maxNewTokens)
+        if let tokenizer {
+            text = TextAssembly(decoder: StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: false),
+                                stops: StopTextFilter(stopTexts: stopTexts), stripper: strip ? StrippingStream() : nil)
+        }
+        if maxNewTokens <= 0 { stopReason = .maxTokens }
+    }
+
+    /// The next token, picked from the logits of the last token fed to the model; nil once the
+    /// generation has ended (`stopReason` says why). A returned token is part of the output; feed it
+    /// back unless `isFinished` (the budget is spent: no need to run it).
+    public mutating func next(_ logits: UnsafeBufferPointer<Float>) -> Int32? {
+        guard stopReason == nil else { return nil }
+        let id = sampler.sample(logits, history: history)
+        if stopTokens.contains(id) {
+            stopReason = .stopToken
+            return nil
+        }
+        tokens.append(id)
+        if tracksHistory { history.appendGenerated(id) }
+        if tokens.count >= maxNewTokens { stopReason = .maxTokens }
+        return id
+    }
+
+    /// Text the last token completed that is safe to show (whole UTF-8, past any possible stop text);
+    /// ends the generation with `.stopText` when a stop text appears.
+    public mutating func newText() -> String {
+        guard var t = text, let last = tokens.last else { return "" }
+        defer { text = t }
+        let piece = t.emit(t.stops.push(t.decoder.append(last)))
+        if t.stops.stopped { stopReason = .stopText }
+        return piece
+    }
+
+    /// Ends the generation for a reason of the caller's (cancelled, context full). A stop text found
+    /// by the last token stays the reason.
+    public mutating func stop(_ reason: StopReason) {
+        if stopReason != .stopText { stopReason = reason }
+    }
+
+    /// What the text holds back once the generation has ended (an unfinished UTF-8 sequence shown
+    /// lossily, a tail that could have begun a stop text).
+    public mutating func finalText() -> String {
+        guard var t = text, !t.stops.stopped else { return "" }
+        defer { text = t }
+        return t.emit(t.stops.push(t.decoder.flush()) + t.stops.flush())
+    }
+}
