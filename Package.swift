@@ -3,7 +3,8 @@ import PackageDescription
 
 // OpenMP for the C kernels. The Swift toolchain's clang compiles the C target; omp.h and libomp
 // come from the system:
-//  - Linux: Debian's libomp-dev (LLVM 14), which tools/install-deps.sh installs.
+//  - Linux: Debian's libomp-dev (LLVM 14), which tools/ci/install-deps.sh installs; the scripts that
+//    compile CSIMD outside SwiftPM take the same two paths from tools/ci/omp-paths.sh.
 //  - macOS: Homebrew's libomp (`brew install libomp`); Apple's clang takes OpenMP only through
 //    -Xclang. Written from the toolchains' documentation, not built here (no Mac in this workplace).
 // These are unsafeFlags, which SwiftPM accepts in a root package and in a dependency given by path
@@ -53,7 +54,7 @@ let package = Package(
             ],
             path: "Sources/dolly"
         ),
-        // libFuzzer harness (tools/fuzz.sh); without -DFUZZING a replay driver for found inputs.
+        // libFuzzer harness (tools/ci/fuzz.sh); without -DFUZZING a replay driver for found inputs.
         .executableTarget(
             name: "dolly-fuzz",
             dependencies: ["DollyKit"],

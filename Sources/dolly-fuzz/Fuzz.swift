@@ -1,6 +1,6 @@
 // libFuzzer harness for every reader of untrusted bytes. Built with
 //   swift build --product dolly-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING --scratch-path .build-fuzz
-// and run as DOLLY_FUZZ_TARGET=<target> .build-fuzz/debug/dolly-fuzz CORPUS_DIR (tools/fuzz.sh).
+// and run as DOLLY_FUZZ_TARGET=<target> .build-fuzz/debug/dolly-fuzz CORPUS_DIR (tools/ci/fuzz.sh).
 // Without FUZZING it is a replay driver: `dolly-fuzz FILE...` runs the target once per file,
 // which is how a crash found by the fuzzer becomes a regression test.
 import DollyKit

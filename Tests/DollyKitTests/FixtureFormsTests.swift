@@ -24,7 +24,7 @@ final class FixtureFormsTests: XCTestCase {
         }
     }
 
-    /// Found by tools/fuzz.sh (config target): 4 * hidden_size overflowed and trapped.
+    /// Found by tools/ci/fuzz.sh (config target): 4 * hidden_size overflowed and trapped.
     func testAbsurdConfigValuesAreErrorsNotTraps() {
         for json in [#"{"hidden_size": 4611686018427387904, "num_hidden_layers": 1, "num_attention_heads": 1, "vocab_size": 1}"#,
                      #"{"hidden_size": -9223372036854775808, "num_hidden_layers": 1, "num_attention_heads": 1, "vocab_size": 1}"#,
@@ -33,7 +33,7 @@ final class FixtureFormsTests: XCTestCase {
         }
     }
 
-    /// Found by tools/fuzz.sh (tokenizer-json target): a vocabulary id of 1,222,222,222 made the
+    /// Found by tools/ci/fuzz.sh (tokenizer-json target): a vocabulary id of 1,222,222,222 made the
     /// tokenizer allocate an id-indexed table of that size (out of memory).
     func testTokenizerWithAbsurdIdIsRefused() {
         let json = #"{"added_tokens":[],"normalizer":{"type":"NFC"},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true},"decoder":{"type":"ByteLevel"},"model":{"type":"BPE","vocab":{"a":0,"b":1222222222,"ab":2},"merges":["a b"]}}"#

@@ -13,7 +13,7 @@ if [ -z "$name" ] || [ ! -f "tools/bench/csimd/$name.c" ]; then
     exit 2
 fi
 shift
-source tools/omp-paths.sh
+source tools/ci/omp-paths.sh
 omp_cc_flags "${CC:=clang}"
 out="${TMPDIR:-/tmp}/dolly-csimd-bench"
 mkdir -p "$out"

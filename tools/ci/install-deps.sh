@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the one system package the build needs (OpenMP from Debian's libomp-dev), if missing.
 set -euo pipefail
-source "$(dirname "$0")/omp-paths.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/omp-paths.sh"
 if [ -f "$OMP_LIB/libomp.so" ] && [ -f "$OMP_INCLUDE/omp.h" ]; then
   exit 0
 fi

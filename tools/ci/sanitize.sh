@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suite under the sanitizers; any report fails the run.
-#   tools/sanitize.sh [address|undefined|thread|all]      (default: all)
+#   tools/ci/sanitize.sh [address|undefined|thread|all]      (default: all)
 #
 # address    ASan over the Swift and C code: kernels, ops, readers, format, reference model, tokenizer.
 # undefined  UBSan over all C code (CSIMD: kernels, ops, attention, conversion) through the whole
@@ -11,7 +11,8 @@
 #
 # Separate scratch paths (.build-asan, .build-ubsan, .build-tsan) keep the normal build intact.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || echo "$here/../..")"  # the repository root
 what="${1:-all}"
 ubsan_rt=$(ls "$(dirname "$(readlink -f "$(command -v swift)")")"/../lib/clang/*/lib/linux/libclang_rt.ubsan_standalone-x86_64.a | head -1)
 
@@ -30,7 +31,7 @@ run_undefined() {
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 swift test --disable-swift-testing --skip-build \
         --scratch-path .build-ubsan "${flags[@]}"
     echo "== kernel self-test under ASan+UBSan"
-    SANITIZE=address,undefined tools/csimd-selftest/run.sh
+    SANITIZE=address,undefined tools/ci/csimd-selftest/run.sh
 }
 
 run_thread() {
@@ -45,6 +46,6 @@ case "$what" in
     undefined) run_undefined ;;
     thread) run_thread ;;
     all) run_address; run_undefined; run_thread ;;
-    *) echo "usage: tools/sanitize.sh [address|undefined|thread|all]" >&2; exit 2 ;;
+    *) echo "usage: tools/ci/sanitize.sh [address|undefined|thread|all]" >&2; exit 2 ;;
 esac
 echo "sanitizers clean: $what"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Fuzzes every reader of untrusted bytes with libFuzzer (Sources/dolly-fuzz).
-#   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 30 s, all targets)
+#   tools/ci/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 30 s, all targets)
 # Seeds come from the committed fixtures; the corpus grows in .fuzz-corpus/<target> (git-ignored).
 # Any crash, leak or timeout fails the run and leaves its input as .fuzz-corpus/crash-*; replay it
 # with `swift run dolly-fuzz FILE` (with DOLLY_FUZZ_TARGET set) and add it to the regression tests.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || echo "$here/../..")"  # the repository root
 seconds="${1:-30}"
 shift || true
 targets=("$@")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds tools/csimd-selftest/selftest.c straight from CSIMD/*.c and runs it (every kernel path this
+# Builds tools/ci/csimd-selftest/selftest.c straight from CSIMD/*.c and runs it (every kernel path this
 # machine can run, incl. the R16 tile kernels against csimd_r16_tile_ref):
 #   1. native (x86-64 here), with OpenMP (gcc -fopenmp, libgomp);
 #   2. aarch64: cross-built with Debian's gcc-aarch64-linux-gnu and run under qemu-user
@@ -8,10 +8,11 @@
 # SANITIZE=address,undefined (gcc -fsanitize list) builds both under the sanitizers, any report fatal;
 # float-cast-overflow is added to "undefined" (gcc leaves it out); qemu-user runs only UBSan.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || echo "$here/../../..")"  # the repository root
 out="${TMPDIR:-/tmp}/csimd-selftest"
 mkdir -p "$out"
-srcs=(CSIMD/*.c tools/csimd-selftest/selftest.c)
+srcs=(CSIMD/*.c tools/ci/csimd-selftest/selftest.c)
 flags=(-O2 -std=gnu11 -Wall -Wno-strict-aliasing -ICSIMD/include -ICSIMD -fopenmp)
 status=0
 native_san=()
@@ -24,7 +25,7 @@ if [ -n "${SANITIZE:-}" ]; then
 fi
 
 CC="${CC:-gcc}"
-source tools/omp-paths.sh
+source tools/ci/omp-paths.sh
 omp_cc_flags "$CC"  # clang: omp.h / libomp from Debian's LLVM 14 (as Package.swift does)
 echo "== native ($CC)"
 "$CC" "${flags[@]}" "${native_san[@]}" "${OMP_CC_FLAGS[@]}" "${srcs[@]}" -o "$out/selftest-native" -lm -lpthread
