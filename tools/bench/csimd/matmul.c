@@ -1,17 +1,9 @@
 // Micro benchmark of csimd_matrix_multiply: an R x C weight matrix times N tokens for each kernel path,
 // weight type and token count; prints the time per call, GMAC/s and GB/s of weights streamed (what bounds
 // a 1-token matvec). Not a test: no assertions.
-// Build and run: tools/bench/csimd/run.sh matmul [options]
-//
-//   --rows R --cols C    matrix shape, C a multiple of 32                       (default 10240 x 2560: 3b's MLP up)
-//   --tokens N,...       tokens per call                                        (default 1,512: decode, a prompt)
-//   --types T,...        q4r16 q8r16 q4 q8 f16 bf16 f32                          (default q8,q4)
-//   --paths P,...        kernel paths, "best" (the start-up pick) or "all" (every one this CPU runs)  (default best)
-//   --threads N          csimd_threads_set(N)                                   (default: OMP_NUM_THREADS; run.sh: 2)
-//   --clock wall|cpu     wall time, or CPU time of the calling thread (meant for --threads 1)  (default wall)
-//   --seconds S          measuring time per cell; the scalar path gets S / 5    (default 0.5)
-//   --per-core           what one core does on every path: --rows 2560 --cols 2560 --tokens 1,64
-//                        --types q4r16,q8r16,q4,q8 --paths all --threads 1 --clock cpu (later options override)
+// Build and run: tools/bench/csimd/run.sh matmul [options]   (options: --help, USAGE below).
+// The default is the whole-machine view on Dolly 3B's MLP up-projection (decode's matvec and a prompt);
+// --per-core is what one core does on every path (CPU time of the only thread).
 //
 // Each cell: one warm-up call, then 3 rounds of at least one call and S / 3 seconds; the best round's
 // mean time per call. Weights: a fixed pseudo-random f32 matrix in [-0.5, 0.5) converted with
@@ -39,9 +31,22 @@ enum { N_TYPES = sizeof TYPES / sizeof TYPES[0], MAX_LIST = 16 };
 static const char *PATHS[] = {"avx512-vnni", "avx2-vnni", "avx2", "neon-dotprod", "neon", "scalar"};
 enum { N_PATHS = sizeof PATHS / sizeof PATHS[0] };
 
+static const char *USAGE =
+    "usage: matmul [--rows R] [--cols C] [--tokens N,...] [--types T,...] [--paths P,...|best|all]\n"
+    "              [--threads N] [--clock wall|cpu] [--seconds S] [--per-core]\n"
+    "  --rows R --cols C  matrix shape, C a multiple of 32 (default 10240 x 2560)\n"
+    "  --tokens N,...     tokens per call (default 1,512)\n"
+    "  --types T,...      q4r16 q8r16 q4 q8 f16 bf16 f32 (default q8,q4)\n"
+    "  --paths P,...      kernel paths, best or all (default best)\n"
+    "  --threads N        threads (default OMP_NUM_THREADS)\n"
+    "  --clock wall|cpu   wall time or the calling thread's CPU time (default wall)\n"
+    "  --seconds S        measuring time per cell (default 0.5; scalar S / 5)\n"
+    "  --per-core         --rows 2560 --cols 2560 --tokens 1,64 --types q4r16,q8r16,q4,q8 --paths all\n"
+    "                     --threads 1 --clock cpu (later options override)\n";
+
 static void usage(const char *why) {
-    fprintf(stderr, "matmul: %s\nusage: matmul [--rows R] [--cols C] [--tokens N,...] [--types T,...] [--paths P,...|best|all]\n"
-                    "              [--threads N] [--clock wall|cpu] [--seconds S] [--per-core]   (see matmul.c)\n", why);
+    if (!why) { fputs(USAGE, stdout); exit(0); }
+    fprintf(stderr, "matmul: %s\n%s", why, USAGE);
     exit(2);
 }
 
@@ -73,7 +78,7 @@ int main(int argc, char **argv) {
             threads = 1, cpu_clock = 1;
             continue;
         }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage("help");
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage(NULL);
         static const char *with_value[] = {"--rows", "--cols", "--tokens", "--types", "--paths", "--threads", "--seconds", "--clock"};
         int known = 0;
         for (size_t j = 0; j < sizeof with_value / sizeof with_value[0]; j++) known |= !strcmp(a, with_value[j]);
