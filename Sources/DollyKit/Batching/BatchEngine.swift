@@ -1,0 +1,373 @@
+import CSIMD
+import Foundation
+
+/// Continuous batching: up to `parallel` sequences share every forward pass. Each step feeds the next
+/// token of every decoding sequence plus a chunk of a waiting prompt, so one read of the weights serves
+/// them all (generation is bound by memory bandwidth, so four streams cost little more than one).
+/// Sequences finish, leave and join between steps; requests beyond the slots wait in a bounded queue.
+/// A slot keeps its cache after a request: the next one sharing a prefix with it skips that prefix.
+/// Batching never changes a result: each row's arithmetic is independent of the other rows.
+public final class BatchEngine: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// Sequences decoded together.
+        public var parallel: Int
+        /// Tokens each slot's KV cache holds (prompt plus answer).
+        public var context: Int
+        public var kvType: KVCacheType
+        /// Requests that may wait for a slot; beyond, `submit` throws `queueFull`.
+        public var maxQueue: Int
+        /// Rows per forward pass (decoding rows first, the rest for prompt chunks).
+        public var stepRows: Int
+        /// Reuse a slot's cached prefix.
+        public var prefixCache: Bool
+
+        public init(parallel: Int = 4, context: Int = 2048, kvType: KVCacheType = .f16, maxQueue: Int = 64,
+                    stepRows: Int = 64, prefixCache: Bool = true) {
+            self.parallel = parallel
+            self.context = context
+            self.kvType = kvType
+            self.maxQueue = maxQueue
+            self.stepRows = stepRows
+            self.prefixCache = prefixCache
+        }
+    }
+
+    /// Counters for monitoring (a snapshot).
+    public struct Statistics: Sendable {
+        public var active = 0
+        public var queued = 0
+        public var promptTokens = 0
+        public var cachedPromptTokens = 0
+        public var generatedTokens = 0
+        public var steps = 0
+        /// Seconds spent in forward passes.
+        public var busySeconds = 0.0
+    }
+
+    public let model: DollyModel
+    public let options: Options
+
+    private let lock = NSCondition()
+    private var queue: [Job] = []        // guarded by lock
+    private var stats = Statistics()     // guarded by lock
+    private var stopping = false         // guarded by lock
+    private var finished = false         // guarded by lock
+    private var thread: Thread?
+
+    // Owned by the engine thread.
+    private var slots: [Slot]
+    private let workspace: ForwardWorkspace
+    private var logitRows: [Int] = []
+    private var fed: [(slot: Slot, rows: Int, first: Int)] = []  // this step's segments
+    private var logprobScratch: [Double]
+
+    public init(model: DollyModel, options: Options) throws {
+        guard options.parallel >= 1 else { throw ModelError.invalidRequest("parallel must be at least 1") }
+        guard options.maxQueue >= 0 else { throw ModelError.invalidRequest("the queue size must be >= 0") }
+        self.model = model
+        var o = options
+        o.stepRows = max(o.stepRows, o.parallel)
+        self.options = o
+        slots = try (0..<o.parallel).map { _ in Slot(cache: try model.network.makeCache(capacity: o.context, type: o.kvType)) }
+        workspace = ForwardWorkspace(config: model.config, rows: o.stepRows, context: o.context,
+                                     logitRows: max(16, o.parallel))
+        logitRows.reserveCapacity(o.parallel)
+        fed.reserveCapacity(o.parallel)
+        logprobScratch = [Double](repeating: 0, count: model.config.vocabSize)
+        let t = Thread { [unowned self] in self.run() }
+        t.name = "dolly-batch"
+        t.stackSize = 8 << 20
+        thread = t
+        t.start()
+    }
+
+    /// Queues `request`; its events arrive on the returned stream. Cancelling the consumer (or
+    /// dropping the stream) frees the request's slot within one step.
+    public func submit(_ request: BatchRequest) throws -> AsyncStream<BatchEvent> {
+        guard !request.prompt.isEmpty else { throw BatchError.emptyPrompt }
+        let vocab = model.config.vocabSize
+        if let bad = request.prompt.first(where: { $0 < 0 || Int($0) >= vocab }) { throw BatchError.badToken(bad) }
+        guard request.prompt.count + max(request.maxNewTokens, 0) <= options.context else {
+            throw BatchError.contextExceeded(promptTokens: request.prompt.count, maxNewTokens: request.maxNewTokens,
+                                             context: options.context)
+        }
+        if let bad = request.sampling.outOfRange {
+            throw ModelError.invalidRequest("\(bad.field.rawValue) \(bad.requirement)")
+        }
+        let (stream, continuation) = AsyncStream<BatchEvent>.makeStream(bufferingPolicy: .unbounded)
+        let job = Job(request: request, continuation: continuation)
+        continuation.onTermination = { _ in job.cancel() }
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopping else { throw BatchError.shuttingDown }
+        // Free slots take requests at once; beyond them, maxQueue may wait.
+        guard queue.count < options.maxQueue + (options.parallel - stats.active) else {
+            throw BatchError.queueFull(limit: options.maxQueue)
+        }
+        queue.append(job)
+        stats.queued = queue.count
+        lock.signal()
+        return stream
+    }
+
+    /// A snapshot of the counters.
+    public var statistics: Statistics { lock.withLock { stats } }
+
+    /// Stops taking requests, lets running and queued ones finish for up to `grace` seconds, then
+    /// ends the rest with `.cancelled` and stops the engine thread.
+    public func shutdown(grace: Double) {
+        lock.lock()
+        stopping = true
+        lock.signal()
+        let deadline = Date().addingTimeInterval(grace)
+        while !finished && (stats.active > 0 || !queue.isEmpty) && Date() < deadline {
+            _ = lock.wait(until: min(deadline, Date().addingTimeInterval(0.05)))
+        }
+        finished = true
+        lock.signal()
+        lock.unlock()
+        while thread?.isFinished == false { usleep(1000) }
+    }
+
+    // MARK: - Engine thread
+
+    private func run() {
+        while true {
+            lock.lock()
+            while !finished && queue.isEmpty && slots.allSatisfy({ $0.job == nil }) { lock.wait() }
+            if finished {
+                let waiting = queue
+                queue.removeAll()
+                stats.queued = 0
+                lock.unlock()
+                for job in waiting { job.finish(.cancelled, promptTokens: job.request.prompt.count) }
+                for slot in slots where slot.job != nil { finish(slot, .cancelled) }
+                return
+            }
+            admit()
+            lock.unlock()
+            step()
+        }
+    }
+
+    /// Moves queued jobs into free slots (under lock), each into the slot whose cache shares the longest
+    /// prefix with its prompt.
+    private func admit() {
+        while !queue.isEmpty, slots.contains(where: { $0.job == nil }) {
+            let job = queue.removeFirst()
+            if job.isCancelled { continue }
+            var best = -1, bestShared = -1
+            for (i, slot) in slots.enumerated() where slot.job == nil {
+                let shared = options.prefixCache && !job.request.promptLogprobs ? slot.sharedPrefix(with: job.request.prompt) : 0
+                if shared > bestShared { best = i; bestShared = shared }
+            }
+            // At least the last prompt token runs: its logits start the answer.
+            let reuse = min(bestShared, job.request.prompt.count - 1)
+            slots[best].start(job, reusing: reuse, model: model)
+            stats.active += 1
+            stats.cachedPromptTokens += reuse
+        }
+        stats.queued = queue.count
+    }
+
+    /// One forward pass over every busy slot.
+    private func step() {
+        for slot in slots where slot.job?.isCancelled == true { finish(slot, .cancelled) }
+        workspace.clear()
+        logitRows.removeAll(keepingCapacity: true)
+        var budget = workspace.rows
+        fed.removeAll(keepingCapacity: true)
+        for slot in slots where slot.job != nil && slot.pendingToken != nil {
+            let first = workspace.append(CollectionOfOne(slot.pendingToken!), of: slot.cache)
+            slot.fed.append(slot.pendingToken!)
+            slot.pendingToken = nil
+            fed.append((slot, 1, first))
+            budget -= 1
+        }
+        for slot in slots where slot.job != nil && slot.isPrefilling && budget > 0 {
+            let prompt = slot.job!.request.prompt
+            let n = min(budget, prompt.count - slot.fed.count)
+            let first = workspace.append(prompt[slot.fed.count..<slot.fed.count + n], of: slot.cache)
+            slot.fed.append(contentsOf: prompt[slot.fed.count..<slot.fed.count + n])
+            fed.append((slot, n, first))
+            budget -= n
+        }
+        guard !fed.isEmpty else { return }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        model.network.forward(workspace)
+        var produced = 0, prompted = 0
+        for (slot, rows, first) in fed {
+            if slot.job!.request.promptLogprobs && slot.fed.count - rows < slot.job!.request.prompt.count {
+                collectPromptLogprobs(slot, rows: rows, first: first)
+            }
+            if slot.isPrefilling { prompted += rows; continue }
+            if slot.state == nil { prompted += rows }
+            logitRows.append(first + rows - 1)
+        }
+        // The last row of every sequence that now samples, through the output matrix together.
+        var k = 0
+        while k < logitRows.count {
+            let n = min(workspace.logitRows, logitRows.count - k)
+            logitRows.withUnsafeBufferPointer { model.network.project(workspace, rows: UnsafeBufferPointer(rebasing: $0[k..<k + n])) }
+            var j = 0
+            for (slot, _, _) in fed where !slot.isPrefilling {
+                if j >= k && j < k + n {
+                    let logits = UnsafeBufferPointer(start: workspace.logits + (j - k) * model.config.vocabSize,
+                                                     count: model.config.vocabSize)
+                    if advance(slot, logits) { produced += 1 }
+                }
+                j += 1
+            }
+            k += n
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        lock.withLock {
+            stats.steps += 1
+            stats.busySeconds += seconds
+            stats.generatedTokens += produced
+            stats.promptTokens += prompted
+        }
+    }
+
+    /// Samples a slot's next token from its logits and reports it; true if a token was produced.
+    private func advance(_ slot: Slot, _ logits: UnsafeBufferPointer<Float>) -> Bool {
+        guard let job = slot.job else { return false }
+        if slot.state == nil { slot.beginGeneration(model: model) }
+        guard let token = slot.state!.next(logits) else {
+            finish(slot, slot.state!.stopReason ?? .stopToken)
+            return false
+        }
+        var lp: [TokenLogprob] = []
+        if let n = job.request.logprobs { lp = [logprob(of: token, in: logits, top: n)] }
+        let text = slot.state!.newText()
+        job.continuation.yield(.text(text, tokens: [token], logprobs: lp))
+        if slot.state!.isFinished {
+            finish(slot, slot.state!.stopReason!)
+        } else if slot.cache.count >= slot.cache.capacity {
+            slot.state!.stop(.contextFull)
+            finish(slot, .contextFull)
+        } else {
+            slot.pendingToken = token
+        }
+        return true
+    }
+
+    private func collectPromptLogprobs(_ slot: Slot, rows: Int, first: Int) {
+        let prompt = slot.job!.request.prompt
+        let start = slot.fed.count - rows  // prompt index of the first row
+        var r = 0
+        while r < rows {
+            let n = min(workspace.logitRows, rows - r)
+            model.network.project(workspace, rowsFrom: first + r, count: n)
+            for i in 0..<n {
+                let next = start + r + i + 1  // the prompt token this row predicts
+                guard next < prompt.count else { continue }
+                let logits = UnsafeBufferPointer(start: workspace.logits + i * model.config.vocabSize,
+                                                 count: model.config.vocabSize)
+                slot.promptLogprobs.append(logprob(of: prompt[next], in: logits, top: slot.job!.request.logprobs ?? 0))
+            }
+            r += n
+        }
+    }
+
+    private func logprob(of token: Int32, in logits: UnsafeBufferPointer<Float>, top n: Int) -> TokenLogprob {
+        LogProb.all(logits, into: &logprobScratch)
+        var top: [(token: Int32, logprob: Double)] = []
+        if n > 0 {
+            for (i, v) in logprobScratch.enumerated() where top.count < n || v > top[top.count - 1].logprob {
+                let entry = (token: Int32(i), logprob: v)
+                let at = top.firstIndex { v > $0.logprob } ?? top.count
+                top.insert(entry, at: at)
+                if top.count > n { top.removeLast() }
+            }
+        }
+        return TokenLogprob(token: token, logprob: logprobScratch[Int(token)], top: top)
+    }
+
+    private func finish(_ slot: Slot, _ reason: StopReason) {
+        guard let job = slot.job else { return }
+        var reason = reason
+        if var state = slot.state {
+            state.stop(reason)
+            reason = state.stopReason ?? reason
+            let rest = state.finalText()
+            if !rest.isEmpty { job.continuation.yield(.text(rest, tokens: [], logprobs: [])) }
+        }
+        job.finish(reason, promptTokens: job.request.prompt.count, cached: slot.reused,
+                   completion: slot.state?.tokens.count ?? 0, promptLogprobs: slot.promptLogprobs)
+        slot.release()
+        lock.withLock {
+            stats.active -= 1
+            lock.broadcast()
+        }
+    }
+}
+
+/// A request waiting or running, and the stream its events go to.
+private final class Job: @unchecked Sendable {
+    let request: BatchRequest
+    let continuation: AsyncStream<BatchEvent>.Continuation
+    private let flag = StopFlag()
+
+    init(request: BatchRequest, continuation: AsyncStream<BatchEvent>.Continuation) {
+        self.request = request
+        self.continuation = continuation
+    }
+
+    func cancel() { flag.set() }
+    var isCancelled: Bool { flag.isSet }
+
+    func finish(_ reason: StopReason, promptTokens: Int, cached: Int = 0, completion: Int = 0,
+                promptLogprobs: [TokenLogprob] = []) {
+        continuation.yield(.finished(BatchSummary(stopReason: reason, promptTokens: promptTokens, cachedPromptTokens: cached,
+                                                  completionTokens: completion, promptLogprobs: promptLogprobs)))
+        continuation.finish()
+    }
+}
+
+/// One sequence's place in the batch: its cache (kept between requests) and the tokens it holds.
+private final class Slot {
+    let cache: KVCache
+    var job: Job?
+    /// The tokens in the cache, in order (prompt, then fed answer tokens).
+    var fed: [Int32] = []
+    /// The sampled token to feed in the next step.
+    var pendingToken: Int32?
+    var state: GenerationState?
+    var reused = 0
+    var promptLogprobs: [TokenLogprob] = []
+
+    init(cache: KVCache) { self.cache = cache }
+
+    var isPrefilling: Bool { job != nil && fed.count < job!.request.prompt.count }
+
+    func sharedPrefix(with prompt: [Int32]) -> Int {
+        var n = 0
+        while n < fed.count && n < prompt.count && fed[n] == prompt[n] { n += 1 }
+        return n
+    }
+
+    func start(_ job: Job, reusing n: Int, model: DollyModel) {
+        self.job = job
+        cache.truncate(to: n)
+        fed.removeLast(fed.count - n)
+        fed.reserveCapacity(job.request.prompt.count + job.request.maxNewTokens)
+        reused = n
+        pendingToken = nil
+        state = nil
+        promptLogprobs = []
+    }
+
+    func beginGeneration(model: DollyModel) {
+        let r = job!.request
+        state = GenerationState(prompt: r.prompt, maxNewTokens: r.maxNewTokens, sampling: r.sampling,
+                                stopTokens: model.stopTokens, vocabularySize: model.config.vocabSize,
+                                tokenizer: model.tokenizer, stopTexts: r.stopTexts, strip: r.strip)
+    }
+
+    func release() {
+        job = nil
+        state = nil
+        pendingToken = nil
+    }
+}
