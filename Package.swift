@@ -29,10 +29,14 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "DollyKit", targets: ["DollyKit"]),
+        .library(name: "DollyServer", targets: ["DollyServer"]),
         .executable(name: "dolly", targets: ["dolly"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The HTTP server (DollyServer only: DollyKit keeps no dependencies) and its tests' client.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
     ],
     targets: [
         .target(
@@ -46,10 +50,20 @@ let package = Package(
             dependencies: ["CSIMD"],
             path: "Sources/DollyKit"
         ),
+        // `dolly serve`: OpenAI-compatible HTTP API over DollyKit's BatchEngine.
+        .target(
+            name: "DollyServer",
+            dependencies: [
+                "DollyKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Sources/DollyServer"
+        ),
         .executableTarget(
             name: "dolly",
             dependencies: [
                 "DollyKit",
+                "DollyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/dolly"
@@ -64,6 +78,15 @@ let package = Package(
             name: "DollyKitTests",
             dependencies: ["DollyKit", "CSIMD"],
             path: "Tests/DollyKitTests"
+        ),
+        .testTarget(
+            name: "DollyServerTests",
+            dependencies: [
+                "DollyServer",
+                "DollyKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Tests/DollyServerTests"
         ),
     ]
 )

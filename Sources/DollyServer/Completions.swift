@@ -1,0 +1,318 @@
+import DollyKit
+import Foundation
+import Hummingbird
+
+/// The two generation endpoints: request → `BatchRequest` → events → OpenAI's JSON or server-sent events.
+struct Completions: Sendable {
+    let state: ServerState
+
+    static let defaultMaxTokens = 256
+
+    /// Dolly's pipeline defaults for what the request leaves out, checked by the library's range check.
+    func sampling(_ f: SamplingFields) throws -> SamplingParameters {
+        if let n = f.n, n != 1 { throw APIError.invalid("n must be 1", param: "n") }
+        var p = SamplingParameters.dollyDefaults
+        if let t = f.temperature { p.temperature = t }
+        if let v = f.topP { p.topP = v }
+        if let v = f.topK { p.topK = v }
+        if let v = f.minP { p.minP = v }
+        if let v = f.repetitionPenalty { p.repetitionPenalty = v }
+        if let v = f.noRepeatNgramSize { p.noRepeatNgramSize = v }
+        if let v = f.frequencyPenalty { p.frequencyPenalty = v }
+        if let v = f.presencePenalty { p.presencePenalty = v }
+        p.seed = f.seed
+        if let bad = p.outOfRange { throw APIError.invalid("\(bad.field.rawValue) \(bad.requirement)", param: bad.field.rawValue) }
+        return p
+    }
+
+    func stopTexts(_ f: SamplingFields) throws -> [String] {
+        let texts = f.stop?.texts ?? []
+        guard texts.count <= 4 else { throw APIError.invalid("at most 4 stop sequences", param: "stop") }
+        guard !texts.contains("") else { throw APIError.invalid("stop sequences must not be empty", param: "stop") }
+        return texts
+    }
+
+    /// max_tokens (or max_completion_tokens); absent, 256 or what the context leaves.
+    func maxTokens(_ f: SamplingFields, promptTokens: Int, context: Int, allowZero: Bool) throws -> Int {
+        guard let asked = f.maxCompletionTokens ?? f.maxTokens else {
+            return max(0, min(Self.defaultMaxTokens, context - promptTokens))
+        }
+        guard asked >= (allowZero ? 0 : 1) else {
+            throw APIError.invalid("max_tokens must be at least \(allowZero ? 0 : 1)", param: "max_tokens")
+        }
+        return asked
+    }
+
+    func checkPrompt(_ count: Int, context: Int) throws {
+        guard count > 0 else { throw APIError.invalid("the prompt is empty", param: "prompt") }
+        guard count < context else {
+            throw APIError.invalid("the prompt has \(count) tokens; the context holds \(context)", param: "messages")
+        }
+    }
+
+    static func finishReason(_ r: StopReason) -> String {
+        switch r {
+        case .stopToken, .stopText, .cancelled: return "stop"
+        case .maxTokens, .contextFull: return "length"
+        }
+    }
+
+    static func newID(_ prefix: String) -> String {
+        prefix + "-" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24)).lowercased()
+    }
+
+    // MARK: - Chat
+
+    func chat(_ request: inout Request) async throws -> Response {
+        let body = try await JSONBody.decode(ChatCompletionRequest.self, from: &request, limit: state.configuration.bodyLimit)
+        let (model, engine) = try state.ready()
+        let (instruction, context) = try ChatPrompt.map(body.messages)
+        let prompt = model.tokenizer.encode(DollyPrompt.format(instruction: instruction, context: context))
+        let ctx = engine.options.context
+        try checkPrompt(prompt.count, context: ctx)
+        var top: Int?
+        if body.logprobs == true {
+            let n = body.topLogprobs ?? 0
+            guard (0...5).contains(n) else { throw APIError.invalid("top_logprobs must be in 0...5", param: "top_logprobs") }
+            top = n
+        }
+        let batch = BatchRequest(prompt: prompt, maxNewTokens: try maxTokens(body.sampling, promptTokens: prompt.count, context: ctx,
+                                                                             allowZero: false),
+                                 sampling: try sampling(body.sampling), stopTexts: try stopTexts(body.sampling), strip: true,
+                                 logprobs: top)
+        let events = try engine.submit(batch)
+        let id = Self.newID("chatcmpl"), created = Int(Date().timeIntervalSince1970), name = state.configuration.modelName
+        let tokenizer = model.tokenizer, wantsLogprobs = top != nil
+        @Sendable func logprobs(_ list: [TokenLogprob]) -> ChatLogprobs? {
+            wantsLogprobs ? Self.chatLogprobs(list, tokenizer) : nil
+        }
+        if body.sampling.stream == true {
+            let includeUsage = body.sampling.streamOptions?.includeUsage == true
+            return Self.eventStream { send in
+                try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [
+                    ChatChunkChoice(delta: ChatDelta(role: "assistant", content: ""), logprobs: nil, finishReason: nil)]))
+                for await event in events {
+                    switch event {
+                    case let .text(text, _, lps):
+                        guard !text.isEmpty || !lps.isEmpty else { continue }
+                        try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [
+                            ChatChunkChoice(delta: ChatDelta(content: text), logprobs: logprobs(lps), finishReason: nil)]))
+                    case let .finished(s):
+                        if s.stopReason == .cancelled { throw APIError.shuttingDown }
+                        var last = ChatCompletionChunk(id: id, created: created, model: name, choices: [
+                            ChatChunkChoice(delta: ChatDelta(), logprobs: nil, finishReason: Self.finishReason(s.stopReason))])
+                        if includeUsage { last.usage = Usage(promptTokens: s.promptTokens, completionTokens: s.completionTokens) }
+                        try await send(last)
+                    }
+                }
+            }
+        }
+        var text = "", lps: [TokenLogprob] = [], summary: BatchSummary?
+        for await event in events {
+            switch event {
+            case let .text(t, _, l): text += t; lps += l
+            case let .finished(s): summary = s
+            }
+        }
+        guard let summary, summary.stopReason != .cancelled else { throw APIError.shuttingDown }
+        return JSONBody.response(ChatCompletion(id: id, created: created, model: name, choices: [
+            ChatChoice(message: ChatMessageOut(content: text), logprobs: logprobs(lps),
+                       finishReason: Self.finishReason(summary.stopReason))],
+            usage: Usage(promptTokens: summary.promptTokens, completionTokens: summary.completionTokens)))
+    }
+
+    // MARK: - Completions
+
+    func complete(_ request: inout Request) async throws -> Response {
+        let body = try await JSONBody.decode(CompletionRequest.self, from: &request, limit: state.configuration.bodyLimit)
+        let (model, engine) = try state.ready()
+        let tokenizer = model.tokenizer
+        let prompt: [Int32], promptText: String
+        switch body.prompt {
+        case let .text(t): prompt = tokenizer.encode(t); promptText = t
+        case let .tokens(ids):
+            let vocab = model.config.vocabSize
+            if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocab }) {
+                throw APIError.invalid("token id \(bad) is outside the vocabulary (\(vocab))", param: "prompt")
+            }
+            prompt = ids; promptText = tokenizer.decode(ids)
+        }
+        let ctx = engine.options.context
+        try checkPrompt(prompt.count, context: ctx)
+        if let n = body.logprobs, !(0...5).contains(n) { throw APIError.invalid("logprobs must be in 0...5", param: "logprobs") }
+        let echo = body.echo == true
+        let batch = BatchRequest(prompt: prompt, maxNewTokens: try maxTokens(body.sampling, promptTokens: prompt.count, context: ctx,
+                                                                             allowZero: echo),
+                                 sampling: try sampling(body.sampling), stopTexts: try stopTexts(body.sampling), strip: false,
+                                 logprobs: body.logprobs, promptLogprobs: echo && body.logprobs != nil)
+        let events = try engine.submit(batch)
+        let id = Self.newID("cmpl"), created = Int(Date().timeIntervalSince1970), name = state.configuration.modelName
+        let offsets = TextOffsets(start: echo ? promptText.count : 0), wantsLogprobs = body.logprobs != nil
+        @Sendable func logprobs(_ list: [TokenLogprob], first: Bool) -> CompletionLogprobs? {
+            wantsLogprobs ? Self.completionLogprobs(list, firstOfPrompt: first, tokenizer, offsets) : nil
+        }
+        /// The echoed prompt's entries: its first token has no log-probability.
+        let firstToken = prompt[0]
+        @Sendable func promptEntries(_ s: BatchSummary) -> [TokenLogprob] {
+            [TokenLogprob(token: firstToken, logprob: 0)] + s.promptLogprobs
+        }
+        if body.sampling.stream == true {
+            let includeUsage = body.sampling.streamOptions?.includeUsage == true
+            return Self.eventStream { send in
+                if echo && body.logprobs == nil {
+                    try await send(Completion(id: id, created: created, model: name, choices: [
+                        CompletionChoice(text: promptText, logprobs: nil, finishReason: nil)]))
+                }
+                // Prompt log-probabilities arrive with the summary: with them, the answer waits until then.
+                let holding = echo && body.logprobs != nil
+                var heldText = "", held: [TokenLogprob] = []
+                for await event in events {
+                    switch event {
+                    case let .text(text, _, lps):
+                        if holding { heldText += text; held += lps; continue }
+                        guard !text.isEmpty || !lps.isEmpty else { continue }
+                        try await send(Completion(id: id, created: created, model: name, choices: [
+                            CompletionChoice(text: text, logprobs: logprobs(lps, first: false), finishReason: nil)]))
+                    case let .finished(s):
+                        if s.stopReason == .cancelled { throw APIError.shuttingDown }
+                        if holding {
+                            let ptext = promptText
+                            try await send(Completion(id: id, created: created, model: name, choices: [
+                                CompletionChoice(text: ptext, logprobs: logprobs(promptEntries(s), first: true), finishReason: nil)]))
+                            if !heldText.isEmpty || !held.isEmpty {
+                                let answer = heldText
+                                try await send(Completion(id: id, created: created, model: name, choices: [
+                                    CompletionChoice(text: answer, logprobs: logprobs(held, first: false), finishReason: nil)]))
+                            }
+                        }
+                        var last = Completion(id: id, created: created, model: name, choices: [
+                            CompletionChoice(text: "", logprobs: nil, finishReason: Self.finishReason(s.stopReason))])
+                        if includeUsage { last.usage = Usage(promptTokens: s.promptTokens, completionTokens: s.completionTokens) }
+                        try await send(last)
+                    }
+                }
+            }
+        }
+        var text = "", lps: [TokenLogprob] = [], summary: BatchSummary?
+        for await event in events {
+            switch event {
+            case let .text(t, _, l): text += t; lps += l
+            case let .finished(s): summary = s
+            }
+        }
+        guard let summary, summary.stopReason != .cancelled else { throw APIError.shuttingDown }
+        var all: CompletionLogprobs?
+        if body.logprobs != nil {
+            if echo {
+                all = logprobs(promptEntries(summary), first: true)
+                let answer = logprobs(lps, first: false)!
+                all!.tokens += answer.tokens
+                all!.tokenLogprobs += answer.tokenLogprobs
+                all!.topLogprobs += answer.topLogprobs
+                all!.textOffset += answer.textOffset
+            } else {
+                all = logprobs(lps, first: false)
+            }
+        }
+        return JSONBody.response(Completion(id: id, created: created, model: name, choices: [
+            CompletionChoice(text: (echo ? promptText : "") + text, logprobs: all,
+                             finishReason: Self.finishReason(summary.stopReason))],
+            usage: Usage(promptTokens: summary.promptTokens, completionTokens: summary.completionTokens)))
+    }
+
+    static func text(_ id: Int32, _ tokenizer: Tokenizer) -> String {
+        String(decoding: tokenizer.tokenBytes(id), as: UTF8.self)
+    }
+
+    static func chatLogprobs(_ list: [TokenLogprob], _ tokenizer: Tokenizer) -> ChatLogprobs {
+        ChatLogprobs(content: list.map { lp in
+            ChatLogprobs.Entry(token: text(lp.token, tokenizer), logprob: lp.logprob, bytes: tokenizer.tokenBytes(lp.token),
+                               topLogprobs: lp.top.map { .init(token: text($0.token, tokenizer), logprob: $0.logprob,
+                                                                 bytes: tokenizer.tokenBytes($0.token)) })
+        })
+    }
+
+    /// The legacy logprobs object for `list`; `firstOfPrompt`: the list starts the echoed prompt (its
+    /// first token has no log-probability, and offsets restart at 0).
+    static func completionLogprobs(_ list: [TokenLogprob], firstOfPrompt: Bool, _ tokenizer: Tokenizer,
+                                   _ offsets: TextOffsets) -> CompletionLogprobs {
+        if firstOfPrompt { offsets.reset() }
+        var out = CompletionLogprobs()
+        for (i, lp) in list.enumerated() {
+            let token = text(lp.token, tokenizer)
+            let none = firstOfPrompt && i == 0
+            out.tokens.append(token)
+            out.tokenLogprobs.append(none ? nil : lp.logprob)
+            out.topLogprobs.append(none ? nil : Dictionary(lp.top.map { (text($0.token, tokenizer), $0.logprob) },
+                                                           uniquingKeysWith: max))
+            out.textOffset.append(offsets.advance(by: token.count))
+        }
+        return out
+    }
+
+    // MARK: - Server-sent events
+
+    /// Writes `data: {json}` events, then `data: [DONE]`. A client that goes away makes a write throw,
+    /// which ends the loop and with it the request's stream (its slot is freed within one step).
+    static func eventStream(_ produce: @escaping @Sendable (EventSender) async throws -> Void) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let sender = EventSender(writer: writer)
+            do {
+                do {
+                    try await produce(sender)
+                } catch let error as APIError where sender.isOpen {
+                    try await sender(["error": error.body])  // e.g. cancelled by a shutdown: say why
+                }
+                try await sender.raw("data: [DONE]\n\n")
+                try await sender.finish()
+            } catch where !sender.isOpen {
+                // The client went away: nothing to tell it; leaving drops the request's stream.
+            }
+        })
+    }
+}
+
+/// Sends server-sent events on a response body.
+final class EventSender: @unchecked Sendable {
+    private var writer: any ResponseBodyWriter
+    private var open = true
+
+    init(writer: any ResponseBodyWriter) { self.writer = writer }
+
+    var isOpen: Bool { open }
+
+    func callAsFunction<T: Encodable>(_ value: T) async throws {
+        var buffer = ByteBuffer(string: "data: ")
+        var json = JSONBody.buffer(value)
+        buffer.writeBuffer(&json)
+        buffer.writeString("\n\n")
+        try await write(buffer)
+    }
+
+    func raw(_ text: String) async throws { try await write(ByteBuffer(string: text)) }
+
+    private func write(_ buffer: ByteBuffer) async throws {
+        do {
+            try await writer.write(buffer)
+        } catch {
+            open = false
+            throw error
+        }
+    }
+
+    func finish() async throws { try await writer.finish(nil) }
+}
+
+/// Character offsets of logprob tokens in the returned text, across streamed chunks.
+final class TextOffsets: @unchecked Sendable {
+    private var next: Int
+    init(start: Int) { next = start }
+    func reset() { next = 0 }
+    func advance(by n: Int) -> Int {
+        defer { next += n }
+        return next
+    }
+}

@@ -1,0 +1,132 @@
+import DollyKit
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// `dolly serve`: an OpenAI-compatible HTTP API over one model, with continuous batching. Routes are thin;
+/// generation is DollyKit's `BatchEngine`.
+public final class DollyServer: @unchecked Sendable {
+    public let configuration: ServerConfiguration
+    private let state: ServerState
+    private let lock = NSLock()
+    private var group: ServiceGroup?
+
+    public init(configuration: ServerConfiguration) {
+        self.configuration = configuration
+        state = ServerState(configuration: configuration)
+    }
+
+    /// Binds, loads the model (/health answers 503 until it is ready), calls `onReady` with the bound
+    /// port, and serves until SIGINT / SIGTERM (with `handleSignals`) or `shutdown()`. On shutdown it
+    /// stops taking requests, gives running ones `shutdownGrace` seconds, ends the rest with a final
+    /// event, and returns.
+    public func run(handleSignals: Bool = true, onReady: @escaping @Sendable (Int) -> Void = { _ in },
+                    onLoadFailure: @escaping @Sendable (any Error) -> Void = { _ in }) async throws {
+        var logger = Logger(label: "dolly-serve")
+        logger.logLevel = .warning
+        let state = self.state, configuration = self.configuration
+        let app = Application(
+            router: Self.router(state: state),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "dolly"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                // Load after binding, so /health can say "loading" meanwhile.
+                Thread.detachNewThread {
+                    do {
+                        DollyModel.setThreads(configuration.threads)
+                        let model = try DollyModel.load(path: configuration.modelPath)
+                        let context = configuration.context ?? min(2048, model.config.maxPositionEmbeddings)
+                        let engine = try BatchEngine(model: model, options: .init(
+                            parallel: configuration.parallel, context: context, kvType: configuration.kvType,
+                            maxQueue: configuration.maxQueue, prefixCache: configuration.prefixCache))
+                        state.setLoaded(model: model, engine: engine)
+                        onReady(port)
+                    } catch {
+                        state.setFailed(error.localizedDescription)
+                        onLoadFailure(error)
+                    }
+                }
+            },
+            logger: logger)
+        let engineService = EngineShutdown(state: state, grace: configuration.shutdownGrace)
+        // Shut down in reverse order: the engine first (grace period, then cancel), then the HTTP server.
+        let group = ServiceGroup(configuration: .init(
+            services: [app, engineService],
+            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: logger))
+        lock.withLock { self.group = group }
+        try await group.run()
+    }
+
+    /// Starts the graceful shutdown `run` performs on a signal.
+    public func shutdown() async {
+        let group = lock.withLock { self.group }
+        await group?.triggerGracefulShutdown()
+    }
+
+    static func router(state: ServerState) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ErrorMiddleware(state: state))
+        if let origin = state.configuration.corsOrigin {
+            router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin),
+                                                  allowHeaders: [.accept, .authorization, .contentType, .origin],
+                                                  allowMethods: [.get, .post, .options]))
+        }
+        if let key = state.configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
+        let completions = Completions(state: state)
+
+        router.get("health") { _, _ -> Response in
+            state.isReady ? JSONBody.response(["status": "ok"])
+                : ErrorMiddleware<BasicRequestContext>.response(.busy("the model is loading", retryAfter: 2))
+        }
+        router.get("metrics") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(string: state.metricsText())))
+        }
+        router.get("v1/models") { _, _ -> Response in
+            JSONBody.response(ModelList(data: [.init(id: state.configuration.modelName, created: state.started)]))
+        }
+        router.post("v1/chat/completions") { request, _ -> Response in
+            var request = request
+            return try await completions.chat(&request)
+        }
+        router.post("v1/completions") { request, _ -> Response in
+            var request = request
+            return try await completions.complete(&request)
+        }
+        router.post("tokenize") { request, _ -> Response in
+            var request = request
+            let body = try await JSONBody.decode(TokenizeRequest.self, from: &request, limit: state.configuration.bodyLimit)
+            return JSONBody.response(TokenizeResponse(tokens: try state.ready().model.tokenizer.encode(body.content)))
+        }
+        router.post("detokenize") { request, _ -> Response in
+            var request = request
+            let body = try await JSONBody.decode(DetokenizeRequest.self, from: &request, limit: state.configuration.bodyLimit)
+            let model = try state.ready().model
+            let vocab = model.config.vocabSize
+            if let bad = body.tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
+                throw APIError.invalid("token id \(bad) is outside the vocabulary (\(vocab))", param: "tokens")
+            }
+            return JSONBody.response(DetokenizeResponse(content: model.tokenizer.decode(body.tokens)))
+        }
+        return router
+    }
+}
+
+/// Ends the engine on graceful shutdown: running requests get `grace` seconds, the rest end cancelled.
+private struct EngineShutdown: Service {
+    let state: ServerState
+    let grace: Double
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        guard let engine = state.engineIfLoaded else { return }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                engine.shutdown(grace: grace)
+                done.resume()
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+
+/// `stop`: OpenAI takes one string or a list of up to 4.
+struct StopField: Decodable, Sendable {
+    let texts: [String]
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { texts = [] } else if let s = try? c.decode(String.self) { texts = [s] } else {
+            texts = try c.decode([String].self)
+        }
+    }
+}
+
+/// A message's `content`: a string, or a list of parts of which the text ones count.
+struct MessageContent: Decodable, Sendable {
+    let text: String
+    private struct Part: Decodable {
+        let type: String
+        let text: String?
+    }
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let s = try? c.decode(String.self) {
+            text = s
+            return
+        }
+        let parts = try c.decode([Part].self)
+        guard parts.allSatisfy({ $0.type == "text" && $0.text != nil }) else {
+            throw APIError.invalid("only text content parts are supported", param: "messages")
+        }
+        text = parts.compactMap(\.text).joined(separator: "\n")
+    }
+}
+
+struct ChatMessage: Decodable, Sendable {
+    let role: String
+    let content: MessageContent?
+}
+
+/// The sampling fields both endpoints share: OpenAI's, plus transformers' controls as extensions.
+/// Absent fields take Dolly's pipeline defaults (temperature 1, top_p 0.92, top_k 0).
+struct SamplingFields: Decodable, Sendable {
+    var maxTokens: Int?
+    var maxCompletionTokens: Int?
+    var temperature: Float?
+    var topP: Float?
+    var topK: Int?
+    var minP: Float?
+    var seed: UInt64?
+    var stop: StopField?
+    var frequencyPenalty: Float?
+    var presencePenalty: Float?
+    var repetitionPenalty: Float?
+    var noRepeatNgramSize: Int?
+    var n: Int?
+    var stream: Bool?
+    var streamOptions: StreamOptions?
+
+    struct StreamOptions: Decodable, Sendable {
+        var includeUsage: Bool?
+        enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", temperature
+        case topP = "top_p", topK = "top_k", minP = "min_p", seed, stop
+        case frequencyPenalty = "frequency_penalty", presencePenalty = "presence_penalty"
+        case repetitionPenalty = "repetition_penalty", noRepeatNgramSize = "no_repeat_ngram_size", n, stream
+        case streamOptions = "stream_options"
+    }
+}
+
+struct ChatCompletionRequest: Decodable, Sendable {
+    let model: String?
+    let messages: [ChatMessage]
+    let logprobs: Bool?
+    let topLogprobs: Int?
+    let sampling: SamplingFields
+
+    enum CodingKeys: String, CodingKey {
+        case model, messages, logprobs, topLogprobs = "top_logprobs"
+    }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        messages = try c.decode([ChatMessage].self, forKey: .messages)
+        logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
+        topLogprobs = try c.decodeIfPresent(Int.self, forKey: .topLogprobs)
+        sampling = try SamplingFields(from: decoder)
+    }
+}
+
+/// `/v1/completions`' prompt: a string, a list holding one string, or a list of token ids.
+enum PromptField: Decodable, Sendable {
+    case text(String)
+    case tokens([Int32])
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let s = try? c.decode(String.self) {
+            self = .text(s)
+        } else if let list = try? c.decode([String].self) {
+            guard list.count == 1 else { throw APIError.invalid("one prompt per request (n = 1)", param: "prompt") }
+            self = .text(list[0])
+        } else if let ids = try? c.decode([Int32].self) {
+            self = .tokens(ids)
+        } else {
+            throw APIError.invalid("prompt must be a string or a list of token ids", param: "prompt")
+        }
+    }
+}
+
+struct CompletionRequest: Decodable, Sendable {
+    let model: String?
+    let prompt: PromptField
+    let echo: Bool?
+    let logprobs: Int?
+    let sampling: SamplingFields
+
+    enum CodingKeys: String, CodingKey { case model, prompt, echo, logprobs }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        prompt = try c.decode(PromptField.self, forKey: .prompt)
+        echo = try c.decodeIfPresent(Bool.self, forKey: .echo)
+        logprobs = try c.decodeIfPresent(Int.self, forKey: .logprobs)
+        sampling = try SamplingFields(from: decoder)
+    }
+}
+
+struct TokenizeRequest: Decodable, Sendable {
+    let content: String
+}
+
+struct DetokenizeRequest: Decodable, Sendable {
+    let tokens: [Int32]
+}

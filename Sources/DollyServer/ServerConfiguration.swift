@@ -1,0 +1,50 @@
+import DollyKit
+
+/// How `dolly serve` runs: the command's options, validated by the CLI.
+public struct ServerConfiguration: Sendable {
+    public var modelPath: String
+    public var host: String
+    /// 0 picks a free port (tests).
+    public var port: Int
+    public var parallel: Int
+    /// Tokens per slot (prompt plus answer).
+    public var context: Int?
+    public var kvType: KVCacheType
+    public var threads: Int
+    /// With a key, every endpoint but /health needs `Authorization: Bearer KEY`.
+    public var apiKey: String?
+    public var maxQueue: Int
+    /// With an origin, CORS headers for it (browsers calling from that page).
+    public var corsOrigin: String?
+    /// Largest request body accepted.
+    public var bodyLimit: Int
+    /// Seconds in-flight requests get to finish after SIGINT / SIGTERM.
+    public var shutdownGrace: Double
+    /// Reuse a slot's cached prompt prefix.
+    public var prefixCache: Bool
+
+    public init(modelPath: String, host: String = "127.0.0.1", port: Int = 8080, parallel: Int = 4, context: Int? = nil,
+                kvType: KVCacheType = .f16, threads: Int = DollyModel.defaultThreads, apiKey: String? = nil,
+                maxQueue: Int = 64, corsOrigin: String? = nil, bodyLimit: Int = 1 << 20, shutdownGrace: Double = 10,
+                prefixCache: Bool = true) {
+        self.modelPath = modelPath
+        self.host = host
+        self.port = port
+        self.parallel = parallel
+        self.context = context
+        self.kvType = kvType
+        self.threads = threads
+        self.apiKey = apiKey
+        self.maxQueue = maxQueue
+        self.corsOrigin = corsOrigin
+        self.bodyLimit = bodyLimit
+        self.shutdownGrace = shutdownGrace
+        self.prefixCache = prefixCache
+    }
+
+    /// The name /v1/models reports: the file or folder name without extension.
+    var modelName: String {
+        let last = modelPath.split(separator: "/").last.map(String.init) ?? modelPath
+        return last.hasSuffix(".dolly") ? String(last.dropLast(6)) : last
+    }
+}

@@ -1,0 +1,57 @@
+import DollyKit
+import Foundation
+
+/// The model and batching engine once loaded (nil while loading), and the server's counters.
+final class ServerState: @unchecked Sendable {
+    let configuration: ServerConfiguration
+    let started = Int(Date().timeIntervalSince1970)
+    private let lock = NSLock()
+    private var loaded: (model: DollyModel, engine: BatchEngine)?
+    private var loadError: String?
+    private var requestsByStatus: [Int: Int] = [:]
+
+    init(configuration: ServerConfiguration) { self.configuration = configuration }
+
+    func setLoaded(model: DollyModel, engine: BatchEngine) { lock.withLock { loaded = (model, engine) } }
+    func setFailed(_ message: String) { lock.withLock { loadError = message } }
+
+    var isReady: Bool { lock.withLock { loaded != nil } }
+    var engineIfLoaded: BatchEngine? { lock.withLock { loaded?.engine } }
+
+    /// The model and engine, or 503 while loading.
+    func ready() throws -> (model: DollyModel, engine: BatchEngine) {
+        try lock.withLock {
+            guard let loaded else {
+                throw APIError.busy(loadError.map { "the model failed to load: \($0)" } ?? "the model is loading", retryAfter: 2)
+            }
+            return loaded
+        }
+    }
+
+    func count(status: Int) { lock.withLock { requestsByStatus[status, default: 0] += 1 } }
+
+    /// Prometheus text exposition of the counters and the engine's statistics.
+    func metricsText() -> String {
+        let (byStatus, engine) = lock.withLock { (requestsByStatus, loaded?.engine) }
+        let s = engine?.statistics ?? BatchEngine.Statistics()
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Double)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in samples { out += "\(name)\(labels) \(formatted(value))\n" }
+        }
+        func formatted(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
+        metric("dolly_requests_total", "counter", "HTTP requests answered, by status code.",
+               byStatus.sorted { $0.key < $1.key }.map { ("{status=\"\($0.key)\"}", Double($0.value)) })
+        metric("dolly_prompt_tokens_total", "counter", "Prompt tokens run through the model.", [("", Double(s.promptTokens))])
+        metric("dolly_prompt_tokens_cached_total", "counter", "Prompt tokens reused from a slot's cache.",
+               [("", Double(s.cachedPromptTokens))])
+        metric("dolly_generated_tokens_total", "counter", "Tokens generated.", [("", Double(s.generatedTokens))])
+        metric("dolly_requests_active", "gauge", "Requests holding a slot.", [("", Double(s.active))])
+        metric("dolly_requests_queued", "gauge", "Requests waiting for a slot.", [("", Double(s.queued))])
+        metric("dolly_forward_seconds_total", "counter", "Seconds spent in forward passes.", [("", s.busySeconds)])
+        metric("dolly_generated_tokens_per_second", "gauge", "Generated tokens per second of forward passes.",
+               [("", s.busySeconds > 0 ? Double(s.generatedTokens) / s.busySeconds : 0)])
+        metric("dolly_model_ready", "gauge", "1 once the model is loaded.", [("", engine == nil ? 0 : 1)])
+        return out
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import DollyKit
+import DollyServer
+import Foundation
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the model over an OpenAI-compatible HTTP API, decoding concurrent requests together.",
+        discussion: """
+            Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics,
+            POST /tokenize, POST /detokenize. --context is per slot (prompt plus answer). Stops on SIGINT or SIGTERM,
+            giving running requests 10 seconds to finish.
+            """)
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "Address to listen on (default: loopback only).")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Port to listen on (0: any free port).")
+    var port = 8080
+
+    @Option(name: .long, help: "Requests decoded together, each with its own KV cache.")
+    var parallel = 4
+
+    @Option(name: .customLong("max-queue"), help: "Requests that may wait for a slot; beyond, 503 with Retry-After.")
+    var maxQueue = 64
+
+    @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' on every endpoint but /health.")
+    var apiKey: String?
+
+    @Option(name: .long, help: ArgumentHelp("Send CORS headers allowing this origin (e.g. http://localhost:3000).",
+                                            valueName: "ORIGIN"))
+    var cors: String?
+
+    @Flag(name: .customLong("no-prefix-cache"), help: "Recompute every prompt instead of reusing a slot's cached prefix.")
+    var noPrefixCache = false
+
+    func validate() throws {
+        guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 64") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard maxQueue >= 0 else { throw ValidationError("--max-queue must be >= 0") }
+        if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key needs a non-empty key") }
+        guard FileManager.default.fileExists(atPath: model.model) else {
+            throw ValidationError("--model: no such file or folder: \(model.model)")
+        }
+    }
+
+    func run() async throws {
+        let threads = model.threads.threads ?? DollyModel.defaultThreads
+        let server = DollyServer(configuration: ServerConfiguration(
+            modelPath: model.model, host: host, port: port, parallel: parallel, context: model.context,
+            kvType: model.cache.kv, threads: threads, apiKey: apiKey, maxQueue: maxQueue, corsOrigin: cors,
+            prefixCache: !noPrefixCache))
+        let failed = LoadFailure()
+        let host = self.host
+        do {
+            try await server.run(onReady: { port in
+                Console.note("listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+            }, onLoadFailure: { error in
+                failed.set(error)
+                Task { await server.shutdown() }
+            })
+        } catch {
+            Console.note("dolly: error: \(error)")
+            throw ExitCode.failure
+        }
+        if let error = failed.error {
+            try Console.guarded { throw error }
+        }
+    }
+}
+
+/// The model's load error, from the loading thread.
+private final class LoadFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: (any Error)?
+    func set(_ e: any Error) { lock.withLock { value = e } }
+    var error: (any Error)? { lock.withLock { value } }
+}
