@@ -42,6 +42,8 @@ public final class BatchEngine: @unchecked Sendable {
         public var steps = 0
         /// Seconds spent in forward passes.
         public var busySeconds = 0.0
+
+        public init() {}
     }
 
     public let model: DollyModel

@@ -34,6 +34,12 @@ public struct TokenLogprob: Sendable, Equatable {
     public var logprob: Double
     public var top: [(token: Int32, logprob: Double)]
 
+    public init(token: Int32, logprob: Double, top: [(token: Int32, logprob: Double)] = []) {
+        self.token = token
+        self.logprob = logprob
+        self.top = top
+    }
+
     public static func == (a: TokenLogprob, b: TokenLogprob) -> Bool {
         a.token == b.token && a.logprob == b.logprob && a.top.map(\.token) == b.top.map(\.token)
             && a.top.map(\.logprob) == b.top.map(\.logprob)
