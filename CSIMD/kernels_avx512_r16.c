@@ -61,6 +61,10 @@ static inline void store_rows(float *y, int nr, __m512 v) {
         for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();                                               \
         for (int64_t b = 0; b < nb; b++, tile += TILE_BYTES) {                                                  \
             _mm_prefetch((const char *)(tile + 4 * TILE_BYTES), _MM_HINT_T0);                                   \
+            if (N > 1) {  /* the next group's tile, into L2: memory keeps streaming while this one computes */ \
+                const char *next = (const char *)tile + nb * TILE_BYTES;                                        \
+                for (int l = 0; l < TILE_BYTES; l += 64) _mm_prefetch(next + l, _MM_HINT_T1);                   \
+            }                                                                                                   \
             const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)tile));                      \
             __m512i w[8];                                                                                       \
             UNPACK(tile, w);                                                                                    \
