@@ -87,6 +87,12 @@ static void tile_fallback(const csimd_kernel_table *k, int is_q8, const void *w,
     }
 }
 
+/// y[t * y_stride + r] += bias[r] for the nt x nr block a tile just wrote.
+static inline void add_bias(float *y, int64_t y_stride, int nt, int nr, const float *bias) {
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r++) y[t * y_stride + r] += bias[r];
+}
+
 static int32_t multiply_q(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y) {
     const csimd_kernel_table *k = csimd_kernels_current();
     const int64_t rows = w->rows, cols = w->cols;
@@ -127,9 +133,7 @@ static int32_t multiply_q(const csimd_matrix *w, const float *x, int64_t n_token
                     float *yt = y + t0 * rows + r0;
                     if (tile) tile(wr, w->row_bytes, nr, qa + t0 * nb, nb, nt, nb, yt, rows);
                     else tile_fallback(k, is_q8, wr, w->row_bytes, nr, qa + t0 * nb, nb, nt, nb, yt, rows);
-                    if (bias)
-                        for (int t = 0; t < nt; t++)
-                            for (int r = 0; r < nr; r++) yt[t * rows + r] += bias[r0 + r];
+                    if (bias) add_bias(yt, rows, nt, nr, bias + r0);
                 }
             }
         }
@@ -173,9 +177,7 @@ static int32_t multiply_r16(const csimd_matrix *w, const float *x, int64_t n_tok
                 float *yt = y + c0 * rows + r0;
                 if (tile) tile(wbase + g * w->row_bytes, nb, nr, qa + c0 * nb, nb, nt, yt, rows);
                 else csimd_r16_tile_ref(w->type, wbase + g * w->row_bytes, nb, nr, qa + c0 * nb, nb, nt, yt, rows);
-                if (bias)
-                    for (int t = 0; t < nt; t++)
-                        for (int r = 0; r < nr; r++) yt[t * rows + r] += bias[r0 + r];
+                if (bias) add_bias(yt, rows, nt, nr, bias + r0);
             }
         }
     }

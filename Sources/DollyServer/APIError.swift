@@ -96,15 +96,13 @@ enum APIError: Error, Sendable {
 struct ErrorBody: Encodable, Sendable {
     let message: String
     let type: String
-    let param: String?
-    let code: String?
+    let param: Nullable<String>
+    let code: Nullable<String>
 
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(message, forKey: .message)
-        try c.encode(type, forKey: .type)
-        try c.encode(param, forKey: .param)
-        try c.encode(code, forKey: .code)
+    init(message: String, type: String, param: String?, code: String?) {
+        self.message = message
+        self.type = type
+        self.param = Nullable(param)
+        self.code = Nullable(code)
     }
-    enum CodingKeys: String, CodingKey { case message, type, param, code }
 }

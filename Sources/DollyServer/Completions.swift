@@ -90,31 +90,27 @@ struct Completions: Sendable {
             let includeUsage = body.sampling.streamOptions?.includeUsage == true
             return Self.eventStream { send in
                 try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [
-                    ChatChunkChoice(delta: ChatDelta(role: "assistant", content: ""), logprobs: nil, finishReason: nil)]))
+                    ChatChunkChoice(delta: ChatDelta(role: "assistant", content: ""))]))
                 for await event in events {
                     switch event {
                     case let .text(text, _, lps):
                         guard !text.isEmpty || !lps.isEmpty else { continue }
                         try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [
-                            ChatChunkChoice(delta: ChatDelta(content: text), logprobs: logprobs(lps), finishReason: nil)]))
+                            ChatChunkChoice(delta: ChatDelta(content: text), logprobs: logprobs(lps))]))
                     case let .finished(s):
                         if s.stopReason == .cancelled { throw APIError.shuttingDown }
-                        var last = ChatCompletionChunk(id: id, created: created, model: name, choices: [
-                            ChatChunkChoice(delta: ChatDelta(), logprobs: nil, finishReason: Self.finishReason(s.stopReason))])
-                        if includeUsage { last.usage = Usage(promptTokens: s.promptTokens, completionTokens: s.completionTokens) }
-                        try await send(last)
+                        try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [
+                            ChatChunkChoice(delta: ChatDelta(), finishReason: Self.finishReason(s.stopReason))]))
+                        if includeUsage {  // as OpenAI: one more chunk, no choices, the usage
+                            try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [],
+                                                               usage: Usage(promptTokens: s.promptTokens,
+                                                                            completionTokens: s.completionTokens)))
+                        }
                     }
                 }
             }
         }
-        var text = "", lps: [TokenLogprob] = [], summary: BatchSummary?
-        for await event in events {
-            switch event {
-            case let .text(t, _, l): text += t; lps += l
-            case let .finished(s): summary = s
-            }
-        }
-        guard let summary, summary.stopReason != .cancelled else { throw APIError.shuttingDown }
+        let (text, lps, summary) = try await Self.collect(events)
         return JSONBody.response(ChatCompletion(id: id, created: created, model: name, choices: [
             ChatChoice(message: ChatMessageOut(content: text), logprobs: logprobs(lps),
                        finishReason: Self.finishReason(summary.stopReason))],
@@ -161,7 +157,7 @@ struct Completions: Sendable {
             return Self.eventStream { send in
                 if echo && body.logprobs == nil {
                     try await send(Completion(id: id, created: created, model: name, choices: [
-                        CompletionChoice(text: promptText, logprobs: nil, finishReason: nil)]))
+                        CompletionChoice(text: promptText)]))
                 }
                 // Prompt log-probabilities arrive with the summary: with them, the answer waits until then.
                 let holding = echo && body.logprobs != nil
@@ -172,35 +168,31 @@ struct Completions: Sendable {
                         if holding { heldText += text; held += lps; continue }
                         guard !text.isEmpty || !lps.isEmpty else { continue }
                         try await send(Completion(id: id, created: created, model: name, choices: [
-                            CompletionChoice(text: text, logprobs: logprobs(lps, first: false), finishReason: nil)]))
+                            CompletionChoice(text: text, logprobs: logprobs(lps, first: false))]))
                     case let .finished(s):
                         if s.stopReason == .cancelled { throw APIError.shuttingDown }
                         if holding {
                             let ptext = promptText
                             try await send(Completion(id: id, created: created, model: name, choices: [
-                                CompletionChoice(text: ptext, logprobs: logprobs(promptEntries(s), first: true), finishReason: nil)]))
+                                CompletionChoice(text: ptext, logprobs: logprobs(promptEntries(s), first: true))]))
                             if !heldText.isEmpty || !held.isEmpty {
                                 let answer = heldText
                                 try await send(Completion(id: id, created: created, model: name, choices: [
-                                    CompletionChoice(text: answer, logprobs: logprobs(held, first: false), finishReason: nil)]))
+                                    CompletionChoice(text: answer, logprobs: logprobs(held, first: false))]))
                             }
                         }
-                        var last = Completion(id: id, created: created, model: name, choices: [
-                            CompletionChoice(text: "", logprobs: nil, finishReason: Self.finishReason(s.stopReason))])
-                        if includeUsage { last.usage = Usage(promptTokens: s.promptTokens, completionTokens: s.completionTokens) }
-                        try await send(last)
+                        try await send(Completion(id: id, created: created, model: name, choices: [
+                            CompletionChoice(text: "", finishReason: Self.finishReason(s.stopReason))]))
+                        if includeUsage {
+                            try await send(Completion(id: id, created: created, model: name, choices: [],
+                                                      usage: Usage(promptTokens: s.promptTokens,
+                                                                   completionTokens: s.completionTokens)))
+                        }
                     }
                 }
             }
         }
-        var text = "", lps: [TokenLogprob] = [], summary: BatchSummary?
-        for await event in events {
-            switch event {
-            case let .text(t, _, l): text += t; lps += l
-            case let .finished(s): summary = s
-            }
-        }
-        guard let summary, summary.stopReason != .cancelled else { throw APIError.shuttingDown }
+        let (text, lps, summary) = try await Self.collect(events)
         var all: CompletionLogprobs?
         if body.logprobs != nil {
             if echo {
@@ -218,6 +210,19 @@ struct Completions: Sendable {
             CompletionChoice(text: (echo ? promptText : "") + text, logprobs: all,
                              finishReason: Self.finishReason(summary.stopReason))],
             usage: Usage(promptTokens: summary.promptTokens, completionTokens: summary.completionTokens)))
+    }
+
+    /// A whole answer: its text, log-probabilities and summary (a request cancelled by a shutdown: 503).
+    static func collect(_ events: AsyncStream<BatchEvent>) async throws -> (String, [TokenLogprob], BatchSummary) {
+        var text = "", lps: [TokenLogprob] = [], summary: BatchSummary?
+        for await event in events {
+            switch event {
+            case let .text(t, _, l): text += t; lps += l
+            case let .finished(s): summary = s
+            }
+        }
+        guard let summary, summary.stopReason != .cancelled else { throw APIError.shuttingDown }
+        return (text, lps, summary)
     }
 
     static func text(_ id: Int32, _ tokenizer: Tokenizer) -> String {

@@ -1,5 +1,17 @@
 import Foundation
 
+/// A field OpenAI's shapes spell out as `null` when there is nothing (Swift's synthesized coding would
+/// leave the key out).
+struct Nullable<T: Encodable & Sendable>: Encodable, Sendable {
+    let value: T?
+    init(_ value: T?) { self.value = value }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let value { try c.encode(value) } else { try c.encodeNil() }
+    }
+}
+
 struct Usage: Encodable, Sendable {
     let promptTokens: Int
     let completionTokens: Int
@@ -39,15 +51,14 @@ struct ChatMessageOut: Encodable, Sendable {
 struct ChatChoice: Encodable, Sendable {
     let index = 0
     let message: ChatMessageOut
-    let logprobs: ChatLogprobs?
+    let logprobs: Nullable<ChatLogprobs>  // null when not asked, as OpenAI sends it
     let finishReason: String
     enum CodingKeys: String, CodingKey { case index, message, logprobs, finishReason = "finish_reason" }
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(index, forKey: .index)
-        try c.encode(message, forKey: .message)
-        try c.encode(logprobs, forKey: .logprobs)  // null when not asked, as OpenAI sends it
-        try c.encode(finishReason, forKey: .finishReason)
+
+    init(message: ChatMessageOut, logprobs: ChatLogprobs?, finishReason: String) {
+        self.message = message
+        self.logprobs = Nullable(logprobs)
+        self.finishReason = finishReason
     }
 }
 
@@ -68,15 +79,14 @@ struct ChatDelta: Encodable, Sendable {
 struct ChatChunkChoice: Encodable, Sendable {
     let index = 0
     let delta: ChatDelta
-    let logprobs: ChatLogprobs?
-    let finishReason: String?
+    let logprobs: Nullable<ChatLogprobs>
+    let finishReason: Nullable<String>
     enum CodingKeys: String, CodingKey { case index, delta, logprobs, finishReason = "finish_reason" }
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(index, forKey: .index)
-        try c.encode(delta, forKey: .delta)
-        try c.encode(logprobs, forKey: .logprobs)
-        try c.encode(finishReason, forKey: .finishReason)
+
+    init(delta: ChatDelta, logprobs: ChatLogprobs? = nil, finishReason: String? = nil) {
+        self.delta = delta
+        self.logprobs = Nullable(logprobs)
+        self.finishReason = Nullable(finishReason)
     }
 }
 
@@ -95,32 +105,23 @@ struct CompletionLogprobs: Encodable, Sendable {
     var tokenLogprobs: [Double?] = []
     var topLogprobs: [[String: Double]?] = []
     var textOffset: [Int] = []
+    // (nil elements of an array encode as null)
     enum CodingKeys: String, CodingKey {
         case tokens, tokenLogprobs = "token_logprobs", topLogprobs = "top_logprobs", textOffset = "text_offset"
-    }
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(tokens, forKey: .tokens)
-        var lp = c.nestedUnkeyedContainer(forKey: .tokenLogprobs)
-        for v in tokenLogprobs { if let v { try lp.encode(v) } else { try lp.encodeNil() } }
-        var top = c.nestedUnkeyedContainer(forKey: .topLogprobs)
-        for v in topLogprobs { if let v { try top.encode(v) } else { try top.encodeNil() } }
-        try c.encode(textOffset, forKey: .textOffset)
     }
 }
 
 struct CompletionChoice: Encodable, Sendable {
     let text: String
     let index = 0
-    let logprobs: CompletionLogprobs?
-    let finishReason: String?
+    let logprobs: Nullable<CompletionLogprobs>
+    let finishReason: Nullable<String>
     enum CodingKeys: String, CodingKey { case text, index, logprobs, finishReason = "finish_reason" }
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(text, forKey: .text)
-        try c.encode(index, forKey: .index)
-        try c.encode(logprobs, forKey: .logprobs)
-        try c.encode(finishReason, forKey: .finishReason)
+
+    init(text: String, logprobs: CompletionLogprobs? = nil, finishReason: String? = nil) {
+        self.text = text
+        self.logprobs = Nullable(logprobs)
+        self.finishReason = Nullable(finishReason)
     }
 }
 

@@ -63,10 +63,15 @@ final class ServerTests: XCTestCase {
             for e in events.dropLast() {
                 let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(e.utf8)) as? [String: Any])
                 XCTAssertEqual(obj["object"] as? String, "chat.completion.chunk")
-                let choice = try XCTUnwrap((obj["choices"] as? [[String: Any]])?.first)
-                text += ((choice["delta"] as? [String: Any])?["content"] as? String) ?? ""
-                if let f = choice["finish_reason"] as? String { finish = f }
-                if let u = obj["usage"] as? [String: Any] { usage = u }
+                let choices = try XCTUnwrap(obj["choices"] as? [[String: Any]])
+                for choice in choices {
+                    text += ((choice["delta"] as? [String: Any])?["content"] as? String) ?? ""
+                    if let f = choice["finish_reason"] as? String { finish = f }
+                }
+                if let u = obj["usage"] as? [String: Any] {
+                    usage = u
+                    XCTAssertTrue(choices.isEmpty, "usage comes in a chunk of its own, as OpenAI sends it")
+                }
             }
             XCTAssertEqual(text, content(whole))
             XCTAssertEqual(finish, ((whole.json["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String))
