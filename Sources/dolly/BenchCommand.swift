@@ -7,8 +7,8 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure prompt processing and generation speed, like llama-bench.")
 
-    @Option(name: .long, help: "A .dolly file, or a Hugging Face Dolly folder.")
-    var model: String
+    @OptionGroup var path: ModelPathOption
+    var model: String { path.model }
 
     @Option(name: .customShort("p"), help: "Prompt tokens to process (0 skips the test).")
     var promptTokens = 512

@@ -21,10 +21,16 @@ struct ThreadOptions: ParsableArguments {
     }
 }
 
-/// Which model to load, with how many threads, and the session's size and cache type.
-struct ModelOptions: ParsableArguments {
+/// `--model`: where the model comes from, spelled once for every command that loads one.
+struct ModelPathOption: ParsableArguments {
     @Option(name: .long, help: "A .dolly file, or a Hugging Face Dolly folder (config.json, tokenizer.json, weights).")
     var model: String
+}
+
+/// Which model to load, with how many threads, and the session's size and cache type.
+struct ModelOptions: ParsableArguments {
+    @OptionGroup var path: ModelPathOption
+    var model: String { path.model }
 
     @OptionGroup var threads: ThreadOptions
 

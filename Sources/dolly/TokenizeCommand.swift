@@ -5,17 +5,17 @@ import Foundation
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
-        abstract: "Print the token ids of a text, space separated.")
+        abstract: "Print the token ids of a text, space separated.",
+        discussion: "--model may also be a tokenizer.json.")
 
-    @Option(name: .long, help: "A .dolly file, a Hugging Face Dolly folder, or a tokenizer.json.")
-    var model: String
+    @OptionGroup var path: ModelPathOption
 
     @Argument(help: "The text to tokenize.")
     var text: String
 
     func run() throws {
         try Console.guarded {
-            let tokenizer = try Tokenizer.load(modelPath: model)
+            let tokenizer = try Tokenizer.load(modelPath: path.model)
             Console.write(tokenizer.encode(text).map(String.init).joined(separator: " ") + "\n")
         }
     }
