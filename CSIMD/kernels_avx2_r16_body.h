@@ -108,6 +108,10 @@ static inline __attribute__((always_inline)) void FN(r16_tiles)(const int q8, co
     const uint8_t *tile = group;
     for (int64_t b = 0; b < nb; b++, tile += tile_bytes) {
         _mm_prefetch((const char *)(tile + 4 * tile_bytes), _MM_HINT_T0);
+        if (T > 1) {  // the next group's tile, into L2: memory keeps streaming while this one computes
+            const char *next = (const char *)tile + nb * tile_bytes;
+            for (int64_t l = 0; l < tile_bytes; l += 64) _mm_prefetch(next + l, _MM_HINT_T1);
+        }
         const __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tile));
         const __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(tile + 16)));
         __m256i w[2][8];
