@@ -1,7 +1,25 @@
 // Conversion of checkpoint matrices (f32/f16/bf16 rows) to the file format's types, on all threads.
 #include "csimd.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/// The per-value weights a row's Q4 blocks are fitted with (csimd_rows_convert_weighted); NULL when
+/// every weight would be 1, so the unweighted search runs unchanged.
+static const float *row_weights(const float *row, int64_t cols, const csimd_quant_weights *qw, float *out) {
+    if (!qw || (!qw->importance && qw->magnitude == 0)) return NULL;
+    float sigma2 = 0.0f;
+    if (qw->magnitude) {
+        double s = 0.0;
+        for (int64_t c = 0; c < cols; c++) s += (double)row[c] * row[c];
+        sigma2 = (float)(s / (double)cols);
+    }
+    for (int64_t c = 0; c < cols; c++) {
+        const float imp = qw->importance ? qw->importance[c] : 1.0f;
+        out[c] = qw->magnitude ? imp * sqrtf(sigma2 + row[c] * row[c]) : imp;
+    }
+    return out;
+}
 
 int64_t csimd_type_row_bytes(int32_t type, int64_t cols) {
     switch (type) {
@@ -19,7 +37,7 @@ int64_t csimd_type_row_bytes(int32_t type, int64_t cols) {
 
 /// R16 output: groups of 16 rows are quantized row-major, then interleaved.
 static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
-                                int64_t n_rows, int32_t dst_type, void *dst) {
+                                int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw) {
     const int64_t cols = src->cols, nb = cols / CSIMD_BLOCK_SIZE;
     const int q8 = dst_type == CSIMD_TYPE_Q8R16;
     const int64_t group_bytes = csimd_type_row_bytes(dst_type, cols);
@@ -30,14 +48,15 @@ static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map,
 #pragma omp parallel
     {
         float *row = (float *)malloc((size_t)cols * sizeof(float));
+        float *wrow = (float *)malloc((size_t)cols * sizeof(float));
         uint8_t *blocks = (uint8_t *)malloc((size_t)(CSIMD_R16 * nb) * block_bytes);
-        if (!row || !blocks) {
+        if (!row || !wrow || !blocks) {
 #pragma omp atomic write
             status = -2;
         }
 #pragma omp for schedule(static)
         for (int64_t g = 0; g < groups; g++) {
-            if (!row || !blocks) continue;
+            if (!row || !wrow || !blocks) continue;
             const void *ptrs[CSIMD_R16];
             for (int r = 0; r < CSIMD_R16; r++) {
                 const int64_t i = g * CSIMD_R16 + r;   // row within this call
@@ -46,7 +65,7 @@ static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map,
                 csimd_matrix_row_dequantize(src, row_map ? row_map[sr] : sr, row);
                 uint8_t *out = blocks + (size_t)(r * nb) * block_bytes;
                 if (q8) csimd_q8_quantize_ref(row, cols, (csimd_block_q8 *)out);
-                else csimd_q4_quantize_ref(row, cols, (csimd_block_q4 *)out);
+                else csimd_q4_quantize_weighted_ref(row, row_weights(row, cols, qw, wrow), cols, (csimd_block_q4 *)out);
                 ptrs[r] = out;
             }
             uint8_t *group = (uint8_t *)dst + g * group_bytes;
@@ -54,6 +73,7 @@ static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map,
             else csimd_q4r16_pack((const csimd_block_q4 *const *)ptrs, nb, group);
         }
         free(row);
+        free(wrow);
         free(blocks);
     }
     return status;
@@ -61,10 +81,15 @@ static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map,
 
 int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
                            int64_t n_rows, int32_t dst_type, void *dst) {
+    return csimd_rows_convert_weighted(src, row_map, first_row, n_rows, dst_type, dst, NULL);
+}
+
+int32_t csimd_rows_convert_weighted(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
+                                    int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw) {
     if (dst_type == CSIMD_TYPE_Q8R16 || dst_type == CSIMD_TYPE_Q4R16) {
         if (csimd_type_row_bytes(dst_type, src->cols) < 0) return -1;
         if (src->type != CSIMD_TYPE_F32 && src->type != CSIMD_TYPE_F16 && src->type != CSIMD_TYPE_BF16) return -1;
-        return rows_convert_r16(src, row_map, first_row, n_rows, dst_type, dst);
+        return rows_convert_r16(src, row_map, first_row, n_rows, dst_type, dst, qw);
     }
     const int64_t cols = src->cols;
     const int64_t out_row_bytes = csimd_type_row_bytes(dst_type, cols);
@@ -74,13 +99,14 @@ int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int6
 #pragma omp parallel
     {
         float *row = (float *)malloc((size_t)cols * sizeof(float));
-        if (!row) {
+        float *wrow = (float *)malloc((size_t)cols * sizeof(float));
+        if (!row || !wrow) {
 #pragma omp atomic write
             status = -2;
         }
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < n_rows; i++) {
-            if (!row) continue;
+            if (!row || !wrow) continue;
             const int64_t r = first_row + i;
             csimd_matrix_row_dequantize(src, row_map ? row_map[r] : r, row);
             uint8_t *out = (uint8_t *)dst + i * out_row_bytes;
@@ -101,10 +127,13 @@ int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int6
                 }
                 break;
             case CSIMD_TYPE_Q8: csimd_q8_quantize_ref(row, cols, (csimd_block_q8 *)out); break;
-            case CSIMD_TYPE_Q4: csimd_q4_quantize_ref(row, cols, (csimd_block_q4 *)out); break;
+            case CSIMD_TYPE_Q4:
+                csimd_q4_quantize_weighted_ref(row, row_weights(row, cols, qw, wrow), cols, (csimd_block_q4 *)out);
+                break;
             }
         }
         free(row);
+        free(wrow);
     }
     return status;
 }

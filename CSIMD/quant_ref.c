@@ -58,20 +58,21 @@ static void q4_pack(const float *xb, float d, csimd_block_q4 *out) {
     }
 }
 
-/// Squared error of quantizing with scale d, and the least-squares scale for the chosen levels.
-/// Written branch-free over the block so the compiler vectorizes it: the converter runs it about
-/// twenty times per block of every matrix.
-static float q4_trial(const float *xb, float d, float *refit) {
+/// Weighted squared error sum_j w_j (x_j - s q_j)^2 of quantizing with scale d, minimised over s for
+/// the chosen levels, and that least-squares scale. w NULL: every weight 1 (the same arithmetic, since
+/// multiplying by 1 is exact). Written branch-free over the block so the compiler vectorizes it: the
+/// converter runs it about twenty times per block of every matrix.
+static float q4_trial(const float *xb, const float *wb, float d, float *refit) {
     const float id = 1.0f / d;
     // Eight independent partial sums: a fixed summation order the compiler can keep in one vector.
     float sxq[8] = {0}, sqq[8] = {0}, sxx[8] = {0};
     for (int j0 = 0; j0 < CSIMD_BLOCK_SIZE; j0 += 8) {
         for (int l = 0; l < 8; l++) {
-            const float x = xb[j0 + l];
+            const float x = xb[j0 + l], w = wb ? wb[j0 + l] : 1.0f;
             const float q = round_even(fminf(fmaxf(x * id, -8.0f), 7.0f));
-            sxq[l] += x * q;
-            sqq[l] += q * q;
-            sxx[l] += x * x;
+            sxq[l] += w * x * q;
+            sqq[l] += w * q * q;
+            sxx[l] += w * x * x;
         }
     }
     float a = 0.0f, b = 0.0f, c = 0.0f;
@@ -81,13 +82,14 @@ static float q4_trial(const float *xb, float d, float *refit) {
         c += sxx[l];
     }
     *refit = b > 0.0f ? a / b : d;
-    // sum (x - s q)^2 = sxx - 2 s sxq + s^2 sqq, minimal at the refit s.
+    // sum w (x - s q)^2 = sxx - 2 s sxq + s^2 sqq, minimal at the refit s.
     return b > 0.0f ? c - a * a / b : c;
 }
 
-void csimd_q4_quantize_ref(const float *x, int64_t n, csimd_block_q4 *out) {
+void csimd_q4_quantize_weighted_ref(const float *x, const float *weights, int64_t n, csimd_block_q4 *out) {
     for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
         const float *xb = x + b * CSIMD_BLOCK_SIZE;
+        const float *wb = weights ? weights + b * CSIMD_BLOCK_SIZE : NULL;
         float amax = 0.0f, peak = 0.0f;
         for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
             if (fabsf(xb[j]) > amax) { amax = fabsf(xb[j]); peak = xb[j]; }
@@ -98,16 +100,21 @@ void csimd_q4_quantize_ref(const float *x, int64_t n, csimd_block_q4 *out) {
         }
         // Candidates map the block's peak to level -6 .. -8.5 (the negative side reaches -8, so a
         // negative scale gains a level over absmax/7), plus absmax/7 itself; each is refit by least squares.
-        float best_d = peak / 7.0f, best_err = q4_trial(xb, peak / 7.0f, &best_d);
+        float best_d = peak / 7.0f, best_err = q4_trial(xb, wb, peak / 7.0f, &best_d);
         for (int k = 0; k <= 10; k++) {
             const float level = 6.0f + 0.25f * (float)k;
             float refit;
-            const float err = q4_trial(xb, -peak / level, &refit);
+            const float err = q4_trial(xb, wb, -peak / level, &refit);
             if (err < best_err) { best_err = err; best_d = refit; }
         }
-        // Re-rounding at the refit scale picks each value's nearest level, so it can only lower the error.
+        // Unweighted, re-rounding at the refit scale picks each value's nearest level, so it can only
+        // lower the error; weighted, it is the rounding the kernels will see either way.
         q4_pack(xb, best_d, &out[b]);
     }
+}
+
+void csimd_q4_quantize_ref(const float *x, int64_t n, csimd_block_q4 *out) {
+    csimd_q4_quantize_weighted_ref(x, NULL, n, out);
 }
 
 void csimd_q4_quantize_absmax_ref(const float *x, int64_t n, csimd_block_q4 *out) {

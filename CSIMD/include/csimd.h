@@ -68,6 +68,19 @@ int64_t csimd_type_row_bytes(int32_t type, int64_t cols);
 int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
                            int64_t n_rows, int32_t dst_type, void *dst);
 
+/// How much each weight's error counts when a row is fitted to Q4 blocks: value j of a row gets
+/// weight importance[j] (the column's mean squared activation, from `dolly imatrix`; NULL: 1), times
+/// sqrt(sigma^2 + x_j^2) with magnitude != 0 (sigma^2 the row's mean square: large weights matter more).
+typedef struct {
+    const float *importance;  // (cols) or NULL
+    int32_t magnitude;
+} csimd_quant_weights;
+
+/// csimd_rows_convert with Q4 blocks fitted for the least weighted squared error (Q8 and float types
+/// are unaffected). qw NULL, or no importance and no magnitude: exactly csimd_rows_convert.
+int32_t csimd_rows_convert_weighted(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
+                                    int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw);
+
 /// The scalar reference of csimd_matrix_multiply (same contract, every type). For Q8/Q4 weights the
 /// activations are quantized to Q8A with csimd_q8a_quantize_ref, then csimd_dot_*_q8a_ref per element.
 /// Allocates its scratch per call; for tests.

@@ -88,6 +88,9 @@ void csimd_q8_dequantize_ref(const csimd_block_q8 *b, int64_t n, float *out);
 
 /// n must be a multiple of 32. Searches candidate scales per block for the least squared error.
 void csimd_q4_quantize_ref(const float *x, int64_t n, csimd_block_q4 *out);
+/// The same search for the least weighted squared error sum_j weights[j] (x_j - d q_j)^2 (weights:
+/// n values >= 0, e.g. how much each input column matters; NULL = all 1, i.e. csimd_q4_quantize_ref).
+void csimd_q4_quantize_weighted_ref(const float *x, const float *weights, int64_t n, csimd_block_q4 *out);
 /// Plain absmax rounding (scale = absmax / 7), kept to measure what the search gains.
 void csimd_q4_quantize_absmax_ref(const float *x, int64_t n, csimd_block_q4 *out);
 void csimd_q4_dequantize_ref(const csimd_block_q4 *b, int64_t n, float *out);

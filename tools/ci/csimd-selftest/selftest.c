@@ -102,6 +102,38 @@ static void test_quantize(void) {
         }
 }
 
+// ---- Weighted Q4 fitting (the converter's, with an importance matrix) ----
+// All-ones weights give the unweighted blocks byte for byte; with skewed weights the weighted fit has
+// a smaller total weighted error than the unweighted one (over many blocks: each block's search only
+// compares candidate scales, so single blocks may tie).
+static double q4_weighted_error(const float *x, const float *w, const csimd_block_q4 *q, int64_t n) {
+    float *y = malloc(n * 4);
+    csimd_q4_dequantize_ref(q, n, y);
+    double e = 0;
+    for (int64_t i = 0; i < n; i++) e += (double)w[i] * ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+    free(y);
+    return e;
+}
+
+static void test_q4_weighted(void) {
+    const int64_t nb = 257, n = nb * 32;
+    float *x = malloc(n * 4), *ones = malloc(n * 4), *w = malloc(n * 4);
+    csimd_block_q4 *a = malloc(nb * sizeof *a), *b = malloc(nb * sizeof *b);
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = gauss() * (i % 7 == 0 ? 3.0f : 1.0f);
+        ones[i] = 1.0f;
+        const float u = uniform() + 1.0f;  // (0, 2): weights spread over three orders of magnitude
+        w[i] = u * u * u * u * u * u * u * u * u * u;
+    }
+    csimd_q4_quantize_ref(x, n, a);
+    csimd_q4_quantize_weighted_ref(x, ones, n, b);
+    CHECK(memcmp(a, b, nb * sizeof *a) == 0, "q4 weighted with all-ones weights differs from unweighted");
+    csimd_q4_quantize_weighted_ref(x, w, n, b);
+    const double ew = q4_weighted_error(x, w, b, n), eu = q4_weighted_error(x, w, a, n);
+    CHECK(ew < eu, "weighted q4 fit: weighted error %.6g not below the unweighted fit's %.6g", ew, eu);
+    free(x), free(ones), free(w), free(a), free(b);
+}
+
 static void test_dots(void) {
     const int64_t sizes[] = {1, 3, 7, 33, 161};
     for (int m = 0; m < 4; m++)
@@ -501,6 +533,7 @@ int main(void) {
         path_name = names[i];
         const int before = failed;
         test_quantize();
+        test_q4_weighted();
         test_dots();
         test_fdots();
         test_matmul();
