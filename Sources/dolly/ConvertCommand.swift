@@ -16,6 +16,13 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "Quantization recipe: q4 (default), q8 or f16.")
     var quant = QuantizationRecipe.q4
 
+    @Option(name: .long, help: ArgumentHelp("Fit the Q4 blocks for the least error weighted by this importance matrix (dolly imatrix).",
+                                            valueName: "FILE"))
+    var imatrix: String?
+
+    @Option(name: .long, help: "How Q4 fitting weighs each weight's error: uniform or magnitude, times the importance matrix if given (default: magnitude without --imatrix, uniform with it).")
+    var weighting: QuantWeighting?
+
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -25,7 +32,9 @@ struct ConvertCommand: ParsableCommand {
             // Past a file-size limit, get EFBIG from write() (a clean error) instead of being killed.
             signal(SIGXFSZ, SIG_IGN)
             let bar = ProgressBar(label: "convert")
-            let converter = Converter(sourceDirectory: source, recipe: quant)
+            var converter = Converter(sourceDirectory: source, recipe: quant)
+            converter.importance = try imatrix.map { try ImportanceMatrix(contentsOf: $0) }
+            converter.weighting = weighting
             let summary = try converter.convert(
                 to: output,
                 progress: { bar.update(done: $0.done, total: $0.total, note: $0.phase.rawValue) },

@@ -9,6 +9,6 @@ struct Dolly: AsyncParsableCommand {
         version: "dolly \(DollyVersion.string)",
         subcommands: [RunCommand.self, ChatCommand.self, ConvertCommand.self, InspectCommand.self, BenchCommand.self,
                       PerplexityCommand.self, CompareCommand.self, EvalCommand.self, TokenizeCommand.self,
-                      ServeCommand.self]
+                      ServeCommand.self, ImatrixCommand.self]
     )
 }

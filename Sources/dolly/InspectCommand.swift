@@ -29,6 +29,13 @@ struct InspectCommand: ParsableCommand {
             let q = m.quantization
             out += "quantization: recipe \(q.recipe): matrices \(q.matrices.rawValue), embed_in \(q.embedIn.rawValue), "
             out += "embed_out \(q.embedOut.rawValue), vectors \(q.vectors.rawValue)\n"
+            if q.weighting != nil || q.imatrix != nil {
+                out += "q4 fit: weighting \(q.weighting ?? "uniform")"
+                if let i = q.imatrix {
+                    out += ", importance matrix from \(i.file) (\(i.bytes) B, crc32 \(i.crc32)): \(i.chunks) chunks of \(i.context) tokens"
+                }
+                out += "\n"
+            }
             out += "source: \(m.source.format): " + m.source.files.map { "\($0.name) (\($0.bytes) B)" }.joined(separator: ", ")
             out += ", config crc32 \(m.source.configCRC32)\n"
             out += String(format: "matrices: %.3f bits/weight\n", f.matrixBitsPerWeight)

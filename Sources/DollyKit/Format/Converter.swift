@@ -19,9 +19,20 @@ public enum QuantizationRecipe: String, CaseIterable, Sendable {
     public var embedIn: TensorType { self == .f16 ? .f16 : .q8 }
     public var embedOut: TensorType { self == .f16 ? .f16 : .q8r16 }
 
-    var description: FileMetadata.Quantization {
-        FileMetadata.Quantization(recipe: rawValue, matrices: matrices, embedIn: embedIn, embedOut: embedOut, vectors: .f32)
+    func description(weighting: QuantWeighting, imatrix: ImportanceMatrix?) -> FileMetadata.Quantization {
+        let q4 = matrices == .q4r16
+        return FileMetadata.Quantization(recipe: rawValue, matrices: matrices, embedIn: embedIn, embedOut: embedOut,
+                                         vectors: .f32, weighting: q4 && weighting != .uniform ? weighting.rawValue : nil,
+                                         imatrix: q4 ? imatrix?.calibration : nil)
     }
+}
+
+/// How much each weight's error counts when Q4 blocks are fitted (besides an importance matrix).
+public enum QuantWeighting: String, CaseIterable, Sendable {
+    /// Plain least squared error.
+    case uniform
+    /// Errors weighted by sqrt(sigma^2 + x^2): the row's large weights are kept more exactly.
+    case magnitude
 }
 
 /// Where a conversion stands, for a progress display.
@@ -47,6 +58,13 @@ public struct ConversionSummary: Sendable {
 public struct Converter {
     public var sourceDirectory: String
     public var recipe: QuantizationRecipe
+    /// Per-column importance of every layer matrix's input (`dolly imatrix`), for the Q4 fit.
+    public var importance: ImportanceMatrix?
+    /// nil: magnitude weighting without an importance matrix, none besides it with one (the better
+    /// of each on the demo model by KL divergence: BENCHMARKS.md, "Importance matrix").
+    public var weighting: QuantWeighting?
+
+    var effectiveWeighting: QuantWeighting { weighting ?? (importance == nil ? .magnitude : .uniform) }
     /// Upper bound on one chunk of output held in memory.
     public var chunkBytes = 32 << 20
 
@@ -60,7 +78,7 @@ public struct Converter {
         enum Producer {
             case bytes(Data)
             case vector([Float])
-            case matrix(WeightMatrix, rowMap: [Int64]?, sourceName: String)
+            case matrix(WeightMatrix, rowMap: [Int64]?, sourceName: String, importance: [Float]?)
         }
         var entry: FileMetadata.Tensor
         var producer: Producer
@@ -77,6 +95,8 @@ public struct Converter {
         let configURL = folder.appendingPathComponent("config.json")
         guard let configData = FileManager.default.contents(atPath: configURL.path) else { throw ModelError.missingFile(configURL.path) }
         let config = try ModelConfig.decode(configData)
+        let configCRC = FileMetadata.hex(configData.withUnsafeBytes { CRC32.checksum($0) })
+        try importance?.check(against: config, configCRC32: configCRC)
         let tokenizerURL = folder.appendingPathComponent("tokenizer.json")
         guard let tokenizerData = FileManager.default.contents(atPath: tokenizerURL.path) else {
             throw ModelError.missingFile(tokenizerURL.path)
@@ -91,7 +111,7 @@ public struct Converter {
         let torchParts = Self.torchCheckpoints(source)
         let verifyTotal = torchParts.reduce(0) { $0 + $1.archive.entries.reduce(0) { $0 + $1.uncompressedSize } }
         let convertTotal = plans.reduce(0) { total, p in
-            if case let .matrix(m, _, _) = p.producer { return total + m.storageBytes }
+            if case let .matrix(m, _, _, _) = p.producer { return total + m.storageBytes }
             return total
         }
         var report = ConversionProgress(phase: .verifying, done: 0, total: verifyTotal + convertTotal)
@@ -114,9 +134,9 @@ public struct Converter {
 
         let metadata = FileMetadata(
             format: "dolly", createdBy: "dolly convert \(DollyVersion.string)", model: config,
-            quantization: recipe.description,
+            quantization: recipe.description(weighting: effectiveWeighting, imatrix: importance),
             source: FileMetadata.Source(format: Self.sourceFormat(source), files: Self.sourceFiles(folder),
-                                        configCRC32: FileMetadata.hex(configData.withUnsafeBytes { CRC32.checksum($0) })),
+                                        configCRC32: configCRC),
             tokenizer: FileTensorName.tokenizer, tensors: plans.map(\.entry))
         do {
             var placeholder = try Self.encode(metadata)
@@ -171,10 +191,11 @@ public struct Converter {
                                                          crc32: "00000000"), producer: producer))
             offset = Self.align(offset + bytes, FileHeader.tensorAlignment)
         }
-        func matrix(_ name: String, _ m: WeightMatrix, _ type: TensorType, rowMap: [Int64]? = nil) throws {
+        func matrix(_ name: String, _ m: WeightMatrix, _ type: TensorType, rowMap: [Int64]? = nil,
+                    importance: [Float]? = nil) throws {
             // Block types need whole blocks per row; other widths fall back to f16 (FORMAT.md section 6).
             let t = type.isBlock && m.cols % 32 != 0 ? TensorType.f16 : type
-            try add(name, t, [m.rows, m.cols], .matrix(m, rowMap: rowMap, sourceName: name))
+            try add(name, t, [m.rows, m.cols], .matrix(m, rowMap: rowMap, sourceName: name, importance: importance))
         }
         func vector(_ name: String, _ v: [Float]) throws { try add(name, .f32, [v.count], .vector(v)) }
 
@@ -185,7 +206,7 @@ public struct Converter {
             for t in LayerTensor.allCases {
                 let name = FileTensorName.layer(i, t.fileSuffix), map = t.followsQKVRows ? qkvMap : nil
                 if let m = t.matrix {
-                    try matrix(name, l[keyPath: m], recipe.matrices, rowMap: map)
+                    try matrix(name, l[keyPath: m], recipe.matrices, rowMap: map, importance: importance?.importance(layer: i, t))
                 } else if let v = t.vector {
                     let values = l[keyPath: v]
                     try vector(name, map.map { $0.map { values[Int($0)] } } ?? values)
@@ -218,7 +239,7 @@ public struct Converter {
                 try writer.write(raw)
                 return CRC32.checksum(raw)
             }
-        case let .matrix(m, rowMap, name):
+        case let .matrix(m, rowMap, name, importance):
             guard let type = p.entry.type.csimdType, let unitBytes = p.entry.type.unitBytes(cols: m.cols) else {
                 throw FormatError.unsupportedSource("tensor \(name): no row size for \(p.entry.type.rawValue)")
             }
@@ -235,10 +256,14 @@ public struct Converter {
                 if isCancelled() { throw FormatError.interrupted }
                 let n = min(rowsPerChunk, m.rows - row)
                 let status = withUnsafePointer(to: m.raw) { src in
-                    if let rowMap {
-                        return rowMap.withUnsafeBufferPointer { csimd_rows_convert(src, $0.baseAddress, Int64(row), Int64(n), type, buffer.baseAddress) }
+                    (importance ?? []).withUnsafeBufferPointer { imp in
+                        var weights = csimd_quant_weights(importance: importance == nil ? nil : imp.baseAddress,
+                                                          magnitude: effectiveWeighting == .magnitude ? 1 : 0)
+                        return (rowMap ?? []).withUnsafeBufferPointer { map in
+                            csimd_rows_convert_weighted(src, rowMap == nil ? nil : map.baseAddress, Int64(row), Int64(n), type,
+                                                        buffer.baseAddress, &weights)
+                        }
                     }
-                    return csimd_rows_convert(src, nil, Int64(row), Int64(n), type, buffer.baseAddress)
                 }
                 guard status == 0 else {
                     throw FormatError.unsupportedSource("tensor \(name): conversion to \(p.entry.type.rawValue) failed (\(status))")

@@ -8,8 +8,13 @@ public struct FileMetadata: Codable, Sendable {
         public var embedIn: TensorType
         public var embedOut: TensorType
         public var vectors: TensorType
+        /// How the Q4 blocks were fitted: absent, least squared error; "magnitude", errors weighted by
+        /// sqrt(sigma^2 + x^2); either times the importance matrix when `imatrix` is set.
+        public var weighting: String?
+        /// The calibration behind the importance matrix the blocks were fitted with, if any.
+        public var imatrix: ImportanceMatrix.Calibration?
         enum CodingKeys: String, CodingKey {
-            case recipe, matrices, vectors
+            case recipe, matrices, vectors, weighting, imatrix
             case embedIn = "embed_in"
             case embedOut = "embed_out"
         }

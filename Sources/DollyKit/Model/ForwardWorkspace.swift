@@ -33,6 +33,9 @@ final class ForwardWorkspace {
     let scoreThreads: Int
     let logits: UnsafeMutablePointer<Float>         // (logitRows, vocab)
     private var owned: [UnsafeMutablePointer<Float>] = []
+    /// Sees the input of every layer matrix product, (rows, cols) row-major: `dolly imatrix`'s
+    /// statistics. Nil (the default) costs one check per product.
+    var activationTap: ((_ layer: Int, _ matrix: LayerTensor, _ input: UnsafePointer<Float>, _ rows: Int, _ cols: Int) -> Void)?
 
     init(config c: ModelConfig, rows: Int, context: Int, logitRows: Int = 16) {
         self.rows = max(1, rows)

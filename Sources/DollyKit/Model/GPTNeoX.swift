@@ -45,6 +45,7 @@ public final class GPTNeoX: Sendable {
 
         for (l, layer) in w.layers.enumerated() {
             layerNorm(ws.x, n, layer.inputNormWeight, layer.inputNormBias, ws.normed)
+            ws.activationTap?(l, .qkv, ws.normed, n, h)
             matmul(layer.qkv, ws.normed, n, layer.qkvBias, ws.qkv)
             for segment in ws.segments {
                 for t in segment.firstRow..<segment.firstRow + segment.count {
@@ -62,19 +63,20 @@ public final class GPTNeoX: Sendable {
                                      pos0: ws.positions[first], n: segment.count, scratch: ws.scores,
                                      out: ws.attention + first * h)
             }
+            ws.activationTap?(l, .attentionOut, ws.attention, n, h)
             matmul(layer.attentionOut, ws.attention, n, layer.attentionOutBias, ws.attentionOut)
 
             let x = ws.x, attentionOut = ws.attentionOut, mlpOut = ws.mlpOut
             if c.useParallelResidual {
                 // x + attn(ln1(x)) + mlp(ln2(x))
                 layerNorm(x, n, layer.postAttentionNormWeight, layer.postAttentionNormBias, ws.normed)
-                mlp(layer, n, ws)
+                mlp(layer, l, n, ws)
                 for i in 0..<n * h { x[i] += attentionOut[i] + mlpOut[i] }
             } else {
                 // h = x + attn(ln1(x)); h + mlp(ln2(h))
                 for i in 0..<n * h { x[i] += attentionOut[i] }
                 layerNorm(x, n, layer.postAttentionNormWeight, layer.postAttentionNormBias, ws.normed)
-                mlp(layer, n, ws)
+                mlp(layer, l, n, ws)
                 for i in 0..<n * h { x[i] += mlpOut[i] }
             }
         }
@@ -125,9 +127,11 @@ public final class GPTNeoX: Sendable {
         }
     }
 
-    private func mlp(_ layer: LayerWeights, _ n: Int, _ ws: ForwardWorkspace) {
+    private func mlp(_ layer: LayerWeights, _ l: Int, _ n: Int, _ ws: ForwardWorkspace) {
+        ws.activationTap?(l, .mlpUp, ws.normed, n, config.hiddenSize)
         matmul(layer.mlpUp, ws.normed, n, layer.mlpUpBias, ws.mlpHidden)
         csimd_gelu(ws.mlpHidden, Int64(n * config.intermediateSize))
+        ws.activationTap?(l, .mlpDown, ws.mlpHidden, n, config.intermediateSize)
         matmul(layer.mlpDown, ws.mlpHidden, n, layer.mlpDownBias, ws.mlpOut)
     }
 }

@@ -14,6 +14,12 @@ public final class InferenceSession {
     public let cache: KVCache
     private let workspace: ForwardWorkspace
 
+    /// Sees every layer matrix product's input (the importance matrix's statistics).
+    var activationTap: ((Int, LayerTensor, UnsafePointer<Float>, Int, Int) -> Void)? {
+        get { workspace.activationTap }
+        set { workspace.activationTap = newValue }
+    }
+
     /// Number of tokens already in the KV cache.
     public var position: Int { cache.count }
 

@@ -1,0 +1,53 @@
+import ArgumentParser
+import DollyKit
+import Foundation
+
+struct ImatrixCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imatrix",
+        abstract: "Measure an importance matrix (each layer matrix input column's mean squared activation) over calibration text.",
+        discussion: """
+            Run it on the unquantized model (a Hugging Face folder or an f16 file), on text that is not your evaluation text,
+            then `dolly convert ... --imatrix FILE`. The file records the model it was measured on; convert refuses another.
+            """)
+
+    @OptionGroup var path: ModelPathOption
+
+    @Argument(help: "Calibration text (UTF-8).")
+    var text: String
+
+    @Option(name: .shortAndLong, help: "The importance matrix file to write.")
+    var output: String
+
+    @Option(name: .long, help: "Tokens per chunk (each chunk starts from an empty cache).")
+    var context = 512
+
+    @Option(name: .long, help: "Chunks to run at most (default: all the text holds).")
+    var chunks: Int?
+
+    @OptionGroup var threads: ThreadOptions
+
+    func validate() throws {
+        guard context >= 1 else { throw ValidationError("--context must be positive") }
+        if let chunks, chunks < 1 { throw ValidationError("--chunks must be positive") }
+    }
+
+    func run() throws {
+        try Console.guarded {
+            threads.apply()
+            Interrupt.install()
+            let calibration = try TextFile.read(text, what: "calibration text")
+            let model = try DollyModel.load(path: path.model)
+            let crc = try DollyModel.configCRC32(modelPath: path.model)
+            let bar = ProgressBar(label: "imatrix")
+            let matrix = try model.importanceMatrix(
+                text: calibration, calibrationName: URL(fileURLWithPath: text).lastPathComponent, context: context,
+                maxChunks: chunks, configCRC32: crc, progress: { bar.update(done: $0, total: $1, note: "chunks") },
+                isCancelled: { Interrupt.requested })
+            bar.finish()
+            try matrix.write(to: output)
+            Console.note("wrote \(output): \(matrix.columns.count) matrices, \(matrix.calibration.chunks) chunks of "
+                         + "\(matrix.calibration.context) tokens (\(matrix.calibration.tokens) tokens)")
+        }
+    }
+}
