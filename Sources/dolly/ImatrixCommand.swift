@@ -39,10 +39,10 @@ struct ImatrixCommand: ParsableCommand {
             let calibration = try TextFile.read(text, what: "calibration text")
             let model = try DollyModel.load(path: path.model)
             let crc = try DollyModel.configCRC32(modelPath: path.model)
-            let bar = ProgressBar(label: "imatrix")
+            let bar = ProgressBar(label: "imatrix", unit: "chunks", scale: 1)
             let matrix = try model.importanceMatrix(
                 text: calibration, calibrationName: URL(fileURLWithPath: text).lastPathComponent, context: context,
-                maxChunks: chunks, configCRC32: crc, progress: { bar.update(done: $0, total: $1, note: "chunks") },
+                maxChunks: chunks, configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
                 isCancelled: { Interrupt.requested })
             bar.finish()
             try matrix.write(to: output)
