@@ -13,13 +13,13 @@ largest magnitude, so the levels sit where weights are dense.
 Prints the designed grid (as int8 levels, what a byte-shuffle table holds) and a table like
 quant_kl_sim.py's.
 """
-import argparse, json, math, os, struct, sys
+import argparse, json, os, struct, sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # tools/
 from toolpaths import ROOT  # noqa: E402,F401
-from quant_kl_sim import blocks, build, f16, log_probs, q8, q4_searched  # noqa: E402
+from quant_kl_sim import blocks, build, f16, log_probs, q8, score  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 
 OURS = {"attention.query_key_value": "attention.qkv.weight", "attention.dense": "attention.out.weight",
@@ -116,15 +116,7 @@ def main():
     for name, fit in configs:
         model = build(args.model, layers=lambda w: w, output=q8, embedding=q8)  # Q8 embeddings and activations
         per_module(fit)(model)
-        kl = agree = n = 0
-        nll = 0.0
-        for (start, ref), (_, got) in zip(base, log_probs(model, ids, ctx)):
-            kl += (ref.exp() * (ref - got)).sum().item()
-            agree += (ref.argmax(-1) == got.argmax(-1)).sum().item()
-            targets = torch.tensor(ids[start + ctx // 2 + 1:start + ctx])
-            nll -= got.gather(1, targets[:, None]).sum().item()
-            n += ref.shape[0]
-        print(f"| {name} | {kl / n:.6f} | {100 * agree / n:.2f}% | {math.exp(nll / n):.3f} |", flush=True)
+        print(score(name, model, base, ids, ctx), flush=True)
 
 
 if __name__ == "__main__":

@@ -112,15 +112,20 @@ def main():
     print("| layers / embeddings | mean KL | top-1 agreement | perplexity |")
     print("|---|---:|---:|---:|")
     for name, layers, output, embedding in configs:
-        kl = agree = n = 0
-        nll = 0.0
-        for (start, ref), (_, got) in zip(base, log_probs(build(args.model, layers, output, embedding), ids, ctx)):
-            kl += (ref.exp() * (ref - got)).sum().item()
-            agree += (ref.argmax(-1) == got.argmax(-1)).sum().item()
-            targets = torch.tensor(ids[start + ctx // 2 + 1:start + ctx])
-            nll -= got.gather(1, targets[:, None]).sum().item()
-            n += ref.shape[0]
-        print(f"| {name} | {kl / n:.6f} | {100 * agree / n:.2f}% | {math.exp(nll / n):.3f} |", flush=True)
+        print(score(name, build(args.model, layers, output, embedding), base, ids, ctx), flush=True)
+
+
+def score(name, model, base, ids, ctx):
+    """A table row: mean KL from the base log-probabilities, top-1 agreement, perplexity."""
+    kl = agree = n = 0
+    nll = 0.0
+    for (start, ref), (_, got) in zip(base, log_probs(model, ids, ctx)):
+        kl += (ref.exp() * (ref - got)).sum().item()
+        agree += (ref.argmax(-1) == got.argmax(-1)).sum().item()
+        targets = torch.tensor(ids[start + ctx // 2 + 1:start + ctx])
+        nll -= got.gather(1, targets[:, None]).sum().item()
+        n += ref.shape[0]
+    return f"| {name} | {kl / n:.6f} | {100 * agree / n:.2f}% | {math.exp(nll / n):.3f} |"
 
 
 if __name__ == "__main__":
