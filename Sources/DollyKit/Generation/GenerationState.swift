@@ -70,10 +70,12 @@ public struct GenerationState {
     /// Text the last token completed that is safe to show (whole UTF-8, past any possible stop text);
     /// ends the generation with `.stopText` when a stop text appears.
     public mutating func newText() -> String {
-        guard var t = text, let last = tokens.last else { return "" }
-        defer { text = t }
-        let piece = t.emit(t.stops.push(t.decoder.append(last)))
-        if t.stops.stopped { stopReason = .stopText }
+        // Mutated in place through `text!` (a copy would copy the decoder's buffers every token).
+        guard text != nil, let last = tokens.last else { return "" }
+        let decoded = text!.decoder.append(last)
+        let safe = text!.stops.push(decoded)
+        let piece = text!.emit(safe)
+        if text!.stops.stopped { stopReason = .stopText }
         return piece
     }
 
@@ -86,8 +88,9 @@ public struct GenerationState {
     /// What the text holds back once the generation has ended (an unfinished UTF-8 sequence shown
     /// lossily, a tail that could have begun a stop text).
     public mutating func finalText() -> String {
-        guard var t = text, !t.stops.stopped else { return "" }
-        defer { text = t }
-        return t.emit(t.stops.push(t.decoder.flush()) + t.stops.flush())
+        guard text != nil, !text!.stops.stopped else { return "" }
+        let rest = text!.stops.push(text!.decoder.flush())
+        let held = text!.stops.flush()
+        return text!.emit(rest + held)
     }
 }
