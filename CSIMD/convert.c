@@ -29,8 +29,10 @@ int64_t csimd_type_row_bytes(int32_t type, int64_t cols) {
     case CSIMD_TYPE_Q8: return cols % CSIMD_BLOCK_SIZE ? -1 : cols / CSIMD_BLOCK_SIZE * (int64_t)sizeof(csimd_block_q8);
     case CSIMD_TYPE_Q4: return cols % CSIMD_BLOCK_SIZE ? -1 : cols / CSIMD_BLOCK_SIZE * (int64_t)sizeof(csimd_block_q4);
     // R16 types: the stride of a group of 16 rows.
-    case CSIMD_TYPE_Q8R16: return cols % CSIMD_BLOCK_SIZE ? -1 : cols / CSIMD_BLOCK_SIZE * CSIMD_Q8R16_TILE;
-    case CSIMD_TYPE_Q4R16: return cols % CSIMD_BLOCK_SIZE ? -1 : cols / CSIMD_BLOCK_SIZE * CSIMD_Q4R16_TILE;
+    case CSIMD_TYPE_Q8R16:
+    case CSIMD_TYPE_Q4R16:
+    case CSIMD_TYPE_Q4NR16:
+    case CSIMD_TYPE_Q3NR16: return cols % CSIMD_BLOCK_SIZE ? -1 : cols / CSIMD_BLOCK_SIZE * csimd_r16_tile_bytes(type);
     default: return -1;
     }
 }
@@ -39,9 +41,9 @@ int64_t csimd_type_row_bytes(int32_t type, int64_t cols) {
 static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
                                 int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw) {
     const int64_t cols = src->cols, nb = cols / CSIMD_BLOCK_SIZE;
-    const int q8 = dst_type == CSIMD_TYPE_Q8R16;
     const int64_t group_bytes = csimd_type_row_bytes(dst_type, cols);
-    const size_t block_bytes = q8 ? sizeof(csimd_block_q8) : sizeof(csimd_block_q4);
+    // Rows are fitted to the plain block of the type, then interleaved.
+    const size_t block_bytes = (size_t)csimd_r16_tile_bytes(dst_type) / CSIMD_R16;
     if (first_row % CSIMD_R16) return -1;
     const int64_t groups = (n_rows + CSIMD_R16 - 1) / CSIMD_R16;
     int32_t status = 0;
@@ -64,13 +66,22 @@ static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map,
                 if (i >= n_rows || sr >= src->rows) { ptrs[r] = NULL; continue; }
                 csimd_matrix_row_dequantize(src, row_map ? row_map[sr] : sr, row);
                 uint8_t *out = blocks + (size_t)(r * nb) * block_bytes;
-                if (q8) csimd_q8_quantize_ref(row, cols, (csimd_block_q8 *)out);
-                else csimd_q4_quantize_weighted_ref(row, row_weights(row, cols, qw, wrow), cols, (csimd_block_q4 *)out);
+                const float *weights = dst_type == CSIMD_TYPE_Q8R16 ? NULL : row_weights(row, cols, qw, wrow);
+                switch (dst_type) {
+                case CSIMD_TYPE_Q8R16: csimd_q8_quantize_ref(row, cols, (csimd_block_q8 *)out); break;
+                case CSIMD_TYPE_Q4R16: csimd_q4_quantize_weighted_ref(row, weights, cols, (csimd_block_q4 *)out); break;
+                case CSIMD_TYPE_Q4NR16: csimd_q4n_quantize_weighted_ref(row, weights, cols, (csimd_block_q4n *)out); break;
+                default: csimd_q3n_quantize_weighted_ref(row, weights, cols, (csimd_block_q3n *)out); break;
+                }
                 ptrs[r] = out;
             }
             uint8_t *group = (uint8_t *)dst + g * group_bytes;
-            if (q8) csimd_q8r16_pack((const csimd_block_q8 *const *)ptrs, nb, group);
-            else csimd_q4r16_pack((const csimd_block_q4 *const *)ptrs, nb, group);
+            switch (dst_type) {
+            case CSIMD_TYPE_Q8R16: csimd_q8r16_pack((const csimd_block_q8 *const *)ptrs, nb, group); break;
+            case CSIMD_TYPE_Q4R16: csimd_q4r16_pack((const csimd_block_q4 *const *)ptrs, nb, group); break;
+            case CSIMD_TYPE_Q4NR16: csimd_q4nr16_pack((const csimd_block_q4n *const *)ptrs, nb, group); break;
+            default: csimd_q3nr16_pack((const csimd_block_q3n *const *)ptrs, nb, group); break;
+            }
         }
         free(row);
         free(wrow);
@@ -86,7 +97,7 @@ int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int6
 
 int32_t csimd_rows_convert_weighted(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
                                     int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw) {
-    if (dst_type == CSIMD_TYPE_Q8R16 || dst_type == CSIMD_TYPE_Q4R16) {
+    if (csimd_r16_tile_bytes(dst_type)) {
         if (csimd_type_row_bytes(dst_type, src->cols) < 0) return -1;
         if (src->type != CSIMD_TYPE_F32 && src->type != CSIMD_TYPE_F16 && src->type != CSIMD_TYPE_BF16) return -1;
         return rows_convert_r16(src, row_map, first_row, n_rows, dst_type, dst, qw);

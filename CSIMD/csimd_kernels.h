@@ -84,7 +84,20 @@ typedef struct {
     csimd_tile_q_fn tile_q4;  // NULL: matrix_quant.c loops over dot_q4
     csimd_tile_r16_fn tile_q4r16;  // NULL: csimd_r16_tile_ref
     csimd_tile_r16_fn tile_q8r16;  // NULL: csimd_r16_tile_ref
+    csimd_tile_r16_fn tile_q4nr16;  // NULL: csimd_r16_tile_ref
+    csimd_tile_r16_fn tile_q3nr16;  // NULL: csimd_r16_tile_ref
 } csimd_kernel_table;
+
+/// The table's tile kernel for an R16 type (NULL: none on this path, or not an R16 type).
+static inline csimd_tile_r16_fn csimd_r16_tile_fn(const csimd_kernel_table *k, int32_t type) {
+    switch (type) {
+    case CSIMD_TYPE_Q4R16: return k->tile_q4r16;
+    case CSIMD_TYPE_Q8R16: return k->tile_q8r16;
+    case CSIMD_TYPE_Q4NR16: return k->tile_q4nr16;
+    case CSIMD_TYPE_Q3NR16: return k->tile_q3nr16;
+    default: return NULL;
+    }
+}
 
 #if defined(__x86_64__)
 #define CSIMD_R16_TILE_DECL(name)                                                                                 \
@@ -94,22 +107,30 @@ CSIMD_R16_TILE_DECL(csimd_tile_q4r16_avx2)
 CSIMD_R16_TILE_DECL(csimd_tile_q8r16_avx2)
 CSIMD_R16_TILE_DECL(csimd_tile_q4r16_avx2vnni)
 CSIMD_R16_TILE_DECL(csimd_tile_q8r16_avx2vnni)
+CSIMD_R16_TILE_DECL(csimd_tile_q4nr16_avx2)
+CSIMD_R16_TILE_DECL(csimd_tile_q3nr16_avx2)
+CSIMD_R16_TILE_DECL(csimd_tile_q4nr16_avx2vnni)
+CSIMD_R16_TILE_DECL(csimd_tile_q3nr16_avx2vnni)
+CSIMD_R16_TILE_DECL(csimd_tile_q4r16_avx512)
+CSIMD_R16_TILE_DECL(csimd_tile_q8r16_avx512)
+CSIMD_R16_TILE_DECL(csimd_tile_q4nr16_avx512)
+CSIMD_R16_TILE_DECL(csimd_tile_q3nr16_avx512)
 #undef CSIMD_R16_TILE_DECL
-void csimd_tile_q4r16_avx512(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride,
-                             int nt, float *y, int64_t y_stride);
-void csimd_tile_q8r16_avx512(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride,
-                             int nt, float *y, int64_t y_stride);
 #endif
 
 #if defined(__aarch64__)
-void csimd_tile_q4r16_neon(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride,
-                           int nt, float *y, int64_t y_stride);
-void csimd_tile_q8r16_neon(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride,
-                           int nt, float *y, int64_t y_stride);
-void csimd_tile_q4r16_neon_dotprod(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a,
-                                   int64_t a_stride, int nt, float *y, int64_t y_stride);
-void csimd_tile_q8r16_neon_dotprod(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a,
-                                   int64_t a_stride, int nt, float *y, int64_t y_stride);
+#define CSIMD_R16_TILE_DECL(name)                                                                                 \
+    void name(const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a, int64_t a_stride, int nt, float *y, \
+              int64_t y_stride);
+CSIMD_R16_TILE_DECL(csimd_tile_q4r16_neon)
+CSIMD_R16_TILE_DECL(csimd_tile_q8r16_neon)
+CSIMD_R16_TILE_DECL(csimd_tile_q4nr16_neon)
+CSIMD_R16_TILE_DECL(csimd_tile_q3nr16_neon)
+CSIMD_R16_TILE_DECL(csimd_tile_q4r16_neon_dotprod)
+CSIMD_R16_TILE_DECL(csimd_tile_q8r16_neon_dotprod)
+CSIMD_R16_TILE_DECL(csimd_tile_q4nr16_neon_dotprod)
+CSIMD_R16_TILE_DECL(csimd_tile_q3nr16_neon_dotprod)
+#undef CSIMD_R16_TILE_DECL
 #endif
 
 /// The table in use (lazy, thread-safe initialization; honours DOLLY_KERNEL on first use).

@@ -36,6 +36,8 @@ const csimd_kernel_table csimd_kernels_avx2 = {
     .tile_q8 = tile_q8_avx2,
     .tile_q4 = tile_q4_avx2,
     .tile_q4r16 = csimd_tile_q4r16_avx2,
+    .tile_q4nr16 = csimd_tile_q4nr16_avx2,
+    .tile_q3nr16 = csimd_tile_q3nr16_avx2,
     .tile_q8r16 = csimd_tile_q8r16_avx2,
 };
 
@@ -51,6 +53,8 @@ const csimd_kernel_table csimd_kernels_avx2_vnni = {
     .tile_q8 = tile_q8_avx2vnni,
     .tile_q4 = tile_q4_avx2vnni,
     .tile_q4r16 = csimd_tile_q4r16_avx2vnni,
+    .tile_q4nr16 = csimd_tile_q4nr16_avx2vnni,
+    .tile_q3nr16 = csimd_tile_q3nr16_avx2vnni,
     .tile_q8r16 = csimd_tile_q8r16_avx2vnni,
 };
 #endif

@@ -211,5 +211,7 @@ const csimd_kernel_table csimd_kernels_avx512_vnni = {
     .tile_q4 = tile_q4_avx512,
     .tile_q4r16 = csimd_tile_q4r16_avx512,
     .tile_q8r16 = csimd_tile_q8r16_avx512,
+    .tile_q4nr16 = csimd_tile_q4nr16_avx512,
+    .tile_q3nr16 = csimd_tile_q3nr16_avx512,
 };
 #endif

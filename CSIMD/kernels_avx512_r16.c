@@ -4,7 +4,8 @@
 // step for all 16 rows at once (lane r = row r). Eight steps give sixteen exact block dots in one
 // register; the accumulator starts at -offset * sum(qa) so the unsigned storage (Q4 n = w + 8,
 // Q8 q + 128) needs no other correction. Then one convert and one FMA with the 16 row scales times
-// the activation scale. The unpacked weight vectors are reused for 4 activation rows (tokens): with 8, a group streamed from
+// the activation scale. Grid types (Q4N, Q3N) decode indices to grid value + 64 with one byte shuffle
+// and start at -64 * sum(qa). The unpacked weight vectors are reused for 4 activation rows (tokens): with 8, a group streamed from
 // memory took 1.5x as long per token (the loads fall behind the longer compute).
 #include "csimd_kernels.h"
 #include "csimd_target.h"
@@ -39,6 +40,33 @@ static inline void unpack_q4(const uint8_t *tile, __m512i w[8]) {
         const __m512i v = _mm512_loadu_si512((const void *)(tile + 32 + 64 * j));
         w[2 * j] = _mm512_and_si512(v, low);
         w[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+    }
+}
+
+/// Grid types: index -> grid value + 64 by one byte shuffle (the table repeated in every 128-bit lane).
+static const int8_t q4n_grid[16] = CSIMD_Q4N_GRID_INIT, q3n_grid[16] = CSIMD_Q3N_GRID_INIT;
+static inline __m512i grid_table(const int8_t grid[16]) {
+    return _mm512_broadcast_i32x4(_mm_add_epi8(_mm_loadu_si128((const __m128i *)grid), _mm_set1_epi8(64)));
+}
+
+static inline void unpack_q4n(const uint8_t *tile, __m512i w[8]) {
+    const __m512i lut = grid_table(q4n_grid);
+    unpack_q4(tile, w);
+    for (int k = 0; k < 8; k++) w[k] = _mm512_shuffle_epi8(lut, w[k]);
+}
+
+/// Q3NR16: index k = 2 bits from plane k / 4 (at bit 2 (k % 4)) and the high bit from bit k of the last
+/// vector (shifts within 16-bit lanes: bits leaking in from the neighbouring byte are masked off).
+static inline void unpack_q3n(const uint8_t *tile, __m512i w[8]) {
+    const __m512i lut = grid_table(q3n_grid);
+    const __m512i p0 = _mm512_loadu_si512((const void *)(tile + 32)), p1 = _mm512_loadu_si512((const void *)(tile + 96));
+    const __m512i h = _mm512_loadu_si512((const void *)(tile + 160));
+    const __m512i three = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+    const __m512i hs[8] = {_mm512_slli_epi16(h, 2), _mm512_slli_epi16(h, 1), h, _mm512_srli_epi16(h, 1),
+                           _mm512_srli_epi16(h, 2), _mm512_srli_epi16(h, 3), _mm512_srli_epi16(h, 4), _mm512_srli_epi16(h, 5)};
+    for (int k = 0; k < 8; k++) {
+        const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(k < 4 ? p0 : p1, 2 * (k % 4)), three);
+        w[k] = _mm512_shuffle_epi8(lut, _mm512_or_si512(lo, _mm512_and_si512(hs[k], four)));
     }
 }
 
@@ -94,6 +122,8 @@ static inline void store_rows(float *y, int nr, __m512 v) {
 
 DEFINE_TILE(q4r16, CSIMD_Q4R16_TILE, 8, unpack_q4)
 DEFINE_TILE(q8r16, CSIMD_Q8R16_TILE, 128, unpack_q8)
+DEFINE_TILE(q4nr16, CSIMD_Q4NR16_TILE, 64, unpack_q4n)
+DEFINE_TILE(q3nr16, CSIMD_Q3NR16_TILE, 64, unpack_q3n)
 
 CSIMD_TARGET_END
 #endif

@@ -159,6 +159,8 @@ const csimd_kernel_table csimd_kernels_neon = {
     .tile_q8 = NULL,  // matrix_quant.c loops over the dots
     .tile_q4 = NULL,
     .tile_q4r16 = csimd_tile_q4r16_neon,  // kernels_neon_r16.c
+    .tile_q4nr16 = csimd_tile_q4nr16_neon,
+    .tile_q3nr16 = csimd_tile_q3nr16_neon,
     .tile_q8r16 = csimd_tile_q8r16_neon,
 };
 
@@ -174,6 +176,8 @@ const csimd_kernel_table csimd_kernels_neon_dotprod = {
     .tile_q8 = NULL,
     .tile_q4 = NULL,
     .tile_q4r16 = csimd_tile_q4r16_neon_dotprod,
+    .tile_q4nr16 = csimd_tile_q4nr16_neon_dotprod,
+    .tile_q3nr16 = csimd_tile_q3nr16_neon_dotprod,
     .tile_q8r16 = csimd_tile_q8r16_neon_dotprod,
 };
 #endif

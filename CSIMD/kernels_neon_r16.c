@@ -3,7 +3,7 @@
 // A tile's 64-byte vector k is four 16-byte quarters q (rows 4q..4q+3); int32 lane r of a quarter
 // holds row 4q + r's 4 weights for activation dword k (Q4: k = 2j low nibbles of vector j, k = 2j + 1
 // high nibbles). NEON multiplies signed x signed, so the weights are made signed first (Q4: nibble - 8,
-// Q8: stored ^ 0x80 = q) and no offset correction is needed.
+// Q8: stored ^ 0x80 = q, grids: the signed grid value by one vqtbl1q_s8) and no offset correction is needed.
 //   dotprod: vdotq_laneq_s32 (quarter x activation dword k, picked by lane): 8 steps per quarter,
 //            two chains.
 //   baseline: vmull_s8 / vmlal_s8 on the quarter's halves (rows 4q, 4q+1 | 4q+2, 4q+3) against the
@@ -30,6 +30,39 @@ INLINE void unpack_q4(const uint8_t *tile, int q, int8x16_t w[8]) {
         const uint8x16_t v = vld1q_u8(tile + 32 + 64 * j + 16 * q);
         w[2 * j] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, m)), eight);
         w[2 * j + 1] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), eight);
+    }
+}
+
+/// Grid types: indices -> signed grid values by one table lookup.
+INLINE void unpack_q4n(const uint8_t *tile, int q, int8x16_t w[8]) {
+    static const int8_t grid[16] = CSIMD_Q4N_GRID_INIT;
+    const int8x16_t lut = vld1q_s8(grid);
+    const uint8x16_t m = vdupq_n_u8(0x0F);
+    for (int j = 0; j < 4; j++) {
+        const uint8x16_t v = vld1q_u8(tile + 32 + 64 * j + 16 * q);
+        w[2 * j] = vqtbl1q_s8(lut, vandq_u8(v, m));
+        w[2 * j + 1] = vqtbl1q_s8(lut, vshrq_n_u8(v, 4));
+    }
+}
+
+/// Q3NR16 (csimd_blocks.h): 2 index bits from plane k / 4, the high bit from bit k of the last vector.
+INLINE void unpack_q3n(const uint8_t *tile, int q, int8x16_t w[8]) {
+    static const int8_t grid[16] = CSIMD_Q3N_GRID_INIT;
+    const int8x16_t lut = vld1q_s8(grid);
+    const uint8x16_t p0 = vld1q_u8(tile + 32 + 16 * q), p1 = vld1q_u8(tile + 96 + 16 * q);
+    const uint8x16_t h = vld1q_u8(tile + 160 + 16 * q), three = vdupq_n_u8(3), four = vdupq_n_u8(4);
+    const uint8x16_t hs[8] = {vshlq_n_u8(h, 2), vshlq_n_u8(h, 1), h, vshrq_n_u8(h, 1),
+                              vshrq_n_u8(h, 2), vshrq_n_u8(h, 3), vshrq_n_u8(h, 4), vshrq_n_u8(h, 5)};
+    for (int k = 0; k < 8; k++) {
+        const uint8x16_t p = k < 4 ? p0 : p1;
+        uint8x16_t lo;
+        switch (k % 4) {  // shift counts must be constants
+        case 0: lo = p; break;
+        case 1: lo = vshrq_n_u8(p, 2); break;
+        case 2: lo = vshrq_n_u8(p, 4); break;
+        default: lo = vshrq_n_u8(p, 6); break;
+        }
+        w[k] = vqtbl1q_s8(lut, vorrq_u8(vandq_u8(lo, three), vandq_u8(hs[k], four)));
     }
 }
 
@@ -138,4 +171,9 @@ DEFINE_TILES(csimd_tile_q4r16_neon, NO_ATTR, CSIMD_Q4R16_TILE, unpack_q4, quarte
 DEFINE_TILES(csimd_tile_q8r16_neon, NO_ATTR, CSIMD_Q8R16_TILE, unpack_q8, quarter_dot_q8_neon)
 DEFINE_TILES(csimd_tile_q4r16_neon_dotprod, CSIMD_DOTPROD_TARGET, CSIMD_Q4R16_TILE, unpack_q4, quarter_dot_dotprod)
 DEFINE_TILES(csimd_tile_q8r16_neon_dotprod, CSIMD_DOTPROD_TARGET, CSIMD_Q8R16_TILE, unpack_q8, quarter_dot_dotprod)
+// Grid values reach |63|: two products per i16 lane at most, as for Q8.
+DEFINE_TILES(csimd_tile_q4nr16_neon, NO_ATTR, CSIMD_Q4NR16_TILE, unpack_q4n, quarter_dot_q8_neon)
+DEFINE_TILES(csimd_tile_q3nr16_neon, NO_ATTR, CSIMD_Q3NR16_TILE, unpack_q3n, quarter_dot_q8_neon)
+DEFINE_TILES(csimd_tile_q4nr16_neon_dotprod, CSIMD_DOTPROD_TARGET, CSIMD_Q4NR16_TILE, unpack_q4n, quarter_dot_dotprod)
+DEFINE_TILES(csimd_tile_q3nr16_neon_dotprod, CSIMD_DOTPROD_TARGET, CSIMD_Q3NR16_TILE, unpack_q3n, quarter_dot_dotprod)
 #endif

@@ -155,7 +155,7 @@ static int32_t multiply_r16(const csimd_matrix *w, const float *x, int64_t n_tok
     const csimd_block_q8a *qa = quantize_activations(k, x, n_tokens, cols, par);
     if (!qa) return -1;
 
-    const csimd_tile_r16_fn tile = w->type == CSIMD_TYPE_Q4R16 ? k->tile_q4r16 : k->tile_q8r16;
+    const csimd_tile_r16_fn tile = csimd_r16_tile_fn(k, w->type);
     const int64_t groups = (rows + CSIMD_R16 - 1) / CSIMD_R16;
     int64_t chunk = (512 * 1024) / (nb * (int64_t)sizeof(csimd_block_q8a));
     chunk = chunk < 4 ? 4 : chunk - chunk % 4;
@@ -216,6 +216,8 @@ int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_t
         return multiply_q(w, x, n_tokens, bias, y);
     case CSIMD_TYPE_Q8R16:
     case CSIMD_TYPE_Q4R16:
+    case CSIMD_TYPE_Q4NR16:
+    case CSIMD_TYPE_Q3NR16:
         return multiply_r16(w, x, n_tokens, bias, y);
     default:
         return -1;

@@ -15,11 +15,17 @@ static inline float f16_to_f32(uint16_t h) {
 }
 
 int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *out) {
-    if (w->type == CSIMD_TYPE_Q8R16 || w->type == CSIMD_TYPE_Q4R16) {
+    if (csimd_r16_tile_bytes(w->type)) {
         if (w->cols % CSIMD_BLOCK_SIZE) return -1;
         const uint8_t *group = (const uint8_t *)w->data + (row / CSIMD_R16) * w->row_bytes;
-        if (w->type == CSIMD_TYPE_Q8R16) csimd_q8r16_row_dequantize(group, w->cols / CSIMD_BLOCK_SIZE, (int)(row % CSIMD_R16), out);
-        else csimd_q4r16_row_dequantize(group, w->cols / CSIMD_BLOCK_SIZE, (int)(row % CSIMD_R16), out);
+        const int64_t nb = w->cols / CSIMD_BLOCK_SIZE;
+        const int r = (int)(row % CSIMD_R16);
+        switch (w->type) {
+        case CSIMD_TYPE_Q8R16: csimd_q8r16_row_dequantize(group, nb, r, out); break;
+        case CSIMD_TYPE_Q4R16: csimd_q4r16_row_dequantize(group, nb, r, out); break;
+        case CSIMD_TYPE_Q4NR16: csimd_q4nr16_row_dequantize(group, nb, r, out); break;
+        default: csimd_q3nr16_row_dequantize(group, nb, r, out); break;
+        }
         return 0;
     }
     const uint8_t *p = (const uint8_t *)w->data + row * w->row_bytes;
@@ -124,7 +130,7 @@ void csimd_tile_q4_ref(const void *w, int64_t w_stride, int nr, const csimd_bloc
 int32_t csimd_matrix_multiply_ref(const csimd_matrix *w, const float *x, int64_t n_tokens,
                                   const float *bias, float *y) {
     const int64_t rows = w->rows, cols = w->cols;
-    if (w->type == CSIMD_TYPE_Q8R16 || w->type == CSIMD_TYPE_Q4R16) {
+    if (csimd_r16_tile_bytes(w->type)) {
         if (cols % CSIMD_BLOCK_SIZE) return -1;
         const int64_t nb = cols / CSIMD_BLOCK_SIZE;
         csimd_block_q8a *qa = malloc((size_t)(n_tokens * nb + 1) * sizeof(csimd_block_q8a));

@@ -178,3 +178,129 @@ float csimd_dot_q4_q8a_ref(const csimd_block_q4 *w, const csimd_block_q8a *a, in
     }
     return acc;
 }
+
+// ---- Non-uniform grids (Q4N, Q3N) ----
+
+const int8_t CSIMD_Q4N_GRID[16] = CSIMD_Q4N_GRID_INIT;
+const int8_t CSIMD_Q3N_GRID[8] = CSIMD_Q3N_GRID_INIT;
+
+/// Index of the level nearest v among `levels` ascending levels with midpoints mid[0..levels-2]
+/// (ties go up): a count of midpoints at or below v, branch-free so the block loop vectorizes.
+static inline int grid_nearest(float v, const float *mid, int levels) {
+    int k = 0;
+    for (int m = 0; m < levels - 1; m++) k += v >= mid[m];
+    return k;
+}
+
+/// Weighted squared error of block xb at scale d with nearest levels (after the least-squares
+/// refit of the scale, returned in *refit); the indices go to idx.
+static float grid_trial(const float *xb, const float *wb, float d, const float *level, const float *mid, int levels,
+                        uint8_t idx[CSIMD_BLOCK_SIZE], float *refit) {
+    const float id = 1.0f / d;
+    float sxq = 0.0f, sqq = 0.0f, sxx = 0.0f;
+    for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
+        const int k = grid_nearest(xb[j] * id, mid, levels);
+        const float x = xb[j], w = wb ? wb[j] : 1.0f, q = level[k];
+        idx[j] = (uint8_t)k;
+        sxq += w * x * q;
+        sqq += w * q * q;
+        sxx += w * x * x;
+    }
+    *refit = sqq > 0.0f ? sxq / sqq : d;
+    return sqq > 0.0f ? sxx - sxq * sxq / sqq : sxx;
+}
+
+/// One block to grid indices and a half scale (csimd_q4n_quantize_weighted_ref's search).
+static uint16_t grid_fit_block(const float *xb, const float *wb, const int8_t *grid, int levels,
+                               uint8_t idx[CSIMD_BLOCK_SIZE]) {
+    float level[16], mid[15];
+    for (int k = 0; k < levels; k++) level[k] = (float)grid[k];
+    for (int k = 0; k + 1 < levels; k++) mid[k] = 0.5f * (level[k] + level[k + 1]);
+    float amax = 0.0f;
+    for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) amax = fmaxf(amax, fabsf(xb[j]));
+    if (amax == 0.0f) {
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) idx[j] = (uint8_t)grid_nearest(0.0f, mid, levels);
+        return 0;
+    }
+    const float top = fmaxf(-level[0], level[levels - 1]);
+    float best_err = INFINITY, best_d = amax / top;
+    uint8_t trial_idx[CSIMD_BLOCK_SIZE];
+    for (int s = 0; s <= 18; s++) {
+        const float d = amax / (top * (0.8f + 0.025f * (float)s));
+        float refit;
+        const float err = grid_trial(xb, wb, d, level, mid, levels, trial_idx, &refit);
+        if (err < best_err) { best_err = err; best_d = refit; }
+    }
+    // Nearest levels at the stored scale: each weighted term can only shrink.
+    const uint16_t dh = csimd_f32_to_f16(best_d);
+    const float dr = csimd_f16_to_f32(dh);
+    const float id = dr != 0.0f ? 1.0f / dr : 0.0f;
+    for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) idx[j] = (uint8_t)grid_nearest(xb[j] * id, mid, levels);
+    return dh;
+}
+
+void csimd_q4n_quantize_weighted_ref(const float *x, const float *weights, int64_t n, csimd_block_q4n *out) {
+    for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
+        uint8_t idx[CSIMD_BLOCK_SIZE];
+        out[b].d = grid_fit_block(x + b * CSIMD_BLOCK_SIZE, weights ? weights + b * CSIMD_BLOCK_SIZE : NULL,
+                                  CSIMD_Q4N_GRID, 16, idx);
+        for (int j = 0; j < 16; j++) out[b].qs[j] = (uint8_t)(idx[j] | (idx[j + 16] << 4));
+    }
+}
+
+void csimd_q3n_quantize_weighted_ref(const float *x, const float *weights, int64_t n, csimd_block_q3n *out) {
+    for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
+        uint8_t idx[CSIMD_BLOCK_SIZE];
+        out[b].d = grid_fit_block(x + b * CSIMD_BLOCK_SIZE, weights ? weights + b * CSIMD_BLOCK_SIZE : NULL,
+                                  CSIMD_Q3N_GRID, 8, idx);
+        memset(out[b].ql, 0, sizeof out[b].ql);
+        memset(out[b].qh, 0, sizeof out[b].qh);
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
+            out[b].ql[j / 4] |= (uint8_t)((idx[j] & 3) << (2 * (j % 4)));
+            out[b].qh[j / 8] |= (uint8_t)((idx[j] >> 2) << (j % 8));
+        }
+    }
+}
+
+void csimd_q4n_dequantize_ref(const csimd_block_q4n *blocks, int64_t n, float *out) {
+    for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
+        const float d = csimd_f16_to_f32(blocks[b].d);
+        float *o = out + b * CSIMD_BLOCK_SIZE;
+        for (int j = 0; j < 16; j++) {
+            o[j] = d * (float)CSIMD_Q4N_GRID[blocks[b].qs[j] & 0x0F];
+            o[j + 16] = d * (float)CSIMD_Q4N_GRID[blocks[b].qs[j] >> 4];
+        }
+    }
+}
+
+void csimd_q3n_dequantize_ref(const csimd_block_q3n *blocks, int64_t n, float *out) {
+    for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
+        const float d = csimd_f16_to_f32(blocks[b].d);
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++)
+            out[b * CSIMD_BLOCK_SIZE + j] = d * (float)CSIMD_Q3N_GRID[csimd_q3n_index(&blocks[b], j)];
+    }
+}
+
+float csimd_dot_q4n_q8a_ref(const csimd_block_q4n *w, const csimd_block_q8a *a, int64_t nb) {
+    float acc = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < 16; j++) {
+            s += (int32_t)CSIMD_Q4N_GRID[w[b].qs[j] & 0x0F] * (int32_t)a[b].qs[j];
+            s += (int32_t)CSIMD_Q4N_GRID[w[b].qs[j] >> 4] * (int32_t)a[b].qs[j + 16];
+        }
+        acc += csimd_f16_to_f32(w[b].d) * a[b].d * (float)s;
+    }
+    return acc;
+}
+
+float csimd_dot_q3n_q8a_ref(const csimd_block_q3n *w, const csimd_block_q8a *a, int64_t nb) {
+    float acc = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++)
+            s += (int32_t)CSIMD_Q3N_GRID[csimd_q3n_index(&w[b], j)] * (int32_t)a[b].qs[j];
+        acc += csimd_f16_to_f32(w[b].d) * a[b].d * (float)s;
+    }
+    return acc;
+}

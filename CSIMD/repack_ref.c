@@ -69,29 +69,104 @@ void csimd_q8r16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *
     }
 }
 
+void csimd_q4nr16_pack(const csimd_block_q4n *const rows[16], int64_t nb, uint8_t *group) {
+    // The same bytes as Q4 blocks; a padded row's index 8 is grid value 3 at scale 0, so still 0.
+    csimd_q4r16_pack((const csimd_block_q4 *const *)rows, nb, group);
+}
+
+void csimd_q3nr16_pack(const csimd_block_q3n *const rows[16], int64_t nb, uint8_t *group) {
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *tile = group + b * CSIMD_Q3NR16_TILE;
+        memset(tile, 0, CSIMD_Q3NR16_TILE);
+        for (int r = 0; r < CSIMD_R16; r++) {
+            if (!rows[r]) continue;  // scale 0, indices 0
+            const csimd_block_q3n *blk = rows[r] + b;
+            memcpy(tile + 2 * r, &blk->d, 2);
+            for (int k = 0; k < 8; k++)
+                for (int i = 0; i < 4; i++) {
+                    const int n = csimd_q3n_index(blk, 4 * k + i);
+                    tile[32 + 64 * (k / 4) + 4 * r + i] |= (uint8_t)((n & 3) << (2 * (k % 4)));
+                    tile[160 + 4 * r + i] |= (uint8_t)((n >> 2) << k);
+                }
+        }
+    }
+}
+
+/// Grid index of weight 4k + i of row r in a Q3NR16 tile.
+static inline int q3nr16_index(const uint8_t *tile, int r, int k, int i) {
+    return ((tile[32 + 64 * (k / 4) + 4 * r + i] >> (2 * (k % 4))) & 3) | (((tile[160 + 4 * r + i] >> k) & 1) << 2);
+}
+
+void csimd_q4nr16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *tile = group + b * CSIMD_Q4NR16_TILE;
+        const float d = tile_scale(tile, r);
+        for (int j = 0; j < 4; j++)
+            for (int i = 0; i < 4; i++) {
+                const uint8_t v = tile[32 + 64 * j + 4 * r + i];
+                out[b * 32 + 8 * j + i] = d * (float)CSIMD_Q4N_GRID[v & 0x0F];
+                out[b * 32 + 8 * j + 4 + i] = d * (float)CSIMD_Q4N_GRID[v >> 4];
+            }
+    }
+}
+
+void csimd_q3nr16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *tile = group + b * CSIMD_Q3NR16_TILE;
+        const float d = tile_scale(tile, r);
+        for (int k = 0; k < 8; k++)
+            for (int i = 0; i < 4; i++) out[b * 32 + 4 * k + i] = d * (float)CSIMD_Q3N_GRID[q3nr16_index(tile, r, k, i)];
+    }
+}
+
+int64_t csimd_r16_tile_bytes(int32_t type) {
+    switch (type) {
+    case CSIMD_TYPE_Q8R16: return CSIMD_Q8R16_TILE;
+    case CSIMD_TYPE_Q4R16: return CSIMD_Q4R16_TILE;
+    case CSIMD_TYPE_Q4NR16: return CSIMD_Q4NR16_TILE;
+    case CSIMD_TYPE_Q3NR16: return CSIMD_Q3NR16_TILE;
+    default: return 0;
+    }
+}
+
+/// The unsigned byte the integer kernels multiply for weight 4k + i of row r (k < 8, i < 4), and in
+/// *offset what it exceeds the weight's integer value by (Q4: n = v + 8; Q8: q + 128; grids: g + 64).
+static inline int32_t r16_weight_byte(int32_t type, const uint8_t *tile, int r, int k, int i, int32_t *offset) {
+    switch (type) {
+    case CSIMD_TYPE_Q8R16:
+        *offset = 128;
+        return tile[32 + 64 * k + 4 * r + i];
+    case CSIMD_TYPE_Q4R16:
+    case CSIMD_TYPE_Q4NR16: {
+        const uint8_t v = tile[32 + 64 * (k / 2) + 4 * r + i];
+        const int n = k % 2 ? v >> 4 : v & 0x0F;
+        *offset = type == CSIMD_TYPE_Q4R16 ? 8 : 64;
+        return type == CSIMD_TYPE_Q4R16 ? n : CSIMD_Q4N_GRID[n] + 64;
+    }
+    default:  // CSIMD_TYPE_Q3NR16
+        *offset = 64;
+        return CSIMD_Q3N_GRID[q3nr16_index(tile, r, k, i)] + 64;
+    }
+}
+
 void csimd_r16_tile_ref(int32_t type, const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a,
                         int64_t a_stride, int nt, float *y, int64_t y_stride) {
-    const int q8 = type == CSIMD_TYPE_Q8R16;
-    const int64_t tile_bytes = q8 ? CSIMD_Q8R16_TILE : CSIMD_Q4R16_TILE;
+    const int64_t tile_bytes = csimd_r16_tile_bytes(type);
     for (int t = 0; t < nt; t++) {
         for (int r = 0; r < nr; r++) {
             float acc = 0.0f;
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *tile = group + b * tile_bytes;
                 const csimd_block_q8a *ab = a + t * a_stride + b;
-                // The integer dot with the stored offsets, corrected by the offset times sum(qa):
-                // exactly what the SIMD kernels compute.
-                int32_t s = (q8 ? -128 : -8) * (int32_t)ab->sum;
-                if (q8) {
-                    for (int k = 0; k < 8; k++)
-                        for (int i = 0; i < 4; i++) s += (int32_t)tile[32 + 64 * k + 4 * r + i] * ab->qs[4 * k + i];
-                } else {
-                    for (int j = 0; j < 4; j++)
-                        for (int i = 0; i < 4; i++) {
-                            const uint8_t v = tile[32 + 64 * j + 4 * r + i];
-                            s += (int32_t)(v & 0x0F) * ab->qs[8 * j + i] + (int32_t)(v >> 4) * ab->qs[8 * j + 4 + i];
-                        }
-                }
+                // The integer dot of the stored unsigned bytes, corrected by the offset times sum(qa):
+                // exactly what the SIMD kernels compute. Step k pairs weights 4k..4k+3 with qa[4k..4k+3]
+                // (Q4 layouts: k = 2j are vector j's low nibbles, k = 2j + 1 its high nibbles).
+                int32_t s = 0, offset = 0;
+                for (int k = 0; k < 8; k++)
+                    for (int i = 0; i < 4; i++) {
+                        s += r16_weight_byte(type, tile, r, k, i, &offset) * ab->qs[4 * k + i];
+                    }
+                s -= offset * (int32_t)ab->sum;
                 acc += tile_scale(tile, r) * ab->d * (float)s;
             }
             y[t * y_stride + r] = acc;

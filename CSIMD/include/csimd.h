@@ -20,6 +20,8 @@ typedef enum {
     CSIMD_TYPE_Q4 = 9,
     CSIMD_TYPE_Q8R16 = 10,  // Q8 blocks interleaved by groups of 16 rows (csimd_blocks.h)
     CSIMD_TYPE_Q4R16 = 11,  // Q4 blocks interleaved by groups of 16 rows (csimd_blocks.h)
+    CSIMD_TYPE_Q4NR16 = 12, // Q4N (non-uniform 4-bit grid) blocks interleaved by groups of 16 rows
+    CSIMD_TYPE_Q3NR16 = 13, // Q3N (non-uniform 3-bit grid) blocks interleaved by groups of 16 rows
 } csimd_type;
 
 /// A row-major weight matrix used in place (e.g. from a mapped file).
@@ -68,7 +70,7 @@ int64_t csimd_type_row_bytes(int32_t type, int64_t cols);
 int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
                            int64_t n_rows, int32_t dst_type, void *dst);
 
-/// How much each weight's error counts when a row is fitted to Q4 blocks: value j of a row gets
+/// How much each weight's error counts when a row is fitted to Q4, Q4N or Q3N blocks: value j of a row gets
 /// weight importance[j] (the column's mean squared activation, from `dolly imatrix`; NULL: 1), times
 /// sqrt(sigma^2 + x_j^2) with magnitude != 0 (sigma^2 the row's mean square: large weights matter more).
 typedef struct {
@@ -76,7 +78,7 @@ typedef struct {
     int32_t magnitude;
 } csimd_quant_weights;
 
-/// csimd_rows_convert with Q4 blocks fitted for the least weighted squared error (Q8 and float types
+/// csimd_rows_convert with Q4 / Q4N / Q3N blocks fitted for the least weighted squared error (Q8 and float types
 /// are unaffected). qw NULL, or no importance and no magnitude: exactly csimd_rows_convert.
 int32_t csimd_rows_convert_weighted(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
                                     int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw);

@@ -26,6 +26,30 @@ typedef struct {
     uint8_t qs[16];      // two 4-bit values per byte
 } csimd_block_q4;
 
+/// Q4N: 32 weights on a non-uniform grid, w[j] = d * CSIMD_Q4N_GRID[n[j]]. 18 bytes = 4.5 bits/weight.
+/// Same bytes as Q4 (nibble n[j] of qs as there); a nibble indexes the grid instead of being n - 8.
+typedef struct {
+    uint16_t d;          // scale, IEEE half
+    uint8_t qs[16];      // two 4-bit grid indices per byte
+} csimd_block_q4n;
+
+/// Q3N: 32 weights on an 8-level non-uniform grid, w[j] = d * CSIMD_Q3N_GRID[n[j]], n[j] in 0..7.
+/// 14 bytes = 3.5 bits/weight. n[j] = ((ql[j / 4] >> 2 (j % 4)) & 3) | (((qh[j / 8] >> (j % 8)) & 1) << 2).
+typedef struct {
+    uint16_t d;          // scale, IEEE half
+    uint8_t ql[8];       // the low 2 bits of each index, four per byte
+    uint8_t qh[4];       // the high bit of each index, eight per byte
+} csimd_block_q3n;
+
+/// The grids, designed by Lloyd's algorithm (1-D k-means) on block-normalised weights of a trained
+/// Dolly-architecture model (tools/analysis/nonuniform_sim.py), then scaled to integers in [-63, 63]
+/// so a grid value + 64 is an unsigned 7-bit byte: every integer kernel's products fit (AVX2's
+/// vpmaddubsw pairs stay below 2^15), and one byte shuffle (vpshufb, vqtbl1q_s8) decodes an index.
+#define CSIMD_Q4N_GRID_INIT {-63, -51, -41, -32, -24, -17, -10, -3, 3, 10, 17, 24, 32, 41, 51, 63}
+#define CSIMD_Q3N_GRID_INIT {-63, -40, -22, -7, 7, 22, 40, 63}
+extern const int8_t CSIMD_Q4N_GRID[16];
+extern const int8_t CSIMD_Q3N_GRID[8];
+
 /// Activations quantized for the integer dot products (never stored in files).
 /// x[j] ~= d * qs[j]; sum = sum of qs[j] (lets unsigned-by-signed products remove their offset).
 typedef struct {
@@ -39,10 +63,14 @@ typedef struct {
 static_assert(sizeof(csimd_block_q8) == 34, "Q8 block is 34 bytes");
 static_assert(sizeof(csimd_block_q4) == 18, "Q4 block is 18 bytes");
 static_assert(sizeof(csimd_block_q8a) == 40, "Q8A block is 40 bytes");
+static_assert(sizeof(csimd_block_q4n) == 18, "Q4N block is 18 bytes");
+static_assert(sizeof(csimd_block_q3n) == 14, "Q3N block is 14 bytes");
 #else
 _Static_assert(sizeof(csimd_block_q8) == 34, "Q8 block is 34 bytes");
 _Static_assert(sizeof(csimd_block_q4) == 18, "Q4 block is 18 bytes");
 _Static_assert(sizeof(csimd_block_q8a) == 40, "Q8A block is 40 bytes");
+_Static_assert(sizeof(csimd_block_q4n) == 18, "Q4N block is 18 bytes");
+_Static_assert(sizeof(csimd_block_q3n) == 14, "Q3N block is 14 bytes");
 #endif
 
 // ---- Row-interleaved layouts (R16): what the integer kernels stream ----
@@ -54,27 +82,44 @@ _Static_assert(sizeof(csimd_block_q8a) == 40, "Q8A block is 40 bytes");
 //   Q4R16 (288 bytes/tile): 4 vectors j of 64 bytes; byte 32 + 64j + 4r + i (r < 16, i < 4) has
 //         the nibble n[r][8j + i] in its low half and n[r][8j + 4 + i] in its high half;
 //   Q8R16 (544 bytes/tile): 8 vectors k of 64 bytes; byte 32 + 64k + 4r + i = q[r][4k + i] + 128.
-// So each 64-byte vector feeds one 16-lane integer dot step (lane r: row r's 4 consecutive
-// weights against the same 4 activations), and a tile yields 16 whole block dots at once.
-// Values are those of the Q4/Q8 blocks: w = d * (n - 8), w = d * q. Same bits per weight.
+//   Q4NR16 (288 bytes/tile): the Q4R16 arrangement of Q4N grid indices;
+//   Q3NR16 (224 bytes/tile): 2 vectors p of 64 bytes, byte 32 + 64p + 4r + i holds, in bits 2m..2m+1
+//         (m < 4), the low 2 bits of n[r][4(4p + m) + i]; then 1 vector, byte 160 + 4r + i holds in
+//         bit k (k < 8) the high bit of n[r][4k + i].
+// So each 64-byte vector (Q3NR16: each index vector k, after unpacking) feeds one 16-lane integer dot
+// step (lane r: row r's 4 consecutive weights against the same 4 activations), and a tile yields 16
+// whole block dots at once. Values are those of the plain blocks: w = d * (n - 8), w = d * q,
+// w = d * grid[n]. Same bits per weight.
 #define CSIMD_R16 16
 #define CSIMD_Q4R16_TILE 288
 #define CSIMD_Q8R16_TILE 544
+#define CSIMD_Q4NR16_TILE 288
+#define CSIMD_Q3NR16_TILE 224
 #if defined(__cplusplus)
 static_assert(CSIMD_Q4R16_TILE == CSIMD_R16 * sizeof(csimd_block_q4), "a Q4R16 tile is 16 Q4 blocks");
 static_assert(CSIMD_Q8R16_TILE == CSIMD_R16 * sizeof(csimd_block_q8), "a Q8R16 tile is 16 Q8 blocks");
+static_assert(CSIMD_Q4NR16_TILE == CSIMD_R16 * sizeof(csimd_block_q4n), "a Q4NR16 tile is 16 Q4N blocks");
+static_assert(CSIMD_Q3NR16_TILE == CSIMD_R16 * sizeof(csimd_block_q3n), "a Q3NR16 tile is 16 Q3N blocks");
 #else
 _Static_assert(CSIMD_Q4R16_TILE == CSIMD_R16 * sizeof(csimd_block_q4), "a Q4R16 tile is 16 Q4 blocks");
 _Static_assert(CSIMD_Q8R16_TILE == CSIMD_R16 * sizeof(csimd_block_q8), "a Q8R16 tile is 16 Q8 blocks");
+_Static_assert(CSIMD_Q4NR16_TILE == CSIMD_R16 * sizeof(csimd_block_q4n), "a Q4NR16 tile is 16 Q4N blocks");
+_Static_assert(CSIMD_Q3NR16_TILE == CSIMD_R16 * sizeof(csimd_block_q3n), "a Q3NR16 tile is 16 Q3N blocks");
 #endif
 
 /// Packs 16 rows of Q4 (or Q8) blocks, rows[r] pointing at row r's nb blocks (NULL: a zero row),
 /// into one group of nb tiles.
 void csimd_q4r16_pack(const csimd_block_q4 *const rows[16], int64_t nb, uint8_t *group);
 void csimd_q8r16_pack(const csimd_block_q8 *const rows[16], int64_t nb, uint8_t *group);
+void csimd_q4nr16_pack(const csimd_block_q4n *const rows[16], int64_t nb, uint8_t *group);
+void csimd_q3nr16_pack(const csimd_block_q3n *const rows[16], int64_t nb, uint8_t *group);
 /// Row r (< 16) of a group, back to f32 (nb * 32 values).
 void csimd_q4r16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out);
 void csimd_q8r16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out);
+void csimd_q4nr16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out);
+void csimd_q3nr16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out);
+/// Bytes of one tile of an R16 type (csimd_type); 0 for other types.
+int64_t csimd_r16_tile_bytes(int32_t type);
 /// Reference tile kernel: y[t * y_stride + r] = dot(row r of the group, activation row t) for
 /// r < nr, t < nt; activation row t is a + t * a_stride (nb blocks).
 void csimd_r16_tile_ref(int32_t type, const uint8_t *group, int64_t nb, int nr, const csimd_block_q8a *a,
@@ -95,12 +140,28 @@ void csimd_q4_quantize_weighted_ref(const float *x, const float *weights, int64_
 void csimd_q4_quantize_absmax_ref(const float *x, int64_t n, csimd_block_q4 *out);
 void csimd_q4_dequantize_ref(const csimd_block_q4 *b, int64_t n, float *out);
 
+/// Grid types: per block, candidate scales map the largest magnitude near each end of the grid
+/// (its level divided by 0.8 ... 1.25), every value takes its nearest level, the scale is refit by
+/// weighted least squares for those levels and the least weighted squared error wins; the values are
+/// then re-rounded to their nearest levels at the kept scale (never a worse error). weights as for
+/// csimd_q4_quantize_weighted_ref (NULL: all 1).
+void csimd_q4n_quantize_weighted_ref(const float *x, const float *weights, int64_t n, csimd_block_q4n *out);
+void csimd_q3n_quantize_weighted_ref(const float *x, const float *weights, int64_t n, csimd_block_q3n *out);
+void csimd_q4n_dequantize_ref(const csimd_block_q4n *b, int64_t n, float *out);
+void csimd_q3n_dequantize_ref(const csimd_block_q3n *b, int64_t n, float *out);
+/// Grid index j of a Q3N block (0..7).
+static inline int csimd_q3n_index(const csimd_block_q3n *b, int j) {
+    return ((b->ql[j / 4] >> (2 * (j % 4))) & 3) | (((b->qh[j / 8] >> (j % 8)) & 1) << 2);
+}
+
 /// Activations to Q8A blocks (n multiple of 32), scale = absmax / 127.
 void csimd_q8a_quantize_ref(const float *x, int64_t n, csimd_block_q8a *out);
 
 // ---- Dot products over nb blocks: weights row x activation row ----
 float csimd_dot_q8_q8a_ref(const csimd_block_q8 *w, const csimd_block_q8a *a, int64_t nb);
 float csimd_dot_q4_q8a_ref(const csimd_block_q4 *w, const csimd_block_q8a *a, int64_t nb);
+float csimd_dot_q4n_q8a_ref(const csimd_block_q4n *w, const csimd_block_q8a *a, int64_t nb);
+float csimd_dot_q3n_q8a_ref(const csimd_block_q3n *w, const csimd_block_q8a *a, int64_t nb);
 
 /// IEEE half <-> float conversions used by every block type (round to nearest even).
 float csimd_f16_to_f32(uint16_t h);

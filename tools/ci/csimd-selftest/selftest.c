@@ -394,8 +394,9 @@ static void test_r16(void) {
     for (int64_t i = 0; i < 13 * cols; i++) x[i] = gauss() * 3.0f;
     for (int64_t i = 0; i < rows; i++) bias[i] = gauss();
     csimd_matrix src = {w, rows, cols, cols * 4, CSIMD_TYPE_F32};
-    for (int q = 0; q < 2; q++) {
-        const int32_t type = q ? CSIMD_TYPE_Q8R16 : CSIMD_TYPE_Q4R16;
+    static const int32_t r16_types[] = {CSIMD_TYPE_Q4R16, CSIMD_TYPE_Q8R16, CSIMD_TYPE_Q4NR16, CSIMD_TYPE_Q3NR16};
+    for (int q = 0; q < 4; q++) {
+        const int32_t type = r16_types[q];
         const int64_t unit = csimd_type_row_bytes(type, cols);
         void *data = malloc(3 * unit);
         CHECK(csimd_rows_convert(&src, NULL, 0, rows, type, data) == 0, "rows_convert to type %d", type);
@@ -414,6 +415,185 @@ static void test_r16(void) {
         free(data);
     }
     free(w), free(x), free(bias), free(y), free(yr);
+}
+
+// ---- Grid types (Q4N, Q3N): quantizers, plain blocks, R16 tiles and every path's tile kernel ----
+// Random blocks are built as grid indices; type 0 is Q4N, 1 is Q3N.
+static int grid_levels(int type) { return type ? 8 : 16; }
+static const int8_t *grid_values(int type) { return type ? CSIMD_Q3N_GRID : CSIMD_Q4N_GRID; }
+static size_t grid_block_bytes(int type) { return type ? sizeof(csimd_block_q3n) : sizeof(csimd_block_q4n); }
+
+static void grid_quantize(int type, const float *x, const float *w, int64_t n, void *out) {
+    if (type) csimd_q3n_quantize_weighted_ref(x, w, n, out);
+    else csimd_q4n_quantize_weighted_ref(x, w, n, out);
+}
+static void grid_dequantize(int type, const void *b, int64_t n, float *out) {
+    if (type) csimd_q3n_dequantize_ref(b, n, out);
+    else csimd_q4n_dequantize_ref(b, n, out);
+}
+static int grid_index(int type, const void *blocks, int64_t b, int j) {
+    if (type) return csimd_q3n_index((const csimd_block_q3n *)blocks + b, j);
+    const csimd_block_q4n *q = (const csimd_block_q4n *)blocks + b;
+    return j < 16 ? q->qs[j] & 15 : q->qs[j - 16] >> 4;
+}
+static uint16_t grid_scale(int type, const void *blocks, int64_t b) {
+    return type ? ((const csimd_block_q3n *)blocks)[b].d : ((const csimd_block_q4n *)blocks)[b].d;
+}
+/// Block b with scale d and indices idx[32].
+static void grid_set(int type, void *blocks, int64_t b, uint16_t d, const int idx[32]) {
+    if (type) {
+        csimd_block_q3n *q = (csimd_block_q3n *)blocks + b;
+        memset(q, 0, sizeof *q);
+        q->d = d;
+        for (int j = 0; j < 32; j++) {
+            q->ql[j / 4] |= (uint8_t)((idx[j] & 3) << (2 * (j % 4)));
+            q->qh[j / 8] |= (uint8_t)((idx[j] >> 2) << (j % 8));
+        }
+    } else {
+        csimd_block_q4n *q = (csimd_block_q4n *)blocks + b;
+        q->d = d;
+        for (int j = 0; j < 16; j++) q->qs[j] = (uint8_t)(idx[j] | (idx[j + 16] << 4));
+    }
+}
+static double mag_grid(int type, const void *w, const csimd_block_q8a *a, int64_t nb) {
+    double m = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        double s = 0;
+        for (int j = 0; j < 32; j++) s += fabs((double)grid_values(type)[grid_index(type, w, b, j)] * a[b].qs[j]);
+        m += fabs((double)csimd_f16_to_f32(grid_scale(type, w, b)) * a[b].d) * s;
+    }
+    return m;
+}
+
+/// Quantizer: indices index the grid, values round-trip within half the widest gap (or the clipping
+/// beyond the grid's end), all-ones weights = unweighted, weights lower the weighted error.
+static void test_grid_quantize(void) {
+    for (int type = 0; type < 2; type++) {
+        const int L = grid_levels(type);
+        const int8_t *g = grid_values(type);
+        int maxgap = 0;
+        for (int k = 0; k + 1 < L; k++) maxgap = g[k + 1] - g[k] > maxgap ? g[k + 1] - g[k] : maxgap;
+        const int64_t nb = 257, n = nb * 32;
+        float *x = malloc(n * 4), *y = malloc(n * 4), *ones = malloc(n * 4), *w = malloc(n * 4);
+        void *a = malloc(nb * grid_block_bytes(type)), *b = malloc(nb * grid_block_bytes(type));
+        for (int64_t i = 0; i < n; i++) {
+            x[i] = gauss() * (i % 7 == 0 ? 3.0f : 1.0f);
+            if (i < 32) x[i] = 0.0f;  // an all-zero block
+            ones[i] = 1.0f;
+            const float u = uniform() + 1.0f;
+            w[i] = u * u * u * u * u * u * u * u * u * u;
+        }
+        grid_quantize(type, x, NULL, n, a);
+        grid_dequantize(type, a, n, y);
+        int bad = -1;
+        for (int64_t blk = 0; blk < nb && bad < 0; blk++) {
+            const float d = fabsf(csimd_f16_to_f32(grid_scale(type, a, blk)));
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[blk * 32 + j]));
+            const double clip = fmax(0.0, amax - 63.0 * d);
+            for (int j = 0; j < 32; j++) {
+                const int64_t i = blk * 32 + j;
+                if (fabs((double)y[i] - x[i]) > fmax(0.5 * maxgap * d, clip) * (1 + 1e-3) + 1e-7) bad = (int)i;
+            }
+        }
+        CHECK(bad < 0, "q%dn round trip at %d: %.6g -> %.6g", type ? 3 : 4, bad, bad >= 0 ? x[bad] : 0, bad >= 0 ? y[bad] : 0);
+        for (int j = 0; j < 32; j++) CHECK(y[j] == 0.0f, "q%dn: a zero block must stay zero", type ? 3 : 4);
+        grid_quantize(type, x, ones, n, b);
+        CHECK(memcmp(a, b, nb * grid_block_bytes(type)) == 0, "q%dn weighted with all-ones weights differs", type ? 3 : 4);
+        grid_quantize(type, x, w, n, b);
+        double ew = 0, eu = 0;
+        grid_dequantize(type, b, n, ones);  // reuse: the weighted fit's values
+        for (int64_t i = 0; i < n; i++) {
+            ew += w[i] * (x[i] - ones[i]) * (x[i] - ones[i]);
+            eu += w[i] * (x[i] - y[i]) * (x[i] - y[i]);
+        }
+        CHECK(ew < eu, "q%dn weighted fit: weighted error %.6g not below the unweighted fit's %.6g", type ? 3 : 4, ew, eu);
+        free(x), free(y), free(ones), free(w), free(a), free(b);
+    }
+}
+
+/// Tiles: packing keeps the plain blocks' values (row dequantize); the reference tile equals the
+/// plain reference dot; every path's tile kernel matches the reference tile. Modes: 0 random indices,
+/// 1 exact (scales 1, integer activations with d = 1: equal), 2 all +63 against +127, 3 all -63
+/// against alternating +-127 (the i16 paths' worst cases).
+static void test_r16_grids(void) {
+    const csimd_kernel_table *k = csimd_kernels_current();
+    const int64_t nbs[] = {1, 2, 7, 33};
+    const int nts[] = {1, 2, 3, 4, 5, 8, 9, 13};
+    const int nrs[] = {16, 1, 5, 15};
+    const int max_nt = 13;
+    for (int type = 0; type < 2; type++) {
+        const int32_t ctype = type ? CSIMD_TYPE_Q3NR16 : CSIMD_TYPE_Q4NR16;
+        const csimd_tile_r16_fn fn = type ? k->tile_q3nr16 : k->tile_q4nr16;
+        if (strcmp(path_name, "scalar") != 0) CHECK(fn != NULL, "tile_q%dnr16 is NULL (scalar ref fallback)", type ? 3 : 4);
+        const int L = grid_levels(type);
+        for (int mode = 0; mode < 4; mode++)
+            for (int si = 0; si < 4; si++) {
+                const int64_t nb = nbs[si], cols = nb * 32;
+                void *wb = malloc(16 * nb * grid_block_bytes(type));
+                float *x = malloc(max_nt * cols * 4), *row = malloc(cols * 4), *plain = malloc(cols * 4);
+                csimd_block_q8a *qa = malloc(max_nt * nb * sizeof *qa);
+                uint8_t *g = malloc(nb * csimd_r16_tile_bytes(ctype));
+                for (int64_t b = 0; b < 16 * nb; b++) {
+                    int idx[32];
+                    for (int j = 0; j < 32; j++) idx[j] = mode == 2 ? L - 1 : mode == 3 ? 0 : (int)(next_u64() % L);
+                    const float d = mode == 1 ? 1.0f : (0.001f + 0.01f * (uniform() + 1.0f)) * (b % 3 ? 1 : -1);
+                    grid_set(type, wb, b, csimd_f32_to_f16(d), idx);
+                }
+                for (int64_t i = 0; i < max_nt * cols; i++) {
+                    if (mode == 0) x[i] = gauss() * 3.0f;
+                    else if (mode == 1) x[i] = (float)((int)(next_u64() % 255) - 127);
+                    else if (mode == 2) x[i] = 1.0f;
+                    else x[i] = (i & 1) ? 1.0f : -1.0f;
+                }
+                if (mode == 1)
+                    for (int64_t i = 0; i < max_nt * cols; i += 32) x[i] = 127.0f;
+                for (int t = 0; t < max_nt; t++) csimd_q8a_quantize_ref(x + t * cols, cols, qa + t * nb);
+                for (int ri = 0; ri < 4; ri++) {
+                    const int nr = nrs[ri];
+                    const void *rows[16];
+                    for (int r = 0; r < 16; r++) rows[r] = r < nr ? (const char *)wb + r * nb * grid_block_bytes(type) : NULL;
+                    if (type) csimd_q3nr16_pack((const csimd_block_q3n *const *)rows, nb, g);
+                    else csimd_q4nr16_pack((const csimd_block_q4n *const *)rows, nb, g);
+                    for (int r = 0; r < 16; r++) {
+                        if (type) csimd_q3nr16_row_dequantize(g, nb, r, row);
+                        else csimd_q4nr16_row_dequantize(g, nb, r, row);
+                        if (r < nr) grid_dequantize(type, rows[r], cols, plain);
+                        else memset(plain, 0, cols * 4);
+                        int same = 1;  // == : a padded row may dequantize to -0
+                        for (int64_t c = 0; c < cols; c++) same &= row[c] == plain[c];
+                        CHECK(same, "q%dnr16 row %d of a packed group differs", type ? 3 : 4, r);
+                    }
+                    for (int ti = 0; ti < (int)(sizeof nts / sizeof nts[0]); ti++) {
+                        const int nt = nts[ti];
+                        const int64_t ys = 19;
+                        float y[13 * 19], yr[13 * 19];
+                        for (int i = 0; i < 13 * 19; i++) y[i] = yr[i] = -777.0f;
+                        csimd_r16_tile_ref(ctype, g, nb, nr, qa, nb, nt, yr, ys);
+                        if (fn) fn(g, nb, nr, qa, nb, nt, y, ys);
+                        else memcpy(y, yr, sizeof y);
+                        int bad = -1, bad_ref = -1;
+                        for (int i = 0; i < nt * ys && bad < 0; i++) {
+                            const int t = i / (int)ys, r = i % (int)ys;
+                            if (r >= nr) {
+                                if (y[i] != -777.0f || yr[i] != -777.0f) bad = i;
+                                continue;
+                            }
+                            const void *wr = rows[r];
+                            const float plain_dot = type ? csimd_dot_q3n_q8a_ref(wr, qa + t * nb, nb)
+                                                         : csimd_dot_q4n_q8a_ref(wr, qa + t * nb, nb);
+                            if (plain_dot != yr[i]) bad_ref = i;
+                            const double bound = mode == 1 ? 0 : 2.0 * (nb + 16) * U * mag_grid(type, wr, qa + t * nb, nb);
+                            if (fabs((double)y[i] - yr[i]) > bound) bad = i;
+                        }
+                        CHECK(bad_ref < 0, "csimd_r16_tile_ref q%dnr16 differs from the plain reference dot at %d", type ? 3 : 4, bad_ref);
+                        CHECK(bad < 0, "tile_q%dnr16 mode %d nb %lld nr %d nt %d at t %d r %d: %.9g vs %.9g", type ? 3 : 4, mode,
+                              (long long)nb, nr, nt, bad / 19, bad % 19, bad >= 0 ? y[bad] : 0, bad >= 0 ? yr[bad] : 0);
+                    }
+                }
+                free(wb), free(x), free(row), free(plain), free(qa), free(g);
+            }
+    }
 }
 
 // ---- Attention over f32 / f16 / q8 caches, position-major and head-major, against csimd_attention_ref ----
@@ -498,11 +678,11 @@ static void test_batch_independence(void) {
     for (int64_t i = 0; i < rows * cols; i++) w[i] = gauss();
     for (int64_t i = 0; i < nt * cols; i++) x[i] = gauss() * 3.0f;
     csimd_matrix src = {w, rows, cols, cols * 4, CSIMD_TYPE_F32};
-    static const int32_t types[] = {CSIMD_TYPE_F32, CSIMD_TYPE_F16, CSIMD_TYPE_BF16, CSIMD_TYPE_Q8,
-                                    CSIMD_TYPE_Q4, CSIMD_TYPE_Q8R16, CSIMD_TYPE_Q4R16};
+    static const int32_t types[] = {CSIMD_TYPE_F32,   CSIMD_TYPE_F16,   CSIMD_TYPE_BF16,   CSIMD_TYPE_Q8,    CSIMD_TYPE_Q4,
+                                    CSIMD_TYPE_Q8R16, CSIMD_TYPE_Q4R16, CSIMD_TYPE_Q4NR16, CSIMD_TYPE_Q3NR16};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         const int32_t type = types[ti];
-        const int r16 = type == CSIMD_TYPE_Q8R16 || type == CSIMD_TYPE_Q4R16;
+        const int r16 = csimd_r16_tile_bytes(type) != 0;
         const int64_t unit = csimd_type_row_bytes(type, cols);  // R16: one group of 16 rows
         void *data = malloc((r16 ? (rows + 15) / 16 : rows) * unit);
         CHECK(csimd_rows_convert(&src, NULL, 0, rows, type, data) == 0, "rows_convert to type %d", type);
@@ -534,6 +714,7 @@ int main(void) {
         const int before = failed;
         test_quantize();
         test_q4_weighted();
+        test_grid_quantize();
         test_dots();
         test_fdots();
         test_matmul();
@@ -541,6 +722,7 @@ int main(void) {
         test_tiles();
         test_batch_independence();
         test_r16();
+        test_r16_grids();
         test_attention();
         printf("path %-12s %s\n", names[i], failed == before ? "ok" : "FAILED");
     }
