@@ -222,15 +222,20 @@ static uint16_t grid_fit_block(const float *xb, const float *wb, const int8_t *g
         for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) idx[j] = (uint8_t)grid_nearest(0.0f, mid, levels);
         return 0;
     }
-    const float top = fmaxf(-level[0], level[levels - 1]);
-    float best_err = INFINITY, best_d = amax / top;
+    float peak = 0.0f;
+    for (int j = 0; j < CSIMD_BLOCK_SIZE; j++)
+        if (fabsf(xb[j]) == amax) { peak = xb[j]; break; }
+    float best_err = INFINITY, best_d = peak / level[levels - 1];
     uint8_t trial_idx[CSIMD_BLOCK_SIZE];
-    for (int s = 0; s <= 18; s++) {
-        const float d = amax / (top * (0.8f + 0.025f * (float)s));
-        float refit;
-        const float err = grid_trial(xb, wb, d, level, mid, levels, trial_idx, &refit);
-        if (err < best_err) { best_err = err; best_d = refit; }
-    }
+    // The peak near either end: an asymmetric grid fits a block one way or the other (negative scale).
+    const int symmetric = level[0] == -level[levels - 1];  // then both ends give the same trials
+    for (int end = symmetric; end < 2; end++)
+        for (int s = 0; s <= 18; s++) {
+            const float d = peak / ((end ? level[levels - 1] : level[0]) * (0.8f + 0.025f * (float)s));
+            float refit;
+            const float err = grid_trial(xb, wb, d, level, mid, levels, trial_idx, &refit);
+            if (err < best_err) { best_err = err; best_d = refit; }
+        }
     // Nearest levels at the stored scale: each weighted term can only shrink.
     const uint16_t dh = csimd_f32_to_f16(best_d);
     const float dr = csimd_f16_to_f32(dh);

@@ -41,12 +41,14 @@ typedef struct {
     uint8_t qh[4];       // the high bit of each index, eight per byte
 } csimd_block_q3n;
 
-/// The grids, designed by Lloyd's algorithm (1-D k-means) on block-normalised weights of a trained
-/// Dolly-architecture model (tools/analysis/nonuniform_sim.py), then scaled to integers in [-63, 63]
-/// so a grid value + 64 is an unsigned 7-bit byte: every integer kernel's products fit (AVX2's
-/// vpmaddubsw pairs stay below 2^15), and one byte shuffle (vpshufb, vqtbl1q_s8) decodes an index.
+/// The grids, designed by Lloyd's algorithm (1-D k-means) on the block-normalised layer weights of the
+/// demo model (Q4N: blocks divided by their largest magnitude, a symmetric grid; Q3N: by their signed
+/// peak, an asymmetric grid whose mirror image a negative scale gives; each measured better by KL on
+/// the yardstick model than the other way, BENCHMARKS.md), then scaled to integers in [-63, 63] so a
+/// grid value + 64 is an unsigned 7-bit byte: every integer kernel's products fit (AVX2's vpmaddubsw
+/// pairs stay below 2^15), and one byte shuffle (vpshufb, vqtbl1q_s8) decodes an index.
 #define CSIMD_Q4N_GRID_INIT {-63, -51, -41, -32, -24, -17, -10, -3, 3, 10, 17, 24, 32, 41, 51, 63}
-#define CSIMD_Q3N_GRID_INIT {-63, -40, -22, -7, 7, 22, 40, 63}
+#define CSIMD_Q3N_GRID_INIT {-52, -33, -18, -4, 9, 23, 40, 63}
 extern const int8_t CSIMD_Q4N_GRID[16];
 extern const int8_t CSIMD_Q3N_GRID[8];
 
@@ -140,8 +142,8 @@ void csimd_q4_quantize_weighted_ref(const float *x, const float *weights, int64_
 void csimd_q4_quantize_absmax_ref(const float *x, int64_t n, csimd_block_q4 *out);
 void csimd_q4_dequantize_ref(const csimd_block_q4 *b, int64_t n, float *out);
 
-/// Grid types: per block, candidate scales map the largest magnitude near each end of the grid
-/// (its level divided by 0.8 ... 1.25), every value takes its nearest level, the scale is refit by
+/// Grid types: per block, candidate scales map the block's peak (its value of largest magnitude) to
+/// each end level of the grid times 0.8 ... 1.25 (one end of a symmetric grid), every value takes its nearest level, the scale is refit by
 /// weighted least squares for those levels and the least weighted squared error wins; the values are
 /// then re-rounded to their nearest levels at the kept scale (never a worse error). weights as for
 /// csimd_q4_quantize_weighted_ref (NULL: all 1).

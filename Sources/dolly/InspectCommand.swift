@@ -30,7 +30,7 @@ struct InspectCommand: ParsableCommand {
             out += "quantization: recipe \(q.recipe): matrices \(q.matrices.rawValue), embed_in \(q.embedIn.rawValue), "
             out += "embed_out \(q.embedOut.rawValue), vectors \(q.vectors.rawValue)\n"
             if q.weighting != nil || q.imatrix != nil {
-                out += "q4 fit: weighting \(q.weighting ?? "uniform")"
+                out += "block fit: weighting \(q.weighting ?? "uniform")"
                 if let i = q.imatrix {
                     out += ", importance matrix from \(i.file) (\(i.bytes) B, crc32 \(i.crc32)): \(i.chunks) chunks of \(i.context) tokens"
                 }
@@ -38,7 +38,8 @@ struct InspectCommand: ParsableCommand {
             }
             out += "source: \(m.source.format): " + m.source.files.map { "\($0.name) (\($0.bytes) B)" }.joined(separator: ", ")
             out += ", config crc32 \(m.source.configCRC32)\n"
-            out += String(format: "matrices: %.3f bits/weight\n", f.matrixBitsPerWeight)
+            out += String(format: "bits/weight: layer matrices %.3f, all matrices %.3f, whole file %.3f\n",
+                          f.layerMatrixBitsPerWeight, f.matrixBitsPerWeight, f.fileBitsPerWeight)
             out += "tensors: \(m.tensors.count)\n"
             let width = m.tensors.map(\.name.count).max() ?? 10
             for t in m.tensors {

@@ -3,31 +3,41 @@ import Foundation
 
 /// Which type each kind of tensor gets (docs/FORMAT.md section 6).
 public enum QuantizationRecipe: String, CaseIterable, Sendable {
-    case q4, q8, f16
+    /// 4.5 bits per layer weight on the non-uniform 4-bit grid (format 1.1).
+    case q4
+    /// 3.5 bits per layer weight on the non-uniform 3-bit grid (format 1.1).
+    case q3
+    /// 4.5 bits per layer weight on the uniform levels -8..7: format 1.0's q4, which every dolly reads.
+    case q4Uniform = "q4-uniform"
+    case q8, f16
 
     /// Layer matrices, interleaved by 16 rows for the integer kernels.
     public var matrices: TensorType {
         switch self {
-        case .q4: return .q4r16
+        case .q4: return .q4nr16
+        case .q3: return .q3nr16
+        case .q4Uniform: return .q4r16
         case .q8: return .q8r16
         case .f16: return .f16
         }
     }
 
     /// The input embedding is only looked up row by row, so it keeps the plain row layout; 8 bits
-    /// under q4 too, like the output matrix, whose error reaches every logit directly.
+    /// under q4 and q3 too, like the output matrix, whose error reaches every logit directly.
     public var embedIn: TensorType { self == .f16 ? .f16 : .q8 }
     public var embedOut: TensorType { self == .f16 ? .f16 : .q8r16 }
 
+    /// The layer matrices are fitted block by block (weighting and importance matrix apply).
+    var fitsMatrices: Bool { matrices == .q4r16 || matrices == .q4nr16 || matrices == .q3nr16 }
+
     func description(weighting: QuantWeighting, imatrix: ImportanceMatrix?) -> FileMetadata.Quantization {
-        let q4 = matrices == .q4r16
         return FileMetadata.Quantization(recipe: rawValue, matrices: matrices, embedIn: embedIn, embedOut: embedOut,
-                                         vectors: .f32, weighting: q4 && weighting != .uniform ? weighting.rawValue : nil,
-                                         imatrix: q4 ? imatrix?.calibration : nil)
+                                         vectors: .f32, weighting: fitsMatrices && weighting != .uniform ? weighting.rawValue : nil,
+                                         imatrix: fitsMatrices ? imatrix?.calibration : nil)
     }
 }
 
-/// How much each weight's error counts when Q4 blocks are fitted (besides an importance matrix).
+/// How much each weight's error counts when 4- and 3-bit blocks are fitted (besides an importance matrix).
 public enum QuantWeighting: String, CaseIterable, Sendable {
     /// Plain least squared error.
     case uniform
@@ -60,11 +70,11 @@ public struct Converter {
     public var recipe: QuantizationRecipe
     /// Per-column importance of every layer matrix's input (`dolly imatrix`), for the Q4 fit.
     public var importance: ImportanceMatrix?
-    /// nil: magnitude weighting without an importance matrix, none besides it with one (the better
-    /// of each on the demo model by KL divergence: BENCHMARKS.md, "Importance matrix").
+    /// nil: magnitude weighting, times the importance matrix if there is one (on the grid types the best
+    /// or nearly so on both measured models: BENCHMARKS.md, "Better bits").
     public var weighting: QuantWeighting?
 
-    var effectiveWeighting: QuantWeighting { weighting ?? (importance == nil ? .magnitude : .uniform) }
+    var effectiveWeighting: QuantWeighting { weighting ?? .magnitude }
     /// Upper bound on one chunk of output held in memory.
     public var chunkBytes = 32 << 20
 
@@ -161,8 +171,10 @@ public struct Converter {
             // The CRCs are fixed-width hex, so the final metadata has exactly the placeholder's length.
             placeholder = try Self.encode(final)
             let metaCRC = placeholder.withUnsafeBytes { CRC32.checksum($0) }
-            let header = FileHeader(metadataLength: placeholder.count, dataOffset: dataOffset,
+            var header = FileHeader(metadataLength: placeholder.count, dataOffset: dataOffset,
                                     dataLength: dataLength, metadataCRC32: metaCRC)
+            // The oldest minor version that has every type used: a 1.0 reader still takes a 1.0-typed file.
+            header.minor = plans.map(\.entry.type.formatMinor).max() ?? 0
             try writer.write(header.encoded(), at: 0)
             try writer.write(placeholder, at: FileHeader.size)
             try writer.commit()

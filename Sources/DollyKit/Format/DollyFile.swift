@@ -84,7 +84,7 @@ public final class DollyFile: TensorSource, @unchecked Sendable {
         case .f16: dtype = .f16
         case .bf16: dtype = .bf16
         case .u8: dtype = .u8
-        case .q8, .q4, .q8r16, .q4r16:
+        case .q8, .q4, .q8r16, .q4r16, .q4nr16, .q3nr16:
             throw FormatError.badTensor(path: path, tensor: name, reason: "is block-quantized (\(t.type.rawValue)); use it as a matrix")
         }
         return TensorView(name: name, dtype: dtype, shape: t.shape, data: bytes(of: t), owner: file)
@@ -135,9 +135,20 @@ public final class DollyFile: TensorSource, @unchecked Sendable {
     }
 
     /// Bits per weight over every matrix (the quantized part of the model).
-    public var matrixBitsPerWeight: Double {
+    public var matrixBitsPerWeight: Double { bitsPerWeight { $0.shape.count == 2 } }
+
+    /// Bits per weight of the layer matrices alone (what the recipes' 4.5 / 3.5 refer to).
+    public var layerMatrixBitsPerWeight: Double { bitsPerWeight { $0.shape.count == 2 && $0.name.hasPrefix("layers.") } }
+
+    /// The whole file's bits over every model value (all tensors but the tokenizer's bytes).
+    public var fileBitsPerWeight: Double {
+        let values = metadata.tensors.filter { $0.type != .u8 }.reduce(0.0) { $0 + Double($1.shape.reduce(1, *)) }
+        return values > 0 ? Double(header.fileLength) * 8 / values : 0
+    }
+
+    private func bitsPerWeight(_ include: (FileMetadata.Tensor) -> Bool) -> Double {
         var bits = 0.0, count = 0.0
-        for t in metadata.tensors where t.shape.count == 2 {
+        for t in metadata.tensors where include(t) {
             bits += Double(t.bytes) * 8
             count += Double(t.shape.reduce(1, *))
         }

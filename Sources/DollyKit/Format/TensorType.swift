@@ -2,7 +2,7 @@ import CSIMD
 
 /// Storage types of tensors in a `.dolly` file (docs/FORMAT.md section 5).
 public enum TensorType: String, Codable, Sendable, CaseIterable {
-    case f32, f16, bf16, q8, q4, q8r16, q4r16, u8
+    case f32, f16, bf16, q8, q4, q8r16, q4r16, q4nr16, q3nr16, u8
 
     /// The kernels' type tag; nil for opaque bytes.
     public var csimdType: Int32? {
@@ -14,6 +14,8 @@ public enum TensorType: String, Codable, Sendable, CaseIterable {
         case .q4: return Int32(CSIMD_TYPE_Q4.rawValue)
         case .q8r16: return Int32(CSIMD_TYPE_Q8R16.rawValue)
         case .q4r16: return Int32(CSIMD_TYPE_Q4R16.rawValue)
+        case .q4nr16: return Int32(CSIMD_TYPE_Q4NR16.rawValue)
+        case .q3nr16: return Int32(CSIMD_TYPE_Q3NR16.rawValue)
         case .u8: return nil
         }
     }
@@ -21,7 +23,10 @@ public enum TensorType: String, Codable, Sendable, CaseIterable {
     public var isBlock: Bool { self == .q8 || self == .q4 || isInterleaved }
 
     /// Stored in groups of 16 interleaved rows (FORMAT.md section 5).
-    public var isInterleaved: Bool { self == .q8r16 || self == .q4r16 }
+    public var isInterleaved: Bool { self == .q8r16 || self == .q4r16 || self == .q4nr16 || self == .q3nr16 }
+
+    /// The format minor version that introduced the type (FORMAT.md section 2): a file using it says so.
+    public var formatMinor: Int { self == .q4nr16 || self == .q3nr16 ? 1 : 0 }
 
     /// Rows in one storage unit: 16 for interleaved types, else 1.
     public var rowsPerUnit: Int { isInterleaved ? 16 : 1 }
@@ -38,6 +43,8 @@ public enum TensorType: String, Codable, Sendable, CaseIterable {
         switch self {
         case .q8, .q8r16: return MemoryLayout<csimd_block_q8>.size
         case .q4, .q4r16: return MemoryLayout<csimd_block_q4>.size
+        case .q4nr16: return MemoryLayout<csimd_block_q4n>.size
+        case .q3nr16: return MemoryLayout<csimd_block_q3n>.size
         default: return nil
         }
     }
@@ -48,7 +55,7 @@ public enum TensorType: String, Codable, Sendable, CaseIterable {
         case .f32: return 32
         case .f16, .bf16: return 16
         case .u8: return 8
-        case .q8, .q4, .q8r16, .q4r16: return Double(blockBytes! * 8) / Double(CSIMD_BLOCK_SIZE)
+        case .q8, .q4, .q8r16, .q4r16, .q4nr16, .q3nr16: return Double(blockBytes! * 8) / Double(CSIMD_BLOCK_SIZE)
         }
     }
 
@@ -70,7 +77,7 @@ public enum TensorType: String, Codable, Sendable, CaseIterable {
             let block = Int(CSIMD_BLOCK_SIZE)
             guard let cols = shape.last, cols % block == 0 else { return nil }
             return count / block * blockBytes!
-        case .q8r16, .q4r16:
+        case .q8r16, .q4r16, .q4nr16, .q3nr16:
             guard shape.count == 2, let unit = unitBytes(cols: shape[1]) else { return nil }
             let (p, o) = ((shape[0] + 15) / 16).multipliedReportingOverflow(by: unit)
             return o ? nil : p

@@ -11,7 +11,7 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// Bytes the matrix occupies (interleaved types store whole groups of 16 rows).
     public var storageBytes: Int {
-        let interleaved = raw.type == Int32(CSIMD_TYPE_Q4R16.rawValue) || raw.type == Int32(CSIMD_TYPE_Q8R16.rawValue)
+        let interleaved = csimd_r16_tile_bytes(raw.type) != 0
         return (interleaved ? (rows + 15) / 16 : rows) * Int(raw.row_bytes)
     }
     public var cols: Int { Int(raw.cols) }
