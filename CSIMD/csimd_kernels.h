@@ -115,6 +115,8 @@ CSIMD_R16_TILE_DECL(csimd_tile_q4r16_avx512)
 CSIMD_R16_TILE_DECL(csimd_tile_q8r16_avx512)
 CSIMD_R16_TILE_DECL(csimd_tile_q4nr16_avx512)
 CSIMD_R16_TILE_DECL(csimd_tile_q3nr16_avx512)
+CSIMD_R16_TILE_DECL(csimd_tile_q4nr16_vbmi_avx512)
+CSIMD_R16_TILE_DECL(csimd_tile_q3nr16_vbmi_avx512)
 #undef CSIMD_R16_TILE_DECL
 #endif
 
@@ -140,6 +142,7 @@ const csimd_kernel_table *csimd_kernels_current(void);
 extern const csimd_kernel_table csimd_kernels_avx2;
 extern const csimd_kernel_table csimd_kernels_avx2_vnni;
 extern const csimd_kernel_table csimd_kernels_avx512_vnni;
+extern const csimd_kernel_table csimd_kernels_avx512_vbmi;
 #endif
 #if defined(__aarch64__)
 extern const csimd_kernel_table csimd_kernels_neon;

@@ -7,6 +7,7 @@
 #define CSIMD_ISA_AVX2_VNNI "avx,avx2,fma,f16c,avxvnni"
 #define CSIMD_ISA_AVX512 "avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq"
 #define CSIMD_ISA_AVX512_VNNI "avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"
+#define CSIMD_ISA_AVX512_VBMI "avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi"
 
 #define CSIMD_PRAGMA_(text) _Pragma(#text)
 #define CSIMD_PRAGMA(text) CSIMD_PRAGMA_(text)

@@ -49,7 +49,7 @@ static const csimd_kernel_table csimd_kernels_scalar = {
 
 // ---- CPU features ----
 typedef struct {
-    int avx2, avx_vnni, avx512_vnni, neon, neon_dotprod;
+    int avx2, avx_vnni, avx512_vnni, avx512_vbmi, neon, neon_dotprod;
 } cpu_features;
 
 static cpu_features detect(void) {
@@ -69,7 +69,7 @@ static cpu_features detect(void) {
     __cpuid_count(7, 0, a, b, c, d);
     const int avx2 = (b >> 5) & 1;
     const int avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
-    const int avx512vnni = (c >> 11) & 1;
+    const int avx512vnni = (c >> 11) & 1, avx512vbmi = (c >> 1) & 1;
     const unsigned max_sub = a;
     int avxvnni = 0;
     if (max_sub >= 1) {
@@ -79,6 +79,7 @@ static cpu_features detect(void) {
     f.avx2 = avx2 && fma && f16c;
     f.avx_vnni = f.avx2 && avxvnni;
     f.avx512_vnni = f.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl && avx512vnni;
+    f.avx512_vbmi = f.avx512_vnni && avx512vbmi;
 #elif defined(__aarch64__)
     f.neon = 1;
 #if defined(__linux__)
@@ -101,6 +102,7 @@ typedef struct {
 
 static const path_entry paths[] = {
 #if defined(__x86_64__)
+    {"avx512-vbmi", &csimd_kernels_avx512_vbmi},
     {"avx512-vnni", &csimd_kernels_avx512_vnni},
     {"avx2-vnni", &csimd_kernels_avx2_vnni},
     {"avx2", &csimd_kernels_avx2},
@@ -118,6 +120,7 @@ static int runnable(const cpu_features *f, const char *name) {
     if (!strcmp(name, "avx2")) return f->avx2;
     if (!strcmp(name, "avx2-vnni")) return f->avx_vnni;
     if (!strcmp(name, "avx512-vnni")) return f->avx512_vnni;
+    if (!strcmp(name, "avx512-vbmi")) return f->avx512_vbmi;
     if (!strcmp(name, "neon")) return f->neon;
     if (!strcmp(name, "neon-dotprod")) return f->neon_dotprod;
     return 0;

@@ -1,4 +1,4 @@
-// 512-bit x86-64 kernels: "avx512-vnni" (AVX-512 F/BW/VL/DQ + VNNI, with F16C/FMA).
+// 512-bit x86-64 kernels: "avx512-vnni" (AVX-512 F/BW/VL/DQ + VNNI, with F16C/FMA) and "avx512-vbmi" (plus VBMI).
 // Compiled per function with a target attribute; dispatch.c selects them only after CPUID + XCR0 checks.
 //
 // Q dots process two blocks per zmm register (lanes 0-7 block b, lanes 8-15 block b + 1) with
@@ -213,5 +213,23 @@ const csimd_kernel_table csimd_kernels_avx512_vnni = {
     .tile_q8r16 = csimd_tile_q8r16_avx512,
     .tile_q4nr16 = csimd_tile_q4nr16_avx512,
     .tile_q3nr16 = csimd_tile_q3nr16_avx512,
+};
+
+/// "avx512-vbmi": the same kernels, grid types decoded by vpermb (AVX-512 VBMI: Ice Lake, Zen 4 and later).
+const csimd_kernel_table csimd_kernels_avx512_vbmi = {
+    .name = "avx512-vbmi",
+    .ops = &csimd_ops_avx512,
+    .q8a_quantize = q8a_quantize_avx512,
+    .dot_q8 = dot_q8_avx512,
+    .dot_q4 = dot_q4_avx512,
+    .dot_f32 = dot_f32_avx512,
+    .dot_f16 = dot_f16_avx512,
+    .dot_bf16 = dot_bf16_avx512,
+    .tile_q8 = tile_q8_avx512,
+    .tile_q4 = tile_q4_avx512,
+    .tile_q4r16 = csimd_tile_q4r16_avx512,
+    .tile_q8r16 = csimd_tile_q8r16_avx512,
+    .tile_q4nr16 = csimd_tile_q4nr16_vbmi_avx512,
+    .tile_q3nr16 = csimd_tile_q3nr16_vbmi_avx512,
 };
 #endif

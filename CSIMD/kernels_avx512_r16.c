@@ -126,4 +126,45 @@ DEFINE_TILE(q4nr16, CSIMD_Q4NR16_TILE, 64, unpack_q4n)
 DEFINE_TILE(q3nr16, CSIMD_Q3NR16_TILE, 64, unpack_q3n)
 
 CSIMD_TARGET_END
+
+// ---- With AVX-512 VBMI: grid decoding by vpermb, as cheap as Q4's plain unpacking ----
+// vpermb looks up 64 bytes by the low 6 bits of each index byte. With the grid repeated across the
+// table, index bits above the grid's own are don't-cares, so the masking that vpshufb needs goes away:
+// Q4N: a byte itself indexes its low nibble's value, the byte shifted right by 4 its high nibble's
+// (16-bit shift: the neighbour's bits land in bits 4-7, ignored). Q3N: one vpternlogd merges the 2 low
+// bits and the high bit (placed at bit 2) into an index whose upper bits are ignored likewise.
+CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX512_VBMI)
+
+/// The grid (+ 64) repeated over all 64 bytes: Q4N's 16 values 4 times, Q3N's 8 values 8 times.
+static inline __m512i grid_table64(const int8_t grid[16], int levels) {
+    const __m128i g = _mm_add_epi8(_mm_loadu_si128((const __m128i *)grid), _mm_set1_epi8(64));
+    return levels == 16 ? _mm512_broadcast_i32x4(g) : _mm512_broadcastq_epi64(g);
+}
+
+static inline void unpack_q4n_vbmi(const uint8_t *tile, __m512i w[8]) {
+    const __m512i lut = grid_table64(q4n_grid, 16);
+    for (int j = 0; j < 4; j++) {
+        const __m512i v = _mm512_loadu_si512((const void *)(tile + 32 + 64 * j));
+        w[2 * j] = _mm512_permutexvar_epi8(v, lut);
+        w[2 * j + 1] = _mm512_permutexvar_epi8(_mm512_srli_epi16(v, 4), lut);
+    }
+}
+
+static inline void unpack_q3n_vbmi(const uint8_t *tile, __m512i w[8]) {
+    const __m512i lut = grid_table64(q3n_grid, 8), three = _mm512_set1_epi8(3);
+    const __m512i p0 = _mm512_loadu_si512((const void *)(tile + 32)), p1 = _mm512_loadu_si512((const void *)(tile + 96));
+    const __m512i h = _mm512_loadu_si512((const void *)(tile + 160));
+    const __m512i hs[8] = {_mm512_slli_epi16(h, 2), _mm512_slli_epi16(h, 1), h, _mm512_srli_epi16(h, 1),
+                           _mm512_srli_epi16(h, 2), _mm512_srli_epi16(h, 3), _mm512_srli_epi16(h, 4), _mm512_srli_epi16(h, 5)};
+    for (int k = 0; k < 8; k++) {
+        const __m512i lo = _mm512_srli_epi16(k < 4 ? p0 : p1, 2 * (k % 4));
+        // (three & lo) | (~three & hs): bits 0-1 from lo, bit 2 (and ignored higher bits) from hs.
+        w[k] = _mm512_permutexvar_epi8(_mm512_ternarylogic_epi32(three, lo, hs[k], 0xCA), lut);
+    }
+}
+
+DEFINE_TILE(q4nr16_vbmi, CSIMD_Q4NR16_TILE, 64, unpack_q4n_vbmi)
+DEFINE_TILE(q3nr16_vbmi, CSIMD_Q3NR16_TILE, 64, unpack_q3n_vbmi)
+
+CSIMD_TARGET_END
 #endif

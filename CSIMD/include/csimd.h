@@ -91,7 +91,7 @@ int32_t csimd_matrix_multiply_ref(const csimd_matrix *w, const float *x, int64_t
 
 // ---- SIMD kernels, chosen at run time ----
 //
-// Paths: "avx512-vnni", "avx2-vnni", "avx2" (x86-64), "neon-dotprod", "neon" (aarch64), "scalar".
+// Paths: "avx512-vbmi", "avx512-vnni", "avx2-vnni", "avx2" (x86-64), "neon-dotprod", "neon" (aarch64), "scalar".
 // The best path the CPU and OS support is picked once, at first use (thread-safe), unless the
 // environment variable DOLLY_KERNEL=<name> names a supported path. Every kernel matches its `_ref`:
 // Q8A quantization bit-exactly; Q dots compute each block's integer dot exactly and differ only in

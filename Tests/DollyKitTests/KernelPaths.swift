@@ -2,7 +2,7 @@ import CSIMD
 import XCTest
 
 /// Every CSIMD kernel path, best last; tests force each one this CPU runs.
-let allKernelPaths = ["scalar", "avx2", "avx2-vnni", "avx512-vnni", "neon", "neon-dotprod"]
+let allKernelPaths = ["scalar", "avx2", "avx2-vnni", "avx512-vnni", "avx512-vbmi", "neon", "neon-dotprod"]
 
 /// Runs `body` once per kernel path this CPU supports, with that path forced, and restores the
 /// path that was current before.

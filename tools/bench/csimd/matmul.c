@@ -23,12 +23,13 @@ static double now(void) {
 }
 
 static const struct { const char *name; int32_t type; } TYPES[] = {
-    {"q4r16", CSIMD_TYPE_Q4R16}, {"q8r16", CSIMD_TYPE_Q8R16}, {"q4", CSIMD_TYPE_Q4}, {"q8", CSIMD_TYPE_Q8},
+    {"q4r16", CSIMD_TYPE_Q4R16}, {"q8r16", CSIMD_TYPE_Q8R16}, {"q4nr16", CSIMD_TYPE_Q4NR16}, {"q3nr16", CSIMD_TYPE_Q3NR16},
+    {"q4", CSIMD_TYPE_Q4},       {"q8", CSIMD_TYPE_Q8},
     {"f16", CSIMD_TYPE_F16},     {"bf16", CSIMD_TYPE_BF16},   {"f32", CSIMD_TYPE_F32},
 };
 enum { N_TYPES = sizeof TYPES / sizeof TYPES[0], MAX_LIST = 16 };
 // Fastest first, as the start-up pick prefers them.
-static const char *PATHS[] = {"avx512-vnni", "avx2-vnni", "avx2", "neon-dotprod", "neon", "scalar"};
+static const char *PATHS[] = {"avx512-vbmi", "avx512-vnni", "avx2-vnni", "avx2", "neon-dotprod", "neon", "scalar"};
 enum { N_PATHS = sizeof PATHS / sizeof PATHS[0] };
 
 static const char *USAGE =
@@ -36,12 +37,13 @@ static const char *USAGE =
     "              [--threads N] [--clock wall|cpu] [--seconds S] [--per-core]\n"
     "  --rows R --cols C  matrix shape, C a multiple of 32 (default 10240 x 2560)\n"
     "  --tokens N,...     tokens per call (default 1,512)\n"
-    "  --types T,...      q4r16 q8r16 q4 q8 f16 bf16 f32 (default q8,q4)\n"
+    "  --types T,...      q4r16 q8r16 q4nr16 q3nr16 q4 q8 f16 bf16 f32 (default q8,q4)\n"
     "  --paths P,...      kernel paths, best or all (default best)\n"
     "  --threads N        threads (default OMP_NUM_THREADS)\n"
     "  --clock wall|cpu   wall time or the calling thread's CPU time (default wall)\n"
     "  --seconds S        measuring time per cell (default 0.5; scalar S / 5)\n"
-    "  --per-core         --rows 2560 --cols 2560 --tokens 1,64 --types q4r16,q8r16,q4,q8 --paths all\n"
+    "  --per-core         --rows 2560 --cols 2560 --tokens 1,64 --types q4r16,q8r16,q4nr16,q3nr16,q4,q8\n"
+    "                     --paths all\n"
     "                     --threads 1 --clock cpu (later options override)\n";
 
 static void usage(const char *why) {
@@ -74,7 +76,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--per-core")) {
-            rows = cols = 2560, tokens_arg = "1,64", types_arg = "q4r16,q8r16,q4,q8", paths_arg = "all";
+            rows = cols = 2560, tokens_arg = "1,64", types_arg = "q4r16,q8r16,q4nr16,q3nr16,q4,q8", paths_arg = "all";
             threads = 1, cpu_clock = 1;
             continue;
         }
@@ -147,7 +149,7 @@ int main(int argc, char **argv) {
     double bytes[MAX_LIST];  // of each converted matrix
     for (int t = 0; t < n_types; t++) {
         const int32_t type = TYPES[types[t]].type;
-        const int r16 = type == CSIMD_TYPE_Q4R16 || type == CSIMD_TYPE_Q8R16;
+        const int r16 = csimd_r16_tile_bytes(type) != 0;
         const int64_t unit = csimd_type_row_bytes(type, cols), units = r16 ? (rows + 15) / 16 : rows;
         void *data = malloc(units * unit);
         if (!data || csimd_rows_convert(&src, NULL, 0, rows, type, data) != 0) {

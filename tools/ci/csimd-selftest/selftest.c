@@ -703,7 +703,7 @@ static void test_batch_independence(void) {
 }
 
 int main(void) {
-    static const char *names[] = {"scalar", "avx2", "avx2-vnni", "avx512-vnni", "neon", "neon-dotprod"};
+    static const char *names[] = {"scalar", "avx2", "avx2-vnni", "avx512-vnni", "avx512-vbmi", "neon", "neon-dotprod"};
     printf("default path: %s\n", csimd_kernel_name());
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (csimd_kernel_force(names[i]) != 0) {
