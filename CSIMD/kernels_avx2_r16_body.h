@@ -157,7 +157,8 @@ static inline __attribute__((always_inline)) void FN(r16_tiles)(const int kind, 
     const uint8_t *tile = group;
     for (int64_t b = 0; b < nb; b++, tile += tile_bytes) {
         _mm_prefetch((const char *)(tile + 4 * tile_bytes), _MM_HINT_T0);
-        if (T > 1) {  // the next group's tile, into L2: memory keeps streaming while this one computes
+        {  // the next group's tile, into L2: memory keeps streaming while this one computes (one token too:
+           // tg of dolly-v2-3b-shaped q4 on avx2-vnni +7%)
             const char *next = (const char *)tile + nb * tile_bytes;
             for (int64_t l = 0; l < tile_bytes; l += 64) _mm_prefetch(next + l, _MM_HINT_T1);
         }

@@ -89,7 +89,8 @@ static inline void store_rows(float *y, int nr, __m512 v) {
         for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();                                               \
         for (int64_t b = 0; b < nb; b++, tile += TILE_BYTES) {                                                  \
             _mm_prefetch((const char *)(tile + 4 * TILE_BYTES), _MM_HINT_T0);                                   \
-            if (N > 1) {  /* the next group's tile, into L2: memory keeps streaming while this one computes */ \
+            { /* the next group's tile, into L2: memory keeps streaming while this one computes (one token \
+                 too: tg128 of dolly-v2-3b-shaped q4 +6-9%, q3 +14%, BENCHMARKS.md "Better bits") */              \
                 const char *next = (const char *)tile + nb * TILE_BYTES;                                        \
                 for (int l = 0; l < TILE_BYTES; l += 64) _mm_prefetch(next + l, _MM_HINT_T1);                   \
             }                                                                                                   \
