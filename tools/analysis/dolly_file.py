@@ -18,7 +18,10 @@ import numpy as np
 MAGIC = b"DOLLYFMT"
 MAJOR = 1
 BLOCK = 32
-UNIT_BYTES = {"q8": 34, "q4": 18, "q8r16": 544, "q4r16": 288}  # per block / per 16-row tile
+UNIT_BYTES = {"q8": 34, "q4": 18, "q8r16": 544, "q4r16": 288, "q4nr16": 288, "q3nr16": 224}  # per block / per 16-row tile
+# The grid types' level tables (section 5, version 1.1).
+G4 = np.array([-63, -51, -41, -32, -24, -17, -10, -3, 3, 10, 17, 24, 32, 41, 51, 63], np.float32)
+G3 = np.array([-52, -33, -18, -4, 9, 23, 40, 63], np.float32)
 ELEMENT = {"f32": np.dtype("<f4"), "f16": np.dtype("<f2"), "bf16": np.dtype("<u2"), "u8": np.dtype("u1")}
 
 
@@ -91,12 +94,23 @@ class DollyFile:
         tiles = raw.reshape(groups, nb, UNIT_BYTES[kind])
         d = tiles[:, :, :32].copy().view("<f2").astype(np.float32)          # (groups, nb, 16 rows)
         body = tiles[:, :, 32:]
-        if kind == "q4r16":
+        if kind in ("q4r16", "q4nr16"):
             v = body.reshape(groups, nb, 4, 16, 4)                           # (.., j, row, i)
-            lo, hi = (v & 15).astype(np.float32) - 8, (v >> 4).astype(np.float32) - 8
+            if kind == "q4r16":
+                lo, hi = (v & 15).astype(np.float32) - 8, (v >> 4).astype(np.float32) - 8
+            else:
+                lo, hi = G4[v & 15], G4[v >> 4]
             # value 8j+i in the low nibble, 8j+4+i in the high nibble
             vals = np.stack([lo, hi], axis=4)                                 # (.., j, row, lo/hi, i)
             vals = vals.transpose(0, 3, 1, 2, 4, 5).reshape(groups, 16, nb, 32)
+        elif kind == "q3nr16":
+            p = body[:, :, :128].reshape(groups, nb, 2, 1, 16, 4)             # (.., plane p, -, row, i)
+            h = body[:, :, 128:].reshape(groups, nb, 1, 16, 4)                # (.., -, row, i)
+            m = np.arange(4).reshape(1, 1, 1, 4, 1, 1)
+            low = ((p >> (2 * m)) & 3).reshape(groups, nb, 8, 16, 4)          # k = 4p + m
+            k = np.arange(8).reshape(1, 1, 8, 1, 1)
+            n = low | (((h >> k) & 1) << 2)                                   # (.., k, row, i): weight 4k+i
+            vals = G3[n].transpose(0, 3, 1, 2, 4).reshape(groups, 16, nb, 32)
         else:
             v = body.reshape(groups, nb, 8, 16, 4).astype(np.int32) - 128    # (.., k, row, i): value 4k+i
             vals = v.transpose(0, 3, 1, 2, 4).reshape(groups, 16, nb, 32).astype(np.float32)
