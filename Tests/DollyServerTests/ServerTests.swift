@@ -205,17 +205,21 @@ final class ServerTests: XCTestCase {
             $0.parallel = 1
             $0.maxQueue = 0
         }
-        let long = Task { try await s.post("/v1/completions", ["prompt": "Once upon a time", "max_tokens": 240, "seed": 3]) }
-        var refused: ServerHarness.Reply?
-        for _ in 0..<200 where refused == nil {
-            let r = try await s.post("/v1/completions", ["prompt": "Hi", "max_tokens": 1])
-            if r.status == 503 { refused = r }
-        }
-        let busy = try XCTUnwrap(refused, "a second request while the only slot is busy")
+        // A streamed answer holds the only slot from its first event on (a plain request raced the next
+        // one for the slot, and could lose it).
+        var r = HTTPClientRequest(url: "http://127.0.0.1:\(s.port)/v1/completions")
+        r.method = .POST
+        r.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: [
+            "prompt": "Once upon a time", "max_tokens": 240, "stream": true, "seed": 3, "stop": ["zzzz"]])))
+        let response = try await s.client.execute(r, timeout: .seconds(60))
+        var iterator = response.body.makeAsyncIterator()
+        _ = try await iterator.next()
+        let busy = try await s.post("/v1/completions", ["prompt": "Hi", "max_tokens": 1])
+        while try await iterator.next() != nil {}
+        try await s.stop()  // before any assertion can throw: a client left open would abort the test process
+        XCTAssertEqual(busy.status, 503, "a second request while the only slot is busy")
         XCTAssertEqual(busy.headers["retry-after"], "1")
         XCTAssertEqual((busy.json["error"] as? [String: Any])?["code"] as? String, "server_busy")
-        _ = try await long.value
-        try await s.stop()
     }
 
     func testShutdownEndsRunningStreamsAfterTheGrace() async throws {
