@@ -198,19 +198,18 @@ KDOT(dot_bf16_avx512, uint16_t, ld_bf16)
 
 CSIMD_TARGET_END
 
+// The two 512-bit tables differ only in how the grid types are decoded.
+#define AVX512_KERNELS                                                      \
+    .ops = &csimd_ops_avx512, .q8a_quantize = q8a_quantize_avx512,          \
+    .dot_q8 = dot_q8_avx512, .dot_q4 = dot_q4_avx512,                       \
+    .dot_f32 = dot_f32_avx512, .dot_f16 = dot_f16_avx512,                   \
+    .dot_bf16 = dot_bf16_avx512, .tile_q8 = tile_q8_avx512,                 \
+    .tile_q4 = tile_q4_avx512, .tile_q4r16 = csimd_tile_q4r16_avx512,       \
+    .tile_q8r16 = csimd_tile_q8r16_avx512
+
 const csimd_kernel_table csimd_kernels_avx512_vnni = {
     .name = "avx512-vnni",
-    .ops = &csimd_ops_avx512,
-    .q8a_quantize = q8a_quantize_avx512,
-    .dot_q8 = dot_q8_avx512,
-    .dot_q4 = dot_q4_avx512,
-    .dot_f32 = dot_f32_avx512,
-    .dot_f16 = dot_f16_avx512,
-    .dot_bf16 = dot_bf16_avx512,
-    .tile_q8 = tile_q8_avx512,
-    .tile_q4 = tile_q4_avx512,
-    .tile_q4r16 = csimd_tile_q4r16_avx512,
-    .tile_q8r16 = csimd_tile_q8r16_avx512,
+    AVX512_KERNELS,
     .tile_q4nr16 = csimd_tile_q4nr16_avx512,
     .tile_q3nr16 = csimd_tile_q3nr16_avx512,
 };
@@ -218,18 +217,9 @@ const csimd_kernel_table csimd_kernels_avx512_vnni = {
 /// "avx512-vbmi": the same kernels, grid types decoded by vpermb (AVX-512 VBMI: Ice Lake, Zen 4 and later).
 const csimd_kernel_table csimd_kernels_avx512_vbmi = {
     .name = "avx512-vbmi",
-    .ops = &csimd_ops_avx512,
-    .q8a_quantize = q8a_quantize_avx512,
-    .dot_q8 = dot_q8_avx512,
-    .dot_q4 = dot_q4_avx512,
-    .dot_f32 = dot_f32_avx512,
-    .dot_f16 = dot_f16_avx512,
-    .dot_bf16 = dot_bf16_avx512,
-    .tile_q8 = tile_q8_avx512,
-    .tile_q4 = tile_q4_avx512,
-    .tile_q4r16 = csimd_tile_q4r16_avx512,
-    .tile_q8r16 = csimd_tile_q8r16_avx512,
+    AVX512_KERNELS,
     .tile_q4nr16 = csimd_tile_q4nr16_vbmi_avx512,
     .tile_q3nr16 = csimd_tile_q3nr16_vbmi_avx512,
 };
+#undef AVX512_KERNELS
 #endif

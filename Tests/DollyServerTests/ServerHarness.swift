@@ -48,6 +48,14 @@ final class ServerHarness: @unchecked Sendable {
 
     enum Method { case GET, POST, OPTIONS }
 
+    /// Posts a JSON body and returns the response body unread, to consume (or abandon) event by event.
+    func openStream(_ path: String, _ body: [String: Any]) async throws -> HTTPClientResponse.Body.AsyncIterator {
+        var r = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        r.method = .POST
+        r.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        return try await client.execute(r, timeout: .seconds(60)).body.makeAsyncIterator()
+    }
+
     func request(_ method: Method, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
         var r = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         switch method {

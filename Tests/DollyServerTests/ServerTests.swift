@@ -174,12 +174,8 @@ final class ServerTests: XCTestCase {
 
     func testClientThatLeavesMidStreamFreesItsSlot() async throws {
         let s = try await ServerHarness { $0.parallel = 1 }
-        var r = HTTPClientRequest(url: "http://127.0.0.1:\(s.port)/v1/completions")
-        r.method = .POST
-        r.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: [
-            "prompt": "Once upon a time", "max_tokens": 200, "stream": true, "temperature": 1, "seed": 1])))
-        let response = try await s.client.execute(r, timeout: .seconds(60))
-        var iterator = response.body.makeAsyncIterator()
+        var iterator = try await s.openStream("/v1/completions", [
+            "prompt": "Once upon a time", "max_tokens": 200, "stream": true, "temperature": 1, "seed": 1])
         _ = try await iterator.next()  // the first event, then hang up
         try await s.client.shutdown()  // closes the connection mid-stream
         let other = ServerHarnessClient(port: s.port)
@@ -207,12 +203,8 @@ final class ServerTests: XCTestCase {
         }
         // A streamed answer holds the only slot from its first event on (a plain request raced the next
         // one for the slot, and could lose it).
-        var r = HTTPClientRequest(url: "http://127.0.0.1:\(s.port)/v1/completions")
-        r.method = .POST
-        r.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: [
-            "prompt": "Once upon a time", "max_tokens": 240, "stream": true, "seed": 3, "stop": ["zzzz"]])))
-        let response = try await s.client.execute(r, timeout: .seconds(60))
-        var iterator = response.body.makeAsyncIterator()
+        var iterator = try await s.openStream("/v1/completions", [
+            "prompt": "Once upon a time", "max_tokens": 240, "stream": true, "seed": 3, "stop": ["zzzz"]])
         _ = try await iterator.next()
         let busy = try await s.post("/v1/completions", ["prompt": "Hi", "max_tokens": 1])
         while try await iterator.next() != nil {}
@@ -227,12 +219,8 @@ final class ServerTests: XCTestCase {
             $0.shutdownGrace = 0
             $0.parallel = 1
         }
-        var r = HTTPClientRequest(url: "http://127.0.0.1:\(s.port)/v1/completions")
-        r.method = .POST
-        r.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: [
-            "prompt": "Once upon a time", "max_tokens": 240, "stream": true, "seed": 5, "stop": ["zzzz"]])))
-        let response = try await s.client.execute(r, timeout: .seconds(60))
-        var iterator = response.body.makeAsyncIterator()
+        var iterator = try await s.openStream("/v1/completions", [
+            "prompt": "Once upon a time", "max_tokens": 240, "stream": true, "seed": 5, "stop": ["zzzz"]])
         var text = String(buffer: try await iterator.next() ?? ByteBuffer())
         await s.server.shutdown()
         while let chunk = try await iterator.next() { text += String(buffer: chunk) }
