@@ -68,7 +68,7 @@ public struct ConversionSummary: Sendable {
 public struct Converter {
     public var sourceDirectory: String
     public var recipe: QuantizationRecipe
-    /// Per-column importance of every layer matrix's input (`dolly imatrix`), for the Q4 fit.
+    /// Per-column importance of every layer matrix's input (`dolly imatrix`), for the 4- and 3-bit fits.
     public var importance: ImportanceMatrix?
     /// nil: magnitude weighting, times the importance matrix if there is one (on the grid types the best
     /// or nearly so on both measured models: BENCHMARKS.md, "Better bits").
