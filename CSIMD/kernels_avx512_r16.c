@@ -55,15 +55,22 @@ static inline void unpack_q4n(const uint8_t *tile, __m512i w[8]) {
     for (int k = 0; k < 8; k++) w[k] = _mm512_shuffle_epi8(lut, w[k]);
 }
 
+/// Q3NR16's high-bit vector with bit k of each byte moved to bit 2, for each index k (the other bits
+/// are garbage the callers mask off or the lookup ignores).
+static inline void q3n_high_bits(const uint8_t *tile, __m512i hs[8]) {
+    const __m512i h = _mm512_loadu_si512((const void *)(tile + 160));
+    hs[0] = _mm512_slli_epi16(h, 2), hs[1] = _mm512_slli_epi16(h, 1), hs[2] = h;
+    for (int k = 3; k < 8; k++) hs[k] = _mm512_srli_epi16(h, k - 2);
+}
+
 /// Q3NR16: index k = 2 bits from plane k / 4 (at bit 2 (k % 4)) and the high bit from bit k of the last
 /// vector (shifts within 16-bit lanes: bits leaking in from the neighbouring byte are masked off).
 static inline void unpack_q3n(const uint8_t *tile, __m512i w[8]) {
     const __m512i lut = grid_table(q3n_grid);
     const __m512i p0 = _mm512_loadu_si512((const void *)(tile + 32)), p1 = _mm512_loadu_si512((const void *)(tile + 96));
-    const __m512i h = _mm512_loadu_si512((const void *)(tile + 160));
     const __m512i three = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
-    const __m512i hs[8] = {_mm512_slli_epi16(h, 2), _mm512_slli_epi16(h, 1), h, _mm512_srli_epi16(h, 1),
-                           _mm512_srli_epi16(h, 2), _mm512_srli_epi16(h, 3), _mm512_srli_epi16(h, 4), _mm512_srli_epi16(h, 5)};
+    __m512i hs[8];
+    q3n_high_bits(tile, hs);
     for (int k = 0; k < 8; k++) {
         const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(k < 4 ? p0 : p1, 2 * (k % 4)), three);
         w[k] = _mm512_shuffle_epi8(lut, _mm512_or_si512(lo, _mm512_and_si512(hs[k], four)));
@@ -154,9 +161,8 @@ static inline void unpack_q4n_vbmi(const uint8_t *tile, __m512i w[8]) {
 static inline void unpack_q3n_vbmi(const uint8_t *tile, __m512i w[8]) {
     const __m512i lut = grid_table64(q3n_grid, 8), three = _mm512_set1_epi8(3);
     const __m512i p0 = _mm512_loadu_si512((const void *)(tile + 32)), p1 = _mm512_loadu_si512((const void *)(tile + 96));
-    const __m512i h = _mm512_loadu_si512((const void *)(tile + 160));
-    const __m512i hs[8] = {_mm512_slli_epi16(h, 2), _mm512_slli_epi16(h, 1), h, _mm512_srli_epi16(h, 1),
-                           _mm512_srli_epi16(h, 2), _mm512_srli_epi16(h, 3), _mm512_srli_epi16(h, 4), _mm512_srli_epi16(h, 5)};
+    __m512i hs[8];
+    q3n_high_bits(tile, hs);
     for (int k = 0; k < 8; k++) {
         const __m512i lo = _mm512_srli_epi16(k < 4 ? p0 : p1, 2 * (k % 4));
         // (three & lo) | (~three & hs): bits 0-1 from lo, bit 2 (and ignored higher bits) from hs.

@@ -126,15 +126,36 @@ void csimd_q4_quantize_absmax_ref(const float *x, int64_t n, csimd_block_q4 *out
     }
 }
 
-void csimd_q4_dequantize_ref(const csimd_block_q4 *blocks, int64_t n, float *out) {
+/// The 16 values a nibble stands for: Q4's n - 8, Q4N's grid.
+static const int8_t Q4_VALUES[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
+
+/// Blocks of the nibble layout (Q4, Q4N: d, then values 0..15 in the low and 16..31 in the high nibbles).
+static void nibble_dequantize(const csimd_block_q4 *blocks, int64_t n, const int8_t value[16], float *out) {
     for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
         const float d = csimd_f16_to_f32(blocks[b].d);
         float *o = out + b * CSIMD_BLOCK_SIZE;
         for (int j = 0; j < 16; j++) {
-            o[j] = d * (float)((blocks[b].qs[j] & 0x0F) - 8);
-            o[j + 16] = d * (float)((blocks[b].qs[j] >> 4) - 8);
+            o[j] = d * (float)value[blocks[b].qs[j] & 0x0F];
+            o[j + 16] = d * (float)value[blocks[b].qs[j] >> 4];
         }
     }
+}
+
+static float nibble_dot(const csimd_block_q4 *w, const csimd_block_q8a *a, int64_t nb, const int8_t value[16]) {
+    float acc = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < 16; j++) {
+            s += (int32_t)value[w[b].qs[j] & 0x0F] * (int32_t)a[b].qs[j];
+            s += (int32_t)value[w[b].qs[j] >> 4] * (int32_t)a[b].qs[j + 16];
+        }
+        acc += csimd_f16_to_f32(w[b].d) * a[b].d * (float)s;
+    }
+    return acc;
+}
+
+void csimd_q4_dequantize_ref(const csimd_block_q4 *blocks, int64_t n, float *out) {
+    nibble_dequantize(blocks, n, Q4_VALUES, out);
 }
 
 void csimd_q8a_quantize_ref(const float *x, int64_t n, csimd_block_q8a *out) {
@@ -167,16 +188,7 @@ float csimd_dot_q8_q8a_ref(const csimd_block_q8 *w, const csimd_block_q8a *a, in
 }
 
 float csimd_dot_q4_q8a_ref(const csimd_block_q4 *w, const csimd_block_q8a *a, int64_t nb) {
-    float acc = 0.0f;
-    for (int64_t b = 0; b < nb; b++) {
-        int32_t s = 0;
-        for (int j = 0; j < 16; j++) {
-            s += ((int32_t)(w[b].qs[j] & 0x0F) - 8) * (int32_t)a[b].qs[j];
-            s += ((int32_t)(w[b].qs[j] >> 4) - 8) * (int32_t)a[b].qs[j + 16];
-        }
-        acc += csimd_f16_to_f32(w[b].d) * a[b].d * (float)s;
-    }
-    return acc;
+    return nibble_dot(w, a, nb, Q4_VALUES);
 }
 
 // ---- Non-uniform grids (Q4N, Q3N) ----
@@ -184,24 +196,33 @@ float csimd_dot_q4_q8a_ref(const csimd_block_q4 *w, const csimd_block_q8a *a, in
 const int8_t CSIMD_Q4N_GRID[16] = CSIMD_Q4N_GRID_INIT;
 const int8_t CSIMD_Q3N_GRID[8] = CSIMD_Q3N_GRID_INIT;
 
-/// Index of the level nearest v among `levels` ascending levels with midpoints mid[0..levels-2]
-/// (ties go up): a count of midpoints at or below v, branch-free so the block loop vectorizes.
-static inline int grid_nearest(float v, const float *mid, int levels) {
+/// A grid's levels as floats and the midpoints between neighbours, made once per call.
+typedef struct {
+    float level[16], mid[15];
+    int levels;
+} grid_table;
+
+static grid_table grid_table_of(const int8_t *grid, int levels) {
+    grid_table t = {.levels = levels};
+    for (int k = 0; k < levels; k++) t.level[k] = (float)grid[k];
+    for (int k = 0; k + 1 < levels; k++) t.mid[k] = 0.5f * (t.level[k] + t.level[k + 1]);
+    return t;
+}
+
+/// Index of the level nearest v (ties go up): a count of midpoints at or below v, branch-free.
+static inline int grid_nearest(float v, const grid_table *g) {
     int k = 0;
-    for (int m = 0; m < levels - 1; m++) k += v >= mid[m];
+    for (int m = 0; m < g->levels - 1; m++) k += v >= g->mid[m];
     return k;
 }
 
-/// Weighted squared error of block xb at scale d with nearest levels (after the least-squares
-/// refit of the scale, returned in *refit); the indices go to idx.
-static float grid_trial(const float *xb, const float *wb, float d, const float *level, const float *mid, int levels,
-                        uint8_t idx[CSIMD_BLOCK_SIZE], float *refit) {
+/// Weighted squared error of block xb at scale d with nearest levels, after the least-squares refit
+/// of the scale (returned in *refit).
+static float grid_trial(const float *xb, const float *wb, float d, const grid_table *g, float *refit) {
     const float id = 1.0f / d;
     float sxq = 0.0f, sqq = 0.0f, sxx = 0.0f;
     for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
-        const int k = grid_nearest(xb[j] * id, mid, levels);
-        const float x = xb[j], w = wb ? wb[j] : 1.0f, q = level[k];
-        idx[j] = (uint8_t)k;
+        const float x = xb[j], w = wb ? wb[j] : 1.0f, q = g->level[grid_nearest(x * id, g)];
         sxq += w * x * q;
         sqq += w * q * q;
         sxx += w * x * x;
@@ -211,53 +232,49 @@ static float grid_trial(const float *xb, const float *wb, float d, const float *
 }
 
 /// One block to grid indices and a half scale (csimd_q4n_quantize_weighted_ref's search).
-static uint16_t grid_fit_block(const float *xb, const float *wb, const int8_t *grid, int levels,
-                               uint8_t idx[CSIMD_BLOCK_SIZE]) {
-    float level[16], mid[15];
-    for (int k = 0; k < levels; k++) level[k] = (float)grid[k];
-    for (int k = 0; k + 1 < levels; k++) mid[k] = 0.5f * (level[k] + level[k + 1]);
+static uint16_t grid_fit_block(const float *xb, const float *wb, const grid_table *g, uint8_t idx[CSIMD_BLOCK_SIZE]) {
+    const int top = g->levels - 1;
     float amax = 0.0f;
     for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) amax = fmaxf(amax, fabsf(xb[j]));
     if (amax == 0.0f) {
-        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) idx[j] = (uint8_t)grid_nearest(0.0f, mid, levels);
+        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) idx[j] = (uint8_t)grid_nearest(0.0f, g);
         return 0;
     }
     float peak = 0.0f;
     for (int j = 0; j < CSIMD_BLOCK_SIZE; j++)
         if (fabsf(xb[j]) == amax) { peak = xb[j]; break; }
-    float best_err = INFINITY, best_d = peak / level[levels - 1];
-    uint8_t trial_idx[CSIMD_BLOCK_SIZE];
+    float best_err = INFINITY, best_d = peak / g->level[top];
     // The peak near either end: an asymmetric grid fits a block one way or the other (negative scale).
-    const int symmetric = level[0] == -level[levels - 1];  // then both ends give the same trials
+    const int symmetric = g->level[0] == -g->level[top];  // then both ends give the same trials
     for (int end = symmetric; end < 2; end++)
         for (int s = 0; s <= 18; s++) {
-            const float d = peak / ((end ? level[levels - 1] : level[0]) * (0.8f + 0.025f * (float)s));
+            const float d = peak / ((end ? g->level[top] : g->level[0]) * (0.8f + 0.025f * (float)s));
             float refit;
-            const float err = grid_trial(xb, wb, d, level, mid, levels, trial_idx, &refit);
+            const float err = grid_trial(xb, wb, d, g, &refit);
             if (err < best_err) { best_err = err; best_d = refit; }
         }
     // Nearest levels at the stored scale: each weighted term can only shrink.
     const uint16_t dh = csimd_f32_to_f16(best_d);
     const float dr = csimd_f16_to_f32(dh);
     const float id = dr != 0.0f ? 1.0f / dr : 0.0f;
-    for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) idx[j] = (uint8_t)grid_nearest(xb[j] * id, mid, levels);
+    for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) idx[j] = (uint8_t)grid_nearest(xb[j] * id, g);
     return dh;
 }
 
 void csimd_q4n_quantize_weighted_ref(const float *x, const float *weights, int64_t n, csimd_block_q4n *out) {
+    const grid_table g = grid_table_of(CSIMD_Q4N_GRID, 16);
     for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
         uint8_t idx[CSIMD_BLOCK_SIZE];
-        out[b].d = grid_fit_block(x + b * CSIMD_BLOCK_SIZE, weights ? weights + b * CSIMD_BLOCK_SIZE : NULL,
-                                  CSIMD_Q4N_GRID, 16, idx);
+        out[b].d = grid_fit_block(x + b * CSIMD_BLOCK_SIZE, weights ? weights + b * CSIMD_BLOCK_SIZE : NULL, &g, idx);
         for (int j = 0; j < 16; j++) out[b].qs[j] = (uint8_t)(idx[j] | (idx[j + 16] << 4));
     }
 }
 
 void csimd_q3n_quantize_weighted_ref(const float *x, const float *weights, int64_t n, csimd_block_q3n *out) {
+    const grid_table g = grid_table_of(CSIMD_Q3N_GRID, 8);
     for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
         uint8_t idx[CSIMD_BLOCK_SIZE];
-        out[b].d = grid_fit_block(x + b * CSIMD_BLOCK_SIZE, weights ? weights + b * CSIMD_BLOCK_SIZE : NULL,
-                                  CSIMD_Q3N_GRID, 8, idx);
+        out[b].d = grid_fit_block(x + b * CSIMD_BLOCK_SIZE, weights ? weights + b * CSIMD_BLOCK_SIZE : NULL, &g, idx);
         memset(out[b].ql, 0, sizeof out[b].ql);
         memset(out[b].qh, 0, sizeof out[b].qh);
         for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
@@ -268,14 +285,7 @@ void csimd_q3n_quantize_weighted_ref(const float *x, const float *weights, int64
 }
 
 void csimd_q4n_dequantize_ref(const csimd_block_q4n *blocks, int64_t n, float *out) {
-    for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
-        const float d = csimd_f16_to_f32(blocks[b].d);
-        float *o = out + b * CSIMD_BLOCK_SIZE;
-        for (int j = 0; j < 16; j++) {
-            o[j] = d * (float)CSIMD_Q4N_GRID[blocks[b].qs[j] & 0x0F];
-            o[j + 16] = d * (float)CSIMD_Q4N_GRID[blocks[b].qs[j] >> 4];
-        }
-    }
+    nibble_dequantize((const csimd_block_q4 *)blocks, n, CSIMD_Q4N_GRID, out);
 }
 
 void csimd_q3n_dequantize_ref(const csimd_block_q3n *blocks, int64_t n, float *out) {
@@ -287,16 +297,7 @@ void csimd_q3n_dequantize_ref(const csimd_block_q3n *blocks, int64_t n, float *o
 }
 
 float csimd_dot_q4n_q8a_ref(const csimd_block_q4n *w, const csimd_block_q8a *a, int64_t nb) {
-    float acc = 0.0f;
-    for (int64_t b = 0; b < nb; b++) {
-        int32_t s = 0;
-        for (int j = 0; j < 16; j++) {
-            s += (int32_t)CSIMD_Q4N_GRID[w[b].qs[j] & 0x0F] * (int32_t)a[b].qs[j];
-            s += (int32_t)CSIMD_Q4N_GRID[w[b].qs[j] >> 4] * (int32_t)a[b].qs[j + 16];
-        }
-        acc += csimd_f16_to_f32(w[b].d) * a[b].d * (float)s;
-    }
-    return acc;
+    return nibble_dot((const csimd_block_q4 *)w, a, nb, CSIMD_Q4N_GRID);
 }
 
 float csimd_dot_q3n_q8a_ref(const csimd_block_q3n *w, const csimd_block_q8a *a, int64_t nb) {

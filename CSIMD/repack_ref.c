@@ -46,17 +46,23 @@ static inline float tile_scale(const uint8_t *tile, int r) {
     return csimd_f16_to_f32(d);
 }
 
-void csimd_q4r16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out) {
+/// Row r of a group in the Q4R16 nibble layout (Q4R16, Q4NR16), each nibble standing for value[nibble].
+static void nibble_r16_row_dequantize(const uint8_t *group, int64_t nb, int r, const int8_t value[16], float *out) {
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *tile = group + b * CSIMD_Q4R16_TILE;
         const float d = tile_scale(tile, r);
         for (int j = 0; j < 4; j++)
             for (int i = 0; i < 4; i++) {
                 const uint8_t v = tile[32 + 64 * j + 4 * r + i];
-                out[b * 32 + 8 * j + i] = d * (float)((v & 0x0F) - 8);
-                out[b * 32 + 8 * j + 4 + i] = d * (float)((v >> 4) - 8);
+                out[b * 32 + 8 * j + i] = d * (float)value[v & 0x0F];
+                out[b * 32 + 8 * j + 4 + i] = d * (float)value[v >> 4];
             }
     }
+}
+
+void csimd_q4r16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out) {
+    static const int8_t q4_values[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
+    nibble_r16_row_dequantize(group, nb, r, q4_values, out);
 }
 
 void csimd_q8r16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out) {
@@ -98,16 +104,7 @@ static inline int q3nr16_index(const uint8_t *tile, int r, int k, int i) {
 }
 
 void csimd_q4nr16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out) {
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *tile = group + b * CSIMD_Q4NR16_TILE;
-        const float d = tile_scale(tile, r);
-        for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 4; i++) {
-                const uint8_t v = tile[32 + 64 * j + 4 * r + i];
-                out[b * 32 + 8 * j + i] = d * (float)CSIMD_Q4N_GRID[v & 0x0F];
-                out[b * 32 + 8 * j + 4 + i] = d * (float)CSIMD_Q4N_GRID[v >> 4];
-            }
-    }
+    nibble_r16_row_dequantize(group, nb, r, CSIMD_Q4N_GRID, out);
 }
 
 void csimd_q3nr16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out) {
