@@ -65,22 +65,25 @@ static inline void FN(r16_unpack_q4n)(const uint8_t *tile, __m256i w[2][8]) {
         for (int k = 0; k < 8; k++) w[h][k] = _mm256_shuffle_epi8(lut, w[h][k]);
 }
 
-/// Q3NR16 (csimd_blocks.h): 2 index bits from plane k / 4, the high bit from bit k of the last vector;
-/// 16-bit shifts, with the bits from the neighbouring byte masked off.
+/// Q3NR16 (csimd_blocks.h): n_0..n_5 one shift and mask from A, B, C; n_6 and n_7 merge two fields.
+/// 16-bit shifts: the bits from the neighbouring byte are masked off.
 static inline void FN(r16_unpack_q3n)(const uint8_t *tile, __m256i w[2][8]) {
     static const int8_t grid[16] = CSIMD_Q3N_GRID_INIT;
-    const __m256i lut = FN(r16_grid_table)(grid), three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+    const __m256i lut = FN(r16_grid_table)(grid), seven = _mm256_set1_epi8(7);
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     for (int h = 0; h < 2; h++) {
-        const __m256i p0 = _mm256_loadu_si256((const __m256i *)(tile + 32 + 32 * h));
-        const __m256i p1 = _mm256_loadu_si256((const __m256i *)(tile + 96 + 32 * h));
-        const __m256i hb = _mm256_loadu_si256((const __m256i *)(tile + 160 + 32 * h));
-        const __m256i hs[8] = {_mm256_slli_epi16(hb, 2), _mm256_slli_epi16(hb, 1), hb, _mm256_srli_epi16(hb, 1),
-                               _mm256_srli_epi16(hb, 2), _mm256_srli_epi16(hb, 3), _mm256_srli_epi16(hb, 4),
-                               _mm256_srli_epi16(hb, 5)};
-        for (int k = 0; k < 8; k++) {
-            const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(k < 4 ? p0 : p1, 2 * (k % 4)), three);
-            w[h][k] = _mm256_shuffle_epi8(lut, _mm256_or_si256(lo, _mm256_and_si256(hs[k], four)));
-        }
+        const __m256i A = _mm256_loadu_si256((const __m256i *)(tile + 32 + 32 * h));
+        const __m256i B = _mm256_loadu_si256((const __m256i *)(tile + 96 + 32 * h));
+        const __m256i C = _mm256_loadu_si256((const __m256i *)(tile + 160 + 32 * h));
+        const __m256i n[8] = {
+            _mm256_and_si256(A, seven), _mm256_and_si256(_mm256_srli_epi16(A, 3), seven),
+            _mm256_and_si256(B, seven), _mm256_and_si256(_mm256_srli_epi16(B, 3), seven),
+            _mm256_and_si256(C, seven), _mm256_and_si256(_mm256_srli_epi16(C, 3), seven),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(A, 6), three),
+                            _mm256_and_si256(_mm256_srli_epi16(B, 4), _mm256_set1_epi8(4))),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(B, 7), one),
+                            _mm256_and_si256(_mm256_srli_epi16(C, 5), _mm256_set1_epi8(6)))};
+        for (int k = 0; k < 8; k++) w[h][k] = _mm256_shuffle_epi8(lut, n[k]);
     }
 }
 

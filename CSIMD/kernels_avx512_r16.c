@@ -55,26 +55,25 @@ static inline void unpack_q4n(const uint8_t *tile, __m512i w[8]) {
     for (int k = 0; k < 8; k++) w[k] = _mm512_shuffle_epi8(lut, w[k]);
 }
 
-/// Q3NR16's high-bit vector with bit k of each byte moved to bit 2, for each index k (the other bits
-/// are garbage the callers mask off or the lookup ignores).
-static inline void q3n_high_bits(const uint8_t *tile, __m512i hs[8]) {
-    const __m512i h = _mm512_loadu_si512((const void *)(tile + 160));
-    hs[0] = _mm512_slli_epi16(h, 2), hs[1] = _mm512_slli_epi16(h, 1), hs[2] = h;
-    for (int k = 3; k < 8; k++) hs[k] = _mm512_srli_epi16(h, k - 2);
+/// Q3NR16 (csimd_blocks.h) as lookup indices whose bits above 2 are garbage: n_0..n_5 one 16-bit shift
+/// from A, B, C (the neighbouring byte's bits land above bit 2); n_6 and n_7 merge two fields with one
+/// vpternlogd each (bits where the mask is set from the first, the rest from the second).
+static inline void q3n_indices(const uint8_t *tile, __m512i n[8]) {
+    const __m512i A = _mm512_loadu_si512((const void *)(tile + 32)), B = _mm512_loadu_si512((const void *)(tile + 96)),
+                  C = _mm512_loadu_si512((const void *)(tile + 160));
+    n[0] = A, n[1] = _mm512_srli_epi16(A, 3);
+    n[2] = B, n[3] = _mm512_srli_epi16(B, 3);
+    n[4] = C, n[5] = _mm512_srli_epi16(C, 3);
+    n[6] = _mm512_ternarylogic_epi32(_mm512_set1_epi8(3), _mm512_srli_epi16(A, 6), _mm512_srli_epi16(B, 4), 0xCA);
+    n[7] = _mm512_ternarylogic_epi32(_mm512_set1_epi8(1), _mm512_srli_epi16(B, 7), _mm512_srli_epi16(C, 5), 0xCA);
 }
 
-/// Q3NR16: index k = 2 bits from plane k / 4 (at bit 2 (k % 4)) and the high bit from bit k of the last
-/// vector (shifts within 16-bit lanes: bits leaking in from the neighbouring byte are masked off).
+/// Q3NR16 by vpshufb: indices cut to their 3 bits (a set bit 7 would read zero).
 static inline void unpack_q3n(const uint8_t *tile, __m512i w[8]) {
-    const __m512i lut = grid_table(q3n_grid);
-    const __m512i p0 = _mm512_loadu_si512((const void *)(tile + 32)), p1 = _mm512_loadu_si512((const void *)(tile + 96));
-    const __m512i three = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
-    __m512i hs[8];
-    q3n_high_bits(tile, hs);
-    for (int k = 0; k < 8; k++) {
-        const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(k < 4 ? p0 : p1, 2 * (k % 4)), three);
-        w[k] = _mm512_shuffle_epi8(lut, _mm512_or_si512(lo, _mm512_and_si512(hs[k], four)));
-    }
+    const __m512i lut = grid_table(q3n_grid), seven = _mm512_set1_epi8(7);
+    __m512i n[8];
+    q3n_indices(tile, n);
+    for (int k = 0; k < 8; k++) w[k] = _mm512_shuffle_epi8(lut, _mm512_and_si512(n[k], seven));
 }
 
 static inline void unpack_q8(const uint8_t *tile, __m512i w[8]) {
@@ -139,8 +138,8 @@ CSIMD_TARGET_END
 // vpermb looks up 64 bytes by the low 6 bits of each index byte. With the grid repeated across the
 // table, index bits above the grid's own are don't-cares, so the masking that vpshufb needs goes away:
 // Q4N: a byte itself indexes its low nibble's value, the byte shifted right by 4 its high nibble's
-// (16-bit shift: the neighbour's bits land in bits 4-7, ignored). Q3N: one vpternlogd merges the 2 low
-// bits and the high bit (placed at bit 2) into an index whose upper bits are ignored likewise.
+// (16-bit shift: the neighbour's bits land in bits 4-7, ignored). Q3N's indices (q3n_indices) need no
+// masking either.
 CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX512_VBMI)
 
 /// The grid (+ 64) repeated over all 64 bytes: Q4N's 16 values 4 times, Q3N's 8 values 8 times.
@@ -159,15 +158,10 @@ static inline void unpack_q4n_vbmi(const uint8_t *tile, __m512i w[8]) {
 }
 
 static inline void unpack_q3n_vbmi(const uint8_t *tile, __m512i w[8]) {
-    const __m512i lut = grid_table64(q3n_grid, 8), three = _mm512_set1_epi8(3);
-    const __m512i p0 = _mm512_loadu_si512((const void *)(tile + 32)), p1 = _mm512_loadu_si512((const void *)(tile + 96));
-    __m512i hs[8];
-    q3n_high_bits(tile, hs);
-    for (int k = 0; k < 8; k++) {
-        const __m512i lo = _mm512_srli_epi16(k < 4 ? p0 : p1, 2 * (k % 4));
-        // (three & lo) | (~three & hs): bits 0-1 from lo, bit 2 (and ignored higher bits) from hs.
-        w[k] = _mm512_permutexvar_epi8(_mm512_ternarylogic_epi32(three, lo, hs[k], 0xCA), lut);
-    }
+    const __m512i lut = grid_table64(q3n_grid, 8);
+    __m512i n[8];
+    q3n_indices(tile, n);
+    for (int k = 0; k < 8; k++) w[k] = _mm512_permutexvar_epi8(n[k], lut);
 }
 
 DEFINE_TILE(q4nr16_vbmi, CSIMD_Q4NR16_TILE, 64, unpack_q4n_vbmi)

@@ -45,25 +45,19 @@ INLINE void unpack_q4n(const uint8_t *tile, int q, int8x16_t w[8]) {
     }
 }
 
-/// Q3NR16 (csimd_blocks.h): 2 index bits from plane k / 4, the high bit from bit k of the last vector.
+/// Q3NR16 (csimd_blocks.h): n_0..n_5 one shift and mask from A, B, C; n_6 and n_7 merge two fields
+/// (byte shifts bring in zeros, so the top fields need no mask).
 INLINE void unpack_q3n(const uint8_t *tile, int q, int8x16_t w[8]) {
     static const int8_t grid[16] = CSIMD_Q3N_GRID_INIT;
     const int8x16_t lut = vld1q_s8(grid);
-    const uint8x16_t p0 = vld1q_u8(tile + 32 + 16 * q), p1 = vld1q_u8(tile + 96 + 16 * q);
-    const uint8x16_t h = vld1q_u8(tile + 160 + 16 * q), three = vdupq_n_u8(3), four = vdupq_n_u8(4);
-    const uint8x16_t hs[8] = {vshlq_n_u8(h, 2), vshlq_n_u8(h, 1), h, vshrq_n_u8(h, 1),
-                              vshrq_n_u8(h, 2), vshrq_n_u8(h, 3), vshrq_n_u8(h, 4), vshrq_n_u8(h, 5)};
-    for (int k = 0; k < 8; k++) {
-        const uint8x16_t p = k < 4 ? p0 : p1;
-        uint8x16_t lo;
-        switch (k % 4) {  // shift counts must be constants
-        case 0: lo = p; break;
-        case 1: lo = vshrq_n_u8(p, 2); break;
-        case 2: lo = vshrq_n_u8(p, 4); break;
-        default: lo = vshrq_n_u8(p, 6); break;
-        }
-        w[k] = vqtbl1q_s8(lut, vorrq_u8(vandq_u8(lo, three), vandq_u8(hs[k], four)));
-    }
+    const uint8x16_t A = vld1q_u8(tile + 32 + 16 * q), B = vld1q_u8(tile + 96 + 16 * q), C = vld1q_u8(tile + 160 + 16 * q);
+    const uint8x16_t seven = vdupq_n_u8(7);
+    const uint8x16_t n[8] = {vandq_u8(A, seven), vandq_u8(vshrq_n_u8(A, 3), seven),
+                             vandq_u8(B, seven), vandq_u8(vshrq_n_u8(B, 3), seven),
+                             vandq_u8(C, seven), vandq_u8(vshrq_n_u8(C, 3), seven),
+                             vorrq_u8(vshrq_n_u8(A, 6), vandq_u8(vshrq_n_u8(B, 4), vdupq_n_u8(4))),
+                             vorrq_u8(vshrq_n_u8(B, 7), vandq_u8(vshrq_n_u8(C, 5), vdupq_n_u8(6)))};
+    for (int k = 0; k < 8; k++) w[k] = vqtbl1q_s8(lut, n[k]);
 }
 
 INLINE void unpack_q8(const uint8_t *tile, int q, int8x16_t w[8]) {

@@ -80,6 +80,16 @@ void csimd_q4nr16_pack(const csimd_block_q4n *const rows[16], int64_t nb, uint8_
     csimd_q4r16_pack((const csimd_block_q4 *const *)rows, nb, group);
 }
 
+/// Where index n_k (k < 8) of a Q3NR16 tile position lives: as (plane, shift, width) fields, the second
+/// field (if any) holding its upper bits (csimd_blocks.h).
+typedef struct {
+    uint8_t plane, shift, bits, plane2, shift2;
+} q3nr16_field;
+static const q3nr16_field Q3NR16_FIELDS[8] = {
+    {0, 0, 3, 0, 0}, {0, 3, 3, 0, 0}, {1, 0, 3, 0, 0}, {1, 3, 3, 0, 0},
+    {2, 0, 3, 0, 0}, {2, 3, 3, 0, 0}, {0, 6, 2, 1, 6}, {1, 7, 1, 2, 6},
+};
+
 void csimd_q3nr16_pack(const csimd_block_q3n *const rows[16], int64_t nb, uint8_t *group) {
     for (int64_t b = 0; b < nb; b++) {
         uint8_t *tile = group + b * CSIMD_Q3NR16_TILE;
@@ -91,8 +101,9 @@ void csimd_q3nr16_pack(const csimd_block_q3n *const rows[16], int64_t nb, uint8_
             for (int k = 0; k < 8; k++)
                 for (int i = 0; i < 4; i++) {
                     const int n = csimd_q3n_index(blk, 4 * k + i);
-                    tile[32 + 64 * (k / 4) + 4 * r + i] |= (uint8_t)((n & 3) << (2 * (k % 4)));
-                    tile[160 + 4 * r + i] |= (uint8_t)((n >> 2) << k);
+                    const q3nr16_field f = Q3NR16_FIELDS[k];
+                    tile[32 + 64 * f.plane + 4 * r + i] |= (uint8_t)((n & ((1 << f.bits) - 1)) << f.shift);
+                    if (f.bits < 3) tile[32 + 64 * f.plane2 + 4 * r + i] |= (uint8_t)((n >> f.bits) << f.shift2);
                 }
         }
     }
@@ -100,7 +111,10 @@ void csimd_q3nr16_pack(const csimd_block_q3n *const rows[16], int64_t nb, uint8_
 
 /// Grid index of weight 4k + i of row r in a Q3NR16 tile.
 static inline int q3nr16_index(const uint8_t *tile, int r, int k, int i) {
-    return ((tile[32 + 64 * (k / 4) + 4 * r + i] >> (2 * (k % 4))) & 3) | (((tile[160 + 4 * r + i] >> k) & 1) << 2);
+    const q3nr16_field f = Q3NR16_FIELDS[k];
+    int n = (tile[32 + 64 * f.plane + 4 * r + i] >> f.shift) & ((1 << f.bits) - 1);
+    if (f.bits < 3) n |= ((tile[32 + 64 * f.plane2 + 4 * r + i] >> f.shift2) << f.bits) & 7;
+    return n;
 }
 
 void csimd_q4nr16_row_dequantize(const uint8_t *group, int64_t nb, int r, float *out) {

@@ -85,9 +85,12 @@ _Static_assert(sizeof(csimd_block_q3n) == 14, "Q3N block is 14 bytes");
 //         the nibble n[r][8j + i] in its low half and n[r][8j + 4 + i] in its high half;
 //   Q8R16 (544 bytes/tile): 8 vectors k of 64 bytes; byte 32 + 64k + 4r + i = q[r][4k + i] + 128.
 //   Q4NR16 (288 bytes/tile): the Q4R16 arrangement of Q4N grid indices;
-//   Q3NR16 (224 bytes/tile): 2 vectors p of 64 bytes, byte 32 + 64p + 4r + i holds, in bits 2m..2m+1
-//         (m < 4), the low 2 bits of n[r][4(4p + m) + i]; then 1 vector, byte 160 + 4r + i holds in
-//         bit k (k < 8) the high bit of n[r][4k + i].
+//   Q3NR16 (224 bytes/tile, format 1.2): 3 vectors A, B, C of 64 bytes at 32, 96, 160; with
+//         n_k = n[r][4k + i], byte 4r + i of A holds n_0 in bits 0-2, n_1 in bits 3-5 and bits 0-1 of
+//         n_6 in bits 6-7; of B: n_2, n_3, bit 2 of n_6 (bit 6), bit 0 of n_7 (bit 7); of C: n_4, n_5,
+//         bits 1-2 of n_7 (bits 6-7). Six indices are one shift away and two merge two fields, so a
+//         byte lookup that ignores index bits above 2 (vpermb on a table repeated 8 times) decodes a
+//         tile in 20 operations (format 1.1's 2-bit planes plus a high-bit vector took about 30).
 // So each 64-byte vector (Q3NR16: each index vector k, after unpacking) feeds one 16-lane integer dot
 // step (lane r: row r's 4 consecutive weights against the same 4 activations), and a tile yields 16
 // whole block dots at once. Values are those of the plain blocks: w = d * (n - 8), w = d * q,

@@ -34,7 +34,7 @@ final class FormatTests: XCTestCase {
         XCTAssertEqual(file.metadata.quantization.recipe, "q4")
         XCTAssertEqual(try file.entry("layers.0.attention.qkv.weight").type, .q4nr16)
         XCTAssertEqual(file.header.minor, 1, "the grid types are format 1.1")
-        for (recipe, type, minor) in [(QuantizationRecipe.q3, TensorType.q3nr16, 1), (.q4Uniform, .q4r16, 0), (.q8, .q8r16, 0)] {
+        for (recipe, type, minor) in [(QuantizationRecipe.q3, TensorType.q3nr16, 2), (.q4Uniform, .q4r16, 0), (.q8, .q8r16, 0)] {
             let f = try DollyFile(path: Self.converted[recipe]!)
             XCTAssertEqual(try f.entry("layers.0.mlp.up.weight").type, type, recipe.rawValue)
             XCTAssertEqual(f.header.minor, minor, "\(recipe.rawValue): a file with 1.0 types only stays readable by 1.0 readers")
@@ -42,6 +42,20 @@ final class FormatTests: XCTestCase {
         XCTAssertEqual(try file.entry("embed_in").type, .q8)
         XCTAssertEqual(try file.entry("embed_out").type, .q8r16)
         XCTAssertNoThrow(try file.verify())
+    }
+
+    func testQ3FileOfFormat11IsRefused() throws {
+        // 1.2 replaced q3nr16's tile layout: a 1.1 file's q3 tensors would decode to other weights.
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.converted[.q3]!)))
+        var header = try bytes.withUnsafeBytes { try FileHeader.decode($0, path: "q3") }
+        header.minor = 1
+        bytes.replaceSubrange(0..<FileHeader.size, with: header.encoded())
+        let path = NSTemporaryDirectory() + "q3-format-1.1-\(getpid()).dolly"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertThrowsError(try DollyFile(path: path)) { error in
+            XCTAssertTrue("\(error.localizedDescription)".contains("convert the model again"), error.localizedDescription)
+        }
     }
 
     func testF16FileMatchesHuggingFaceWeightsExactly() throws {

@@ -19,7 +19,7 @@ MAGIC = b"DOLLYFMT"
 MAJOR = 1
 BLOCK = 32
 UNIT_BYTES = {"q8": 34, "q4": 18, "q8r16": 544, "q4r16": 288, "q4nr16": 288, "q3nr16": 224}  # per block / per 16-row tile
-# The grid types' level tables (section 5, version 1.1).
+# The grid types' level tables (section 5, versions 1.1 and 1.2).
 G4 = np.array([-63, -51, -41, -32, -24, -17, -10, -3, 3, 10, 17, 24, 32, 41, 51, 63], np.float32)
 G3 = np.array([-52, -33, -18, -4, 9, 23, 40, 63], np.float32)
 ELEMENT = {"f32": np.dtype("<f4"), "f16": np.dtype("<f2"), "bf16": np.dtype("<u2"), "u8": np.dtype("u1")}
@@ -56,6 +56,8 @@ class DollyFile:
         self.data_length = data_len
         self.tensors = {t["name"]: t for t in self.metadata["tensors"]}
         for t in self.tensors.values():
+            if t["type"] == "q3nr16" and minor < 2:
+                raise FormatError(f"{path}: q3nr16 in format 1.1's tile layout, which 1.2 replaced: convert again")
             if t["offset"] % 64 or t["offset"] + t["bytes"] > data_len or t["bytes"] != expected_bytes(t):
                 raise FormatError(f"{path}: tensor {t['name']} has a bad offset or size")
 
@@ -104,12 +106,9 @@ class DollyFile:
             vals = np.stack([lo, hi], axis=4)                                 # (.., j, row, lo/hi, i)
             vals = vals.transpose(0, 3, 1, 2, 4, 5).reshape(groups, 16, nb, 32)
         elif kind == "q3nr16":
-            p = body[:, :, :128].reshape(groups, nb, 2, 1, 16, 4)             # (.., plane p, -, row, i)
-            h = body[:, :, 128:].reshape(groups, nb, 1, 16, 4)                # (.., -, row, i)
-            m = np.arange(4).reshape(1, 1, 1, 4, 1, 1)
-            low = ((p >> (2 * m)) & 3).reshape(groups, nb, 8, 16, 4)          # k = 4p + m
-            k = np.arange(8).reshape(1, 1, 8, 1, 1)
-            n = low | (((h >> k) & 1) << 2)                                   # (.., k, row, i): weight 4k+i
+            A, B, C = (body[:, :, 64 * v:64 * v + 64].reshape(groups, nb, 16, 4) for v in range(3))  # (.., row, i)
+            n = np.stack([A & 7, A >> 3 & 7, B & 7, B >> 3 & 7, C & 7, C >> 3 & 7,
+                          A >> 6 | (B >> 6 & 1) << 2, B >> 7 | (C >> 6) << 1], axis=2)  # (.., k, row, i): weight 4k+i
             vals = G3[n].transpose(0, 3, 1, 2, 4).reshape(groups, 16, nb, 32)
         else:
             v = body.reshape(groups, nb, 8, 16, 4).astype(np.int32) - 128    # (.., k, row, i): value 4k+i

@@ -5,7 +5,7 @@ import Foundation
 public enum QuantizationRecipe: String, CaseIterable, Sendable {
     /// 4.5 bits per layer weight on the non-uniform 4-bit grid (format 1.1).
     case q4
-    /// 3.5 bits per layer weight on the non-uniform 3-bit grid (format 1.1).
+    /// 3.5 bits per layer weight on the non-uniform 3-bit grid (format 1.2).
     case q3
     /// 4.5 bits per layer weight on the uniform levels -8..7: format 1.0's q4, which every dolly reads.
     case q4Uniform = "q4-uniform"

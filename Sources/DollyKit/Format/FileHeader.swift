@@ -5,7 +5,7 @@ public struct FileHeader: Equatable, Sendable {
     public static let magic: [UInt8] = Array("DOLLYFMT".utf8)
     public static let size = 64
     public static let currentMajor = 1
-    public static let currentMinor = 1
+    public static let currentMinor = 2
     public static let dataAlignment = 4096
     public static let tensorAlignment = 64
 

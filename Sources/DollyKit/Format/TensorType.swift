@@ -26,7 +26,13 @@ public enum TensorType: String, Codable, Sendable, CaseIterable {
     public var isInterleaved: Bool { self == .q8r16 || self == .q4r16 || self == .q4nr16 || self == .q3nr16 }
 
     /// The format minor version that introduced the type (FORMAT.md section 2): a file using it says so.
-    public var formatMinor: Int { self == .q4nr16 || self == .q3nr16 ? 1 : 0 }
+    public var formatMinor: Int {
+        switch self {
+        case .q4nr16: return 1
+        case .q3nr16: return 2  // 1.2 replaced 1.1's q3nr16 tile layout
+        default: return 0
+        }
+    }
 
     /// Rows in one storage unit: 16 for interleaved types, else 1.
     public var rowsPerUnit: Int { isInterleaved ? 16 : 1 }
