@@ -24,9 +24,14 @@ dense, dense_h_to_4h, dense_4h_to_h):
   q4n2gC, q3n2gC    per block the better of the grid and the grid shifted by C (one more bit)
   q4npN, q3npN      the grid fit of weights perturbed by 0.2% noise (seed N): how much KL moves
                     when only the rounding of near-ties changes
+  gptq-q4n, gptq-q3n  the same blocks fitted column by column with the error of each column spread over
+                    the columns not yet quantized, through the inverse of the layer input's covariance
+                    H = sum x x^T over the calibration text (--calib; GPTQ, Frantar et al. 2022): each
+                    block's scale is fitted when the fit reaches it, on the weights as updated so far;
+                    gptq-q4n/B keeps only H's diagonal blocks of B columns
 
     tools/.venv/bin/python tools/analysis/block_scheme_sim.py --model HF_DIR --eval Tests/Fixtures/heldout.txt \\
-        --work /tmp/sim q4n q4ns16b6 "dense=q4n,q3n"
+        --work /tmp/sim [--calib calib.txt] q4n q4ns16b6 "dense=q4n,q3n" gptq-q4n
 """
 import argparse, os, shutil, subprocess, sys
 from pathlib import Path
@@ -162,6 +167,56 @@ def quantize(scheme, W, wt):
     raise SystemExit(f"unknown scheme {scheme}")
 
 
+def input_covariances(model, calib, ctx):
+    """H = sum over calibration tokens of x x^T for the input x of every layer matrix (float64)."""
+    from transformers import AutoTokenizer, GPTNeoXForCausalLM
+    net = GPTNeoXForCausalLM.from_pretrained(model, torch_dtype=torch.float32).eval()
+    ids = AutoTokenizer.from_pretrained(model)(open(calib, encoding="utf-8").read(), return_tensors="pt").input_ids[0]
+    H = {}
+
+    def hook(name):
+        def record(_module, inputs, _output):
+            x = inputs[0].reshape(-1, inputs[0].shape[-1]).double()
+            H[name] = H.get(name, 0) + x.T @ x
+        return record
+    for name, m in net.named_modules():
+        if isinstance(m, torch.nn.Linear) and ".layers." in f".{name}":
+            m.register_forward_hook(hook(name + ".weight"))
+    with torch.no_grad():
+        for i in range(0, len(ids) - ctx + 1, ctx):
+            net(ids[i:i + ctx][None])
+    return H
+
+
+def gptq(W, H, grid, damp=0.01, band=None):
+    """Columns in order; each column's rounding error, divided by the pivot of the upper Cholesky
+    factor U of H^-1, is subtracted from the later columns along U's row (GPTQ's update). With band,
+    H is cut to its diagonal blocks of that many columns (what a converter with less memory would keep)."""
+    W = torch.from_numpy(W).double()
+    cols = W.shape[1]
+    H = H.clone()
+    if band:
+        keep = torch.arange(cols) // band
+        H = torch.where(keep[:, None] == keep[None, :], H, torch.zeros_like(H))
+    dead = torch.diag(H) == 0
+    H[dead, dead] = 1
+    W[:, dead] = 0
+    H += damp * torch.mean(torch.diag(H)) * torch.eye(cols, dtype=H.dtype)
+    U = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)
+    Q = torch.zeros_like(W)
+    mids = (grid[1:] + grid[:-1]) / 2
+    for g in range(0, cols, 32):
+        block = W[:, g:g + 32].float().numpy()
+        d, _ = grid_fit(block, np.ones_like(block), grid)
+        d = torch.from_numpy(d.astype(np.float64))
+        for j in range(g, g + 32):
+            v = torch.where(d != 0, W[:, j] / d, torch.zeros_like(d)).numpy()
+            Q[:, j] = d * torch.from_numpy(grid[np.searchsorted(mids, v, side="right")].astype(np.float64))
+            err = (W[:, j] - Q[:, j]) / U[j, j]
+            W[:, j + 1:] -= err[:, None] * U[j, j + 1:][None, :]
+    return Q.float().numpy()
+
+
 def scheme_for(spec, role):
     parts = spec.split(",")
     for p in parts:
@@ -170,7 +225,7 @@ def scheme_for(spec, role):
     return next(p for p in parts if "=" not in p)
 
 
-def simulate(spec, model, out):
+def simulate(spec, model, out, covariances=None):
     state = torch.load(os.path.join(model, "pytorch_model.bin"), map_location="cpu")
     result, err, norm = {}, 0.0, 0.0
     for name, t in state.items():
@@ -180,7 +235,14 @@ def simulate(spec, model, out):
         W = t.float().numpy()
         if name.endswith(MATRICES):
             role = next(m for m in MATRICES if name.endswith(m)).split(".")[1]
-            R = quantize(scheme_for(spec, role), W, magnitude_weights(W))
+            scheme = scheme_for(spec, role)
+            if scheme.startswith("gptq-"):
+                if covariances is None:
+                    raise SystemExit("gptq schemes need --calib")
+                kind, _, band = scheme.partition("/")
+                R = gptq(W, covariances[name], G4 if kind == "gptq-q4n" else G3, band=int(band) if band else None)
+            else:
+                R = quantize(scheme, W, magnitude_weights(W))
             err, norm = err + ((W - R) ** 2).sum(), norm + (W * W).sum()
             W = R
         elif name.endswith(("embed_in.weight", "embed_out.weight")):
@@ -201,12 +263,17 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--dolly", default=os.path.join(ROOT, ".build/release/dolly"))
     ap.add_argument("--ctx", type=int, default=256)
+    ap.add_argument("--calib", help="calibration text for the gptq schemes (never the evaluation text)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep each simulated checkpoint (WORK/SCHEME), e.g. to convert it with --quant q4 for a real file")
     ap.add_argument("schemes", nargs="+")
     a = ap.parse_args()
+    torch.set_num_threads(2)
+    covariances = input_covariances(a.model, a.calib, a.ctx) if a.calib else None
     print("| scheme | relative RMS error | mean KL | top-1 agreement |\n|---|---:|---:|---:|", flush=True)
     for spec in a.schemes:
-        folder = Path(a.work) / spec.replace(",", "_").replace("=", "-")
-        rms = simulate(spec, a.model, folder)
+        folder = Path(a.work) / spec.replace(",", "_").replace("=", "-").replace("/", "@")
+        rms = simulate(spec, a.model, folder, covariances)
         dolly = f"{folder}.dolly"
         subprocess.run([a.dolly, "convert", folder, "-o", dolly, "--quant", "f16"], check=True, capture_output=True)
         out = subprocess.run([a.dolly, "perplexity", "--model", dolly, a.eval, "--context", str(a.ctx),
@@ -215,7 +282,8 @@ def main():
         kl = next(l for l in out.stdout.splitlines() if l.startswith("KL divergence")).split()[3]
         top = next(l for l in out.stdout.splitlines() if l.startswith("top-1")).split()[2]
         print(f"| {spec} | {rms:.5f} | {kl} | {top} |", flush=True)
-        shutil.rmtree(folder)
+        if not a.keep:
+            shutil.rmtree(folder)
         os.remove(dolly)
 
 
