@@ -224,8 +224,8 @@ static inline int grid_nearest(float v, const grid_table *g) {
 /// of the scale (returned in *refit); sxx is the block's sum of w x^2.
 /// The nearest level is summed from the steps of the midpoints at or below v rather than looked up
 /// (the levels are integers, so the sum is exact), one midpoint at a time over the whole block, and the
-/// sums run in eight lanes: every loop is a vector loop. The grid fit of the yardstick model's layer
-/// matrices took 0.31 s instead of 0.55 s (q4) and 0.44 s instead of 0.93 s (q3).
+/// sums run in eight lanes: every loop is a vector loop (3b-shaped q4 conversion 96.7 -> 54.4 s,
+/// BENCHMARKS.md "Better bits").
 static float grid_trial(const float *xb, const float *wb, float sxx, float d, const grid_table *g, float *refit) {
     const float id = 1.0f / d;
     float q[CSIMD_BLOCK_SIZE];

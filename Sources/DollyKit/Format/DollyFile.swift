@@ -42,7 +42,7 @@ public final class DollyFile: TensorSource, @unchecked Sendable {
             guard let expected = t.type.byteCount(shape: t.shape), expected == t.bytes else {
                 throw FormatError.badTensor(path: path, tensor: t.name, reason: "\(t.bytes) bytes do not fit type \(t.type.rawValue) and shape \(t.shape)")
             }
-            guard t.type.formatMinor != 2 || header.minor >= 2 else {
+            guard t.type != .q3nr16 || header.minor >= 2 else {  // 1.2 replaced 1.1's q3nr16 tiles
                 throw FormatError.badTensor(path: path, tensor: t.name, reason: "q3nr16 in format 1.1's tile layout, which 1.2 replaced: convert the model again")
             }
             guard t.offset >= 0, t.offset % FileHeader.tensorAlignment == 0, t.offset <= header.dataLength,
