@@ -54,10 +54,7 @@ final class InterleavedKernelTests: XCTestCase {
     }
 
     func testEveryPathMatchesTheReference() throws {
-        let best = String(cString: csimd_kernel_name())
-        defer { _ = csimd_kernel_force(best) }
-        for path in ["scalar", "avx2", "avx2-vnni", "avx512-vnni", "avx512-vbmi", "neon", "neon-dotprod"] where csimd_kernel_supported(path) == 1 {
-            XCTAssertEqual(csimd_kernel_force(path), 0)
+        forEachKernelPath { path in
             for type in [CSIMD_TYPE_Q4R16, CSIMD_TYPE_Q8R16] {
                 for (rows, cols) in [(1, 32), (16, 64), (37, 96), (50, 160)] {
                     let w = makeMatrix(rows: rows, cols: cols, type: type)

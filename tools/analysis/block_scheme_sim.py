@@ -41,9 +41,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # tools/
 from toolpaths import ROOT  # noqa: E402
+from dolly_file import G3, G4  # noqa: E402  (the grid levels, as docs/FORMAT.md section 5 gives them)
 
-G4 = np.array([-63, -51, -41, -32, -24, -17, -10, -3, 3, 10, 17, 24, 32, 41, 51, 63], np.float32)  # FORMAT.md 5
-G3 = np.array([-52, -33, -18, -4, 9, 23, 40, 63], np.float32)
 MATRICES = ("attention.query_key_value.weight", "attention.dense.weight", "mlp.dense_h_to_4h.weight",
             "mlp.dense_4h_to_h.weight")
 
