@@ -46,13 +46,19 @@ static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map,
     const size_t block_bytes = (size_t)csimd_r16_tile_bytes(dst_type) / CSIMD_R16;
     if (first_row % CSIMD_R16) return -1;
     const int64_t groups = (n_rows + CSIMD_R16 - 1) / CSIMD_R16;
+    const int compensated = qw && qw->factor && (dst_type == CSIMD_TYPE_Q4NR16 || dst_type == CSIMD_TYPE_Q3NR16);
+    if (compensated && (qw->band <= 0 || qw->band % CSIMD_BLOCK_SIZE)) return -1;
     int32_t status = 0;
 #pragma omp parallel
     {
         float *row = (float *)malloc((size_t)cols * sizeof(float));
         float *wrow = (float *)malloc((size_t)cols * sizeof(float));
         uint8_t *blocks = (uint8_t *)malloc((size_t)(CSIMD_R16 * nb) * block_bytes);
-        if (!row || !wrow || !blocks) {
+        // The compensated fit works on a whole group of rows at once (and their weights, if any).
+        float *group_rows = compensated ? (float *)malloc((size_t)(CSIMD_R16 * cols) * sizeof(float)) : NULL;
+        const int weighted = compensated && (qw->importance || qw->magnitude);
+        float *group_weights = weighted ? (float *)malloc((size_t)(CSIMD_R16 * cols) * sizeof(float)) : NULL;
+        if (!row || !wrow || !blocks || (compensated && !group_rows) || (weighted && !group_weights)) {
 #pragma omp atomic write
             status = -2;
         }
@@ -60,6 +66,25 @@ static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map,
         for (int64_t g = 0; g < groups; g++) {
             if (!row || !wrow || !blocks) continue;
             const void *ptrs[CSIMD_R16];
+            if (compensated) {
+                if (!group_rows || (weighted && !group_weights)) continue;
+                int nr = 0;
+                for (; nr < CSIMD_R16; nr++) {
+                    const int64_t i = g * CSIMD_R16 + nr, sr = first_row + i;
+                    if (i >= n_rows || sr >= src->rows) break;
+                    float *r = group_rows + nr * cols;
+                    csimd_matrix_row_dequantize(src, row_map ? row_map[sr] : sr, r);
+                    if (group_weights) row_weights(r, cols, qw, group_weights + nr * cols);
+                    ptrs[nr] = blocks + (size_t)(nr * nb) * block_bytes;
+                }
+                for (int r = nr; r < CSIMD_R16; r++) ptrs[r] = NULL;
+                csimd_grid_quantize_compensated_ref(group_rows, nr, cols, group_weights, qw->factor, qw->band,
+                                                    dst_type == CSIMD_TYPE_Q4NR16 ? 16 : 8, blocks);
+                uint8_t *group = (uint8_t *)dst + g * group_bytes;
+                if (dst_type == CSIMD_TYPE_Q4NR16) csimd_q4nr16_pack((const csimd_block_q4n *const *)ptrs, nb, group);
+                else csimd_q3nr16_pack((const csimd_block_q3n *const *)ptrs, nb, group);
+                continue;
+            }
             for (int r = 0; r < CSIMD_R16; r++) {
                 const int64_t i = g * CSIMD_R16 + r;   // row within this call
                 const int64_t sr = first_row + i;     // row of the matrix
@@ -86,6 +111,8 @@ static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map,
         free(row);
         free(wrow);
         free(blocks);
+        free(group_rows);
+        free(group_weights);
     }
     return status;
 }

@@ -282,12 +282,27 @@ static uint16_t grid_fit_block(const float *xb, const float *wb, const grid_tabl
     return dh;
 }
 
+static void q4n_store(const uint8_t idx[CSIMD_BLOCK_SIZE], uint16_t d, csimd_block_q4n *out) {
+    out->d = d;
+    for (int j = 0; j < 16; j++) out->qs[j] = (uint8_t)(idx[j] | (idx[j + 16] << 4));
+}
+
+static void q3n_store(const uint8_t idx[CSIMD_BLOCK_SIZE], uint16_t d, csimd_block_q3n *out) {
+    out->d = d;
+    memset(out->ql, 0, sizeof out->ql);
+    memset(out->qh, 0, sizeof out->qh);
+    for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
+        out->ql[j / 4] |= (uint8_t)((idx[j] & 3) << (2 * (j % 4)));
+        out->qh[j / 8] |= (uint8_t)((idx[j] >> 2) << (j % 8));
+    }
+}
+
 void csimd_q4n_quantize_weighted_ref(const float *x, const float *weights, int64_t n, csimd_block_q4n *out) {
     const grid_table g = grid_table_of(CSIMD_Q4N_GRID, 16);
     for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
         uint8_t idx[CSIMD_BLOCK_SIZE];
-        out[b].d = grid_fit_block(x + b * CSIMD_BLOCK_SIZE, weights ? weights + b * CSIMD_BLOCK_SIZE : NULL, &g, idx);
-        for (int j = 0; j < 16; j++) out[b].qs[j] = (uint8_t)(idx[j] | (idx[j + 16] << 4));
+        const uint16_t d = grid_fit_block(x + b * CSIMD_BLOCK_SIZE, weights ? weights + b * CSIMD_BLOCK_SIZE : NULL, &g, idx);
+        q4n_store(idx, d, &out[b]);
     }
 }
 
@@ -295,13 +310,54 @@ void csimd_q3n_quantize_weighted_ref(const float *x, const float *weights, int64
     const grid_table g = grid_table_of(CSIMD_Q3N_GRID, 8);
     for (int64_t b = 0; b < n / CSIMD_BLOCK_SIZE; b++) {
         uint8_t idx[CSIMD_BLOCK_SIZE];
-        out[b].d = grid_fit_block(x + b * CSIMD_BLOCK_SIZE, weights ? weights + b * CSIMD_BLOCK_SIZE : NULL, &g, idx);
-        memset(out[b].ql, 0, sizeof out[b].ql);
-        memset(out[b].qh, 0, sizeof out[b].qh);
-        for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
-            out[b].ql[j / 4] |= (uint8_t)((idx[j] & 3) << (2 * (j % 4)));
-            out[b].qh[j / 8] |= (uint8_t)((idx[j] >> 2) << (j % 8));
+        const uint16_t d = grid_fit_block(x + b * CSIMD_BLOCK_SIZE, weights ? weights + b * CSIMD_BLOCK_SIZE : NULL, &g, idx);
+        q3n_store(idx, d, &out[b]);
+    }
+}
+
+/// GPTQ's sweep (Frantar et al., "GPTQ: Accurate Post-Training Quantization for Generative
+/// Pre-trained Transformers", 2022, algorithm 1) with our grid blocks. Columns go in order; a block's
+/// scale is fitted when the sweep reaches it, on the values as compensated so far; each column's
+/// rounding error e, divided by the pivot U[c][c], is taken off the later columns of its band along
+/// U's row c. Inside a 32-column block the update is immediate; the rest of the band gets the block's
+/// 32 errors at once (the paper's lazy batch), which keeps U's rows in cache.
+void csimd_grid_quantize_compensated_ref(float *w, int nr, int64_t cols, const float *weights, const float *factor,
+                                         int64_t band, int levels, void *out) {
+    const grid_table g = grid_table_of(levels == 16 ? CSIMD_Q4N_GRID : CSIMD_Q3N_GRID, levels);
+    const int64_t nb = cols / CSIMD_BLOCK_SIZE;
+    const size_t block_bytes = levels == 16 ? sizeof(csimd_block_q4n) : sizeof(csimd_block_q3n);
+    const float *u = factor;
+    for (int64_t b0 = 0; b0 < cols; b0 += band) {
+        const int64_t bw = cols - b0 < band ? cols - b0 : band;
+        for (int64_t g0 = b0; g0 < b0 + bw; g0 += CSIMD_BLOCK_SIZE) {
+            float err[CSIMD_R16][CSIMD_BLOCK_SIZE];
+            for (int r = 0; r < nr; r++) {
+                float *wr = w + r * cols;
+                uint8_t idx[CSIMD_BLOCK_SIZE];
+                const uint16_t dh = grid_fit_block(wr + g0, weights ? weights + r * cols + g0 : NULL, &g, idx);
+                const float d = csimd_f16_to_f32(dh), id = d != 0.0f ? 1.0f / d : 0.0f;
+                for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
+                    const int64_t c = g0 + j;  // column; c - b0 its row and column in the band's U
+                    const float *uc = u + (c - b0) * bw - b0;
+                    idx[j] = (uint8_t)grid_nearest(wr[c] * id, &g);
+                    const float e = (wr[c] - d * g.level[idx[j]]) / uc[c];
+                    for (int k = j + 1; k < CSIMD_BLOCK_SIZE; k++) wr[g0 + k] -= e * uc[g0 + k];
+                    err[r][j] = e;
+                }
+                uint8_t *o = (uint8_t *)out + (size_t)(r * nb + g0 / CSIMD_BLOCK_SIZE) * block_bytes;
+                if (levels == 16) q4n_store(idx, dh, (csimd_block_q4n *)o);
+                else q3n_store(idx, dh, (csimd_block_q3n *)o);
+            }
+            const int64_t rest = g0 + CSIMD_BLOCK_SIZE;
+            for (int r = 0; r < nr; r++) {
+                float *wr = w + r * cols;
+                for (int j = 0; j < CSIMD_BLOCK_SIZE; j++) {
+                    const float *uc = u + (g0 + j - b0) * bw - b0, e = err[r][j];
+                    for (int64_t k = rest; k < b0 + bw; k++) wr[k] -= e * uc[k];
+                }
+            }
         }
+        u += bw * bw;
     }
 }
 

@@ -73,15 +73,36 @@ int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int6
 /// How much each weight's error counts when a row is fitted to Q4, Q4N or Q3N blocks: value j of a row gets
 /// weight importance[j] (the column's mean squared activation, from `dolly imatrix`; NULL: 1), times
 /// sqrt(sigma^2 + x_j^2) with magnitude != 0 (sigma^2 the row's mean square: large weights matter more).
+/// factor (GPTQ, Q4N and Q3N only): csimd_gptq_factor's output for the matrix's input covariance, in bands of
+/// `band` columns; the rows are then fitted by csimd_grid_quantize_compensated_ref, each rounding error
+/// compensated by the later columns of its band, instead of block by block on their own.
 typedef struct {
     const float *importance;  // (cols) or NULL
     int32_t magnitude;
+    const float *factor;      // (csimd_band_floats(cols, band)) or NULL
+    int64_t band;
 } csimd_quant_weights;
 
 /// csimd_rows_convert with Q4 / Q4N / Q3N blocks fitted for the least weighted squared error (Q8 and float types
 /// are unaffected). qw NULL, or no importance and no magnitude: exactly csimd_rows_convert.
 int32_t csimd_rows_convert_weighted(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
                                     int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw);
+
+// ---- Input covariances for error-compensating fits (gptq.c) ----
+//
+// A covariance of `cols` input columns is kept as its diagonal bands: columns [b, b + band) for b a
+// multiple of band (the last may be narrower, width bw), each bw x bw row-major, back to back.
+
+/// Floats of the bands of a cols-wide covariance; -1 for a non-positive size.
+int64_t csimd_band_floats(int64_t cols, int64_t band);
+
+/// h (bands) += x^T x restricted to the bands, for x (tokens, cols) row-major. Returns 0 or -1.
+int32_t csimd_covariance_accumulate(const float *x, int64_t tokens, int64_t cols, int64_t band, float *h);
+
+/// For each band of the covariance h: U upper triangular with U^T U = (H_band + damp I)^-1, damp =
+/// damp_fraction times the mean diagonal of all of h (a column whose diagonal is 0 is decoupled). u has h's
+/// layout. Returns 0, -1 when a band is not positive definite even damped, -2 out of memory.
+int32_t csimd_gptq_factor(const float *h, int64_t cols, int64_t band, double damp_fraction, float *u);
 
 /// The scalar reference of csimd_matrix_multiply (same contract, every type). For Q8/Q4 weights the
 /// activations are quantized to Q8A with csimd_q8a_quantize_ref, then csimd_dot_*_q8a_ref per element.

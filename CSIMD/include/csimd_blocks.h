@@ -152,6 +152,13 @@ void csimd_q4_dequantize_ref(const csimd_block_q4 *b, int64_t n, float *out);
 /// csimd_q4_quantize_weighted_ref (NULL: all 1).
 void csimd_q4n_quantize_weighted_ref(const float *x, const float *weights, int64_t n, csimd_block_q4n *out);
 void csimd_q3n_quantize_weighted_ref(const float *x, const float *weights, int64_t n, csimd_block_q3n *out);
+/// Error-compensating fit (GPTQ) of nr <= 16 rows of cols values (row-major, w[r * cols + c]; left
+/// holding the compensated values) to Q4N (levels 16) or Q3N (levels 8) blocks, out[r * cols / 32 + b].
+/// factor: for each band of `band` columns (the last may be narrower, width bw), bw x bw row-major, the
+/// upper Cholesky factor U of the band's inverse input covariance (csimd_gptq_factor), bands back to
+/// back. weights as for the plain fit (nr x cols, or NULL), used to fit each block's scale.
+void csimd_grid_quantize_compensated_ref(float *w, int nr, int64_t cols, const float *weights, const float *factor,
+                                         int64_t band, int levels, void *out);
 void csimd_q4n_dequantize_ref(const csimd_block_q4n *b, int64_t n, float *out);
 void csimd_q3n_dequantize_ref(const csimd_block_q3n *b, int64_t n, float *out);
 /// Grid index j of a Q3N block (0..7).

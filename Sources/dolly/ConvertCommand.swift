@@ -16,11 +16,11 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "Quantization recipe: q4 (default, 4.5 bits per layer weight), q3 (3.5), q4-uniform (q4 of format 1.0), q8 or f16.")
     var quant = QuantizationRecipe.q4
 
-    @Option(name: .long, help: ArgumentHelp("Fit the 4- and 3-bit blocks for the least error weighted by this importance matrix (dolly imatrix).",
+    @Option(name: .long, help: ArgumentHelp("Fit the 4- and 3-bit blocks with this importance matrix (dolly imatrix): with its input covariances, each rounding error is compensated by the later columns (GPTQ); without, errors are weighted by it.",
                                             valueName: "FILE"))
     var imatrix: String?
 
-    @Option(name: .long, help: "How 4- and 3-bit fitting weighs each weight's error: uniform or magnitude (default), times the importance matrix if given.")
+    @Option(name: .long, help: "How 4- and 3-bit fitting weighs each weight's error: uniform or magnitude (default; uniform with an input covariance), times a diagonal importance matrix if given.")
     var weighting: QuantWeighting?
 
     @OptionGroup var threads: ThreadOptions

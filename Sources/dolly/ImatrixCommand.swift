@@ -5,10 +5,13 @@ import Foundation
 struct ImatrixCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imatrix",
-        abstract: "Measure an importance matrix (each layer matrix input column's mean squared activation) over calibration text.",
+        abstract: "Measure an importance matrix (each layer matrix input's covariance) over calibration text.",
         discussion: """
             Run it on the unquantized model (a Hugging Face folder or an f16 file), on text that is not your evaluation text,
             then `dolly convert ... --imatrix FILE`. The file records the model it was measured on; convert refuses another.
+            By default it holds each layer matrix input's covariance in diagonal bands (about 40 MB per layer of a 3b model),
+            with which q4 and q3 compensate each rounding error by the columns it correlates with (GPTQ);
+            --diagonal keeps only the per-column mean squares (llama-imatrix's statistic, a small file).
             """)
 
     @OptionGroup var path: ModelPathOption
@@ -25,9 +28,16 @@ struct ImatrixCommand: ParsableCommand {
     @Option(name: .long, help: "Chunks to run at most (default: all the text holds).")
     var chunks: Int?
 
+    @Option(name: .long, help: "Columns per diagonal band of the input covariance (a multiple of 32).")
+    var band = InputCovariance.defaultBand
+
+    @Flag(name: .long, help: "Only the per-column mean squares, no covariance.")
+    var diagonal = false
+
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
+        guard band > 0, band % 32 == 0, band <= 4096 else { throw ValidationError("--band must be a positive multiple of 32 up to 4096") }
         guard context >= 1 else { throw ValidationError("--context must be positive") }
         if let chunks, chunks < 1 { throw ValidationError("--chunks must be positive") }
     }
@@ -42,12 +52,13 @@ struct ImatrixCommand: ParsableCommand {
             let bar = ProgressBar(label: "imatrix", unit: "chunks", scale: 1)
             let matrix = try model.importanceMatrix(
                 text: calibration, calibrationName: URL(fileURLWithPath: text).lastPathComponent, context: context,
-                maxChunks: chunks, configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
+                maxChunks: chunks, covarianceBand: diagonal ? nil : band, configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
                 isCancelled: { Interrupt.requested })
             bar.finish()
             try matrix.write(to: output)
+            let covariance = matrix.covariance.map { String(format: ", input covariances in %d-column bands (%.1f MB)", $0.band, Double($0.floatCount) * 4 / 1e6) } ?? ""
             Console.note("wrote \(output): \(matrix.columns.count) matrices, \(matrix.calibration.chunks) chunks of "
-                         + "\(matrix.calibration.context) tokens (\(matrix.calibration.tokens) tokens)")
+                         + "\(matrix.calibration.context) tokens (\(matrix.calibration.tokens) tokens)\(covariance)")
         }
     }
 }

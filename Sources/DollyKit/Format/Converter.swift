@@ -30,10 +30,14 @@ public enum QuantizationRecipe: String, CaseIterable, Sendable {
     /// The layer matrices are fitted block by block (weighting and importance matrix apply).
     var fitsMatrices: Bool { matrices == .q4r16 || matrices == .q4nr16 || matrices == .q3nr16 }
 
-    func description(weighting: QuantWeighting, imatrix: ImportanceMatrix?) -> FileMetadata.Quantization {
+    /// The grid types, which the error-compensating fit (an importance matrix with covariance) serves.
+    var compensates: Bool { matrices == .q4nr16 || matrices == .q3nr16 }
+
+    func description(weighting: QuantWeighting, imatrix: ImportanceMatrix?, compensated: Bool) -> FileMetadata.Quantization {
         return FileMetadata.Quantization(recipe: rawValue, matrices: matrices, embedIn: embedIn, embedOut: embedOut,
                                          vectors: .f32, weighting: fitsMatrices && weighting != .uniform ? weighting.rawValue : nil,
-                                         imatrix: fitsMatrices ? imatrix?.calibration : nil)
+                                         imatrix: fitsMatrices ? imatrix?.calibration : nil,
+                                         fit: compensated ? "compensated" : nil)
     }
 }
 
@@ -74,7 +78,11 @@ public struct Converter {
     /// or nearly so on both measured models: BENCHMARKS.md, "Better bits").
     public var weighting: QuantWeighting?
 
-    var effectiveWeighting: QuantWeighting { weighting ?? .magnitude }
+    /// With an input covariance the grid types get the error-compensating fit (GPTQ); its block scales are
+    /// fitted by plain least squares unless a weighting is asked for (how it was measured: BENCHMARKS.md,
+    /// "Better bits").
+    var compensated: Bool { recipe.compensates && importance?.covariance != nil }
+    var effectiveWeighting: QuantWeighting { weighting ?? (compensated ? .uniform : .magnitude) }
     /// Upper bound on one chunk of output held in memory.
     public var chunkBytes = 32 << 20
 
@@ -144,7 +152,7 @@ public struct Converter {
 
         let metadata = FileMetadata(
             format: "dolly", createdBy: "dolly convert \(DollyVersion.string)", model: config,
-            quantization: recipe.description(weighting: effectiveWeighting, imatrix: importance),
+            quantization: recipe.description(weighting: effectiveWeighting, imatrix: importance, compensated: compensated),
             source: FileMetadata.Source(format: Self.sourceFormat(source), files: Self.sourceFiles(folder),
                                         configCRC32: configCRC),
             tokenizer: FileTensorName.tokenizer, tensors: plans.map(\.entry))
@@ -261,6 +269,11 @@ public struct Converter {
             let rowsPerChunk = unitsPerChunk * unit
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: unitsPerChunk * unitBytes, alignment: 64)
             defer { buffer.deallocate() }
+            // The compensated fit replaces the importance weighting: the covariance's diagonal is the importance.
+            let covariance = compensated && (p.entry.type == .q4nr16 || p.entry.type == .q3nr16) ? self.importance?.covariance : nil
+            let factor = try covariance.flatMap { $0.bands(of: name) == nil ? nil : try $0.factor(of: name) }
+            let importance = factor == nil ? importance : nil
+            let band = Int64(self.importance?.covariance?.band ?? 0)
             var crc: UInt32 = 0
             var row = 0
             let sourceRowBytes = Int(m.raw.row_bytes)
@@ -269,11 +282,14 @@ public struct Converter {
                 let n = min(rowsPerChunk, m.rows - row)
                 let status = withUnsafePointer(to: m.raw) { src in
                     (importance ?? []).withUnsafeBufferPointer { imp in
-                        var weights = csimd_quant_weights(importance: importance == nil ? nil : imp.baseAddress,
-                                                          magnitude: effectiveWeighting == .magnitude ? 1 : 0)
-                        return (rowMap ?? []).withUnsafeBufferPointer { map in
-                            csimd_rows_convert_weighted(src, rowMap == nil ? nil : map.baseAddress, Int64(row), Int64(n), type,
-                                                        buffer.baseAddress, &weights)
+                        (factor ?? []).withUnsafeBufferPointer { u in
+                            var weights = csimd_quant_weights(importance: importance == nil ? nil : imp.baseAddress,
+                                                              magnitude: effectiveWeighting == .magnitude ? 1 : 0,
+                                                              factor: factor == nil ? nil : u.baseAddress, band: band)
+                            return (rowMap ?? []).withUnsafeBufferPointer { map in
+                                csimd_rows_convert_weighted(src, rowMap == nil ? nil : map.baseAddress, Int64(row), Int64(n), type,
+                                                            buffer.baseAddress, &weights)
+                            }
                         }
                     }
                 }

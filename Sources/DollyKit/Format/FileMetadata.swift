@@ -13,8 +13,11 @@ public struct FileMetadata: Codable, Sendable {
         public var weighting: String?
         /// The calibration behind the importance matrix the blocks were fitted with, if any.
         public var imatrix: ImportanceMatrix.Calibration?
+        /// "compensated" when each rounding error was compensated by the later columns of its band through
+        /// the importance matrix's input covariance (GPTQ); absent: every block fitted on its own.
+        public var fit: String?
         enum CodingKeys: String, CodingKey {
-            case recipe, matrices, vectors, weighting, imatrix
+            case recipe, matrices, vectors, weighting, imatrix, fit
             case embedIn = "embed_in"
             case embedOut = "embed_out"
         }

@@ -34,6 +34,16 @@ public struct ImportanceMatrix: Sendable, Equatable {
     public var calibration: Calibration
     /// Our file's tensor name (e.g. `layers.0.mlp.down.weight`) → mean squared activation per column.
     public var columns: [String: [Float]]
+    /// Each layer matrix's input covariance in diagonal bands (`dolly imatrix`'s default), for the
+    /// error-compensating fit; nil in a diagonal-only file.
+    public var covariance: InputCovariance?
+
+    public init(identity: Identity, calibration: Calibration, columns: [String: [Float]], covariance: InputCovariance? = nil) {
+        self.identity = identity
+        self.calibration = calibration
+        self.columns = columns
+        self.covariance = covariance
+    }
 
     /// The importance of a layer matrix's input columns, if measured.
     public func importance(layer: Int, _ tensor: LayerTensor) -> [Float]? {
@@ -61,6 +71,9 @@ public struct ImportanceMatrix: Sendable, Equatable {
                 guard let v = columns[name], v.count == t.shape(config)[1] else {
                     throw ImportanceMatrixError.malformed("no importance of the right width for \(name)")
                 }
+                if let covariance, !covariance.tensors.contains(where: { $0.name == name && $0.columns == v.count }) {
+                    throw ImportanceMatrixError.malformed("no input covariance of the right width for \(name)")
+                }
             }
         }
     }
@@ -70,6 +83,7 @@ public enum ImportanceMatrixError: LocalizedError, Equatable {
     case malformed(String)
     case wrongModel(String)
     case calibrationTooShort(tokens: Int, context: Int)
+    case invalidBand(Int)
 
     public var errorDescription: String? {
         switch self {
@@ -77,6 +91,7 @@ public enum ImportanceMatrixError: LocalizedError, Equatable {
         case let .wrongModel(why): return "the importance matrix is for another model: \(why)"
         case let .calibrationTooShort(tokens, context):
             return "the calibration text has \(tokens) tokens; one chunk needs \(context)"
+        case let .invalidBand(band): return "a covariance band of \(band) columns: it must be a positive multiple of 32 up to 4096"
         }
     }
 }
@@ -88,6 +103,7 @@ extension DollyModel {
     /// cache, as llama-imatrix does), at most `maxChunks`, and averages the squared input of every layer
     /// matrix per column. `progress(done, total)` after each chunk.
     public func importanceMatrix(text: String, calibrationName: String, context: Int, maxChunks: Int? = nil,
+                                 covarianceBand: Int? = nil,
                                  configCRC32: String, progress: (Int, Int) -> Void = { _, _ in },
                                  isCancelled: () -> Bool = { false }) throws -> ImportanceMatrix {
         let c = config
@@ -105,8 +121,15 @@ extension DollyModel {
             }
         }
         let slot = Dictionary(uniqueKeysWithValues: ImportanceMatrix.matrices.enumerated().map { ($1, $0) })
+        if let band = covarianceBand, band <= 0 || band % 32 != 0 || band > 4096 { throw ImportanceMatrixError.invalidBand(band) }
+        let covariance = try covarianceBand.map { band in
+            try InputCovariance(band: band, tensors: (0..<c.numHiddenLayers).flatMap { l in
+                ImportanceMatrix.matrices.map { (FileTensorName.layer(l, $0.fileSuffix), $0.shape(c)[1]) }
+            })
+        }
         session.activationTap = { layer, tensor, input, rows, cols in
             guard let k = slot[tensor] else { return }
+            covariance?.accumulate(FileTensorName.layer(layer, tensor.fileSuffix), input, rows: rows, columns: cols)
             sums[layer * ImportanceMatrix.matrices.count + k].withUnsafeMutableBufferPointer { s in
                 for r in 0..<rows {
                     let row = input + r * cols
@@ -123,6 +146,7 @@ extension DollyModel {
             progress(i + 1, chunks)
         }
         let n = Double(chunks * context)
+        covariance?.scale(by: Float(1 / n))
         var columns: [String: [Float]] = [:]
         for l in 0..<c.numHiddenLayers {
             for (k, t) in ImportanceMatrix.matrices.enumerated() {
@@ -136,7 +160,7 @@ extension DollyModel {
             calibration: .init(file: calibrationName, bytes: bytes.count,
                                crc32: FileMetadata.hex(bytes.withUnsafeBytes { CRC32.checksum($0) }),
                                context: context, chunks: chunks, tokens: chunks * context),
-            columns: columns)
+            columns: columns, covariance: covariance)
     }
 
     /// The CRC-32 of the config.json this model came from: a `.dolly` file records it, a Hugging Face

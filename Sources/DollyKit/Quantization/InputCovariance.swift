@@ -1,0 +1,99 @@
+import CSIMD
+import Foundation
+
+/// GPTQ's statistic for every layer matrix: the mean over calibration tokens of x xᵀ, x the input that
+/// multiplies the matrix, kept as diagonal bands of `band` columns (csimd.h, "Input covariances"). The
+/// importance matrix is its diagonal; the off-diagonal terms let the converter compensate one column's
+/// rounding error with the columns it correlates with. A 512-column band costs nothing against the
+/// whole covariance on the yardstick model (BENCHMARKS.md, "Better bits") and keeps 12b's 20480-wide
+/// `mlp.down` input at 42 MB instead of 1.7 GB.
+public final class InputCovariance: @unchecked Sendable {
+    public static let defaultBand = 512
+
+    /// Columns per band (a multiple of 32).
+    public let band: Int
+    /// Tensor names in storage order, with their widths.
+    public let tensors: [(name: String, columns: Int)]
+    private let offsets: [String: Int]
+    private let base: UnsafeMutablePointer<Float>
+    public let floatCount: Int
+    /// What keeps `base` alive: the file's mapping, or our own pages.
+    private let owner: AnyObject
+
+    /// Floats of one tensor's bands.
+    static func floats(columns: Int, band: Int) -> Int { Int(csimd_band_floats(Int64(columns), Int64(band))) }
+
+    /// Zeroed storage to accumulate into (pages are taken as they are written).
+    init(band: Int, tensors: [(name: String, columns: Int)]) throws {
+        self.band = band
+        self.tensors = tensors
+        var offsets: [String: Int] = [:], at = 0
+        for t in tensors {
+            offsets[t.name] = at
+            at += Self.floats(columns: t.columns, band: band)
+        }
+        self.offsets = offsets
+        floatCount = at
+        let pages = try ZeroPages(byteCount: at * 4)
+        owner = pages
+        base = pages.base.bindMemory(to: Float.self, capacity: at)
+    }
+
+    /// Bands stored elsewhere (a mapped file), `floatCount` floats from `base`, kept alive by `owner`.
+    init(band: Int, tensors: [(name: String, columns: Int)], base: UnsafeRawPointer, owner: AnyObject) {
+        self.band = band
+        self.tensors = tensors
+        var offsets: [String: Int] = [:], at = 0
+        for t in tensors {
+            offsets[t.name] = at
+            at += Self.floats(columns: t.columns, band: band)
+        }
+        self.offsets = offsets
+        floatCount = at
+        self.owner = owner
+        self.base = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Float.self))
+    }
+
+    /// The bands of one tensor's input covariance.
+    public func bands(of name: String) -> UnsafeBufferPointer<Float>? {
+        guard let at = offsets[name], let t = tensors.first(where: { $0.name == name }) else { return nil }
+        return UnsafeBufferPointer(start: base + at, count: Self.floats(columns: t.columns, band: band))
+    }
+
+    /// All the values, in storage order.
+    public var values: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: base, count: floatCount) }
+
+    /// Adds xᵀx (bands only) of `rows` inputs of `name`.
+    func accumulate(_ name: String, _ x: UnsafePointer<Float>, rows: Int, columns: Int) {
+        guard let at = offsets[name] else { return }
+        _ = csimd_covariance_accumulate(x, Int64(rows), Int64(columns), Int64(band), base + at)
+    }
+
+    /// Sums to means.
+    func scale(by factor: Float) {
+        for i in 0..<floatCount { base[i] *= factor }
+    }
+
+    /// GPTQ's factor of one tensor's bands (csimd_gptq_factor): what the converter's compensated fit runs on.
+    public func factor(of name: String, dampFraction: Double = 0.01) throws -> [Float] {
+        guard let h = bands(of: name), let t = tensors.first(where: { $0.name == name }) else {
+            throw ImportanceMatrixError.malformed("no input covariance for \(name)")
+        }
+        var u = [Float](repeating: 0, count: h.count)
+        let status = u.withUnsafeMutableBufferPointer {
+            csimd_gptq_factor(h.baseAddress, Int64(t.columns), Int64(band), dampFraction, $0.baseAddress)
+        }
+        switch status {
+        case 0: return u
+        case -2: throw ModelError.outOfMemory(bytes: band * band * 8, reason: "factoring the input covariance of \(name)")
+        default: throw ImportanceMatrixError.malformed("the input covariance of \(name) is not positive definite")
+        }
+    }
+}
+
+extension InputCovariance: Equatable {
+    public static func == (a: InputCovariance, b: InputCovariance) -> Bool {
+        a.band == b.band && a.tensors.map(\.name) == b.tensors.map(\.name) && a.tensors.map(\.columns) == b.tensors.map(\.columns)
+            && memcmp(a.base, b.base, a.floatCount * 4) == 0
+    }
+}
