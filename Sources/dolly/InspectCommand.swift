@@ -30,9 +30,10 @@ struct InspectCommand: ParsableCommand {
             out += "quantization: recipe \(q.recipe): matrices \(q.matrices.rawValue), embed_in \(q.embedIn.rawValue), "
             out += "embed_out \(q.embedOut.rawValue), vectors \(q.vectors.rawValue)\n"
             if q.weighting != nil || q.imatrix != nil {
-                out += "block fit: weighting \(q.weighting ?? "uniform")"
+                out += "block fit: " + (q.fit == "compensated" ? "error-compensated (GPTQ), " : "") + "weighting \(q.weighting ?? "uniform")"
                 if let i = q.imatrix {
-                    out += ", importance matrix from \(i.file) (\(i.bytes) B, crc32 \(i.crc32)): \(i.chunks) chunks of \(i.context) tokens"
+                    out += ", \(q.fit == "compensated" ? "input covariances" : "importance matrix") from \(i.file) "
+                        + "(\(i.bytes) B, crc32 \(i.crc32)): \(i.chunks) chunks of \(i.context) tokens"
                 }
                 out += "\n"
             }

@@ -10,6 +10,13 @@ final class ImportanceMatrixTests: XCTestCase {
         let chunks: Int
         let tokens: Int
         let columns: [String: [Double]]
+        let covariance: Covariance
+
+        /// Entries [i, k, value] of the mean of x xᵀ, each pair inside one band.
+        struct Covariance: Decodable {
+            let band: Int
+            let probes: [String: [[Double]]]
+        }
     }
 
     static var model: DollyModel { PromptFidelityTests.demoModel }
@@ -17,13 +24,99 @@ final class ImportanceMatrixTests: XCTestCase {
         FixturePaths.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/dolly-demo").path
     }
 
-    func measured() throws -> (ImportanceMatrix, Reference) {
+    func measured(covariance: Bool = false) throws -> (ImportanceMatrix, Reference) {
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: FixturePaths.path("imatrix_reference.json"))))
         let text = try String(contentsOfFile: FixturePaths.path("imatrix_calibration.txt"), encoding: .utf8)
         let matrix = try Self.model.importanceMatrix(text: text, calibrationName: "imatrix_calibration.txt",
                                                      context: reference.context, maxChunks: reference.chunks,
+                                                     covarianceBand: covariance ? reference.covariance.band : nil,
                                                      configCRC32: try DollyModel.configCRC32(modelPath: Self.demoPath))
         return (matrix, reference)
+    }
+
+    func testCovarianceMatchesTransformers() throws {
+        let (matrix, reference) = try measured(covariance: true)
+        let covariance = try XCTUnwrap(matrix.covariance)
+        XCTAssertEqual(covariance.band, reference.covariance.band)
+        XCTAssertEqual(Set(reference.covariance.probes.keys), Set(matrix.columns.keys))
+        for (name, probes) in reference.covariance.probes {
+            let bands = try XCTUnwrap(covariance.bands(of: name)), columns = try XCTUnwrap(matrix.columns[name])
+            let band = covariance.band, scale = Double(columns.max() ?? 1)
+            for p in probes {
+                let i = Int(p[0]), k = Int(p[1]), b0 = i / band * band, width = min(band, columns.count - b0)
+                let got = Double(bands[b0 * band + (i - b0) * width + (k - b0)])  // earlier bands are full
+                XCTAssertEqual(got, p[2], accuracy: 1e-4 * scale + 1e-4 * abs(p[2]), "\(name)[\(i), \(k)]")
+            }
+            // Its diagonal is the importance matrix.
+            for j in stride(from: 0, to: columns.count, by: 7) {
+                let b0 = j / band * band, width = min(band, columns.count - b0)
+                XCTAssertEqual(bands[b0 * band + (j - b0) * (width + 1)], columns[j], accuracy: 1e-5 * Float(scale), "\(name)[\(j), \(j)]")
+            }
+        }
+    }
+
+    func testCovarianceFileRoundTripMappedAndDamage() throws {
+        let (matrix, _) = try measured(covariance: true)
+        let data = try matrix.encoded()
+        let decoded = try ImportanceMatrix(data: data)
+        XCTAssertEqual(decoded, matrix)
+        XCTAssertNotNil(decoded.covariance)
+        let dir = try FixturePaths.temporaryDirectory("dolly-covariance")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("c.imatrix").path
+        try matrix.write(to: path)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), data, "streamed and in-memory encodings agree")
+        XCTAssertEqual(try ImportanceMatrix(contentsOf: path), matrix, "read in place from the mapping")
+        // A flipped bit in the covariance, the last value cut, a version that does not match its content.
+        var flipped = data
+        flipped[data.count - 100] ^= 0x01
+        XCTAssertThrowsError(try ImportanceMatrix(data: flipped))
+        XCTAssertThrowsError(try ImportanceMatrix(data: data.prefix(data.count - 8) + data.suffix(4)))
+        var v1 = data
+        let at = try XCTUnwrap(v1.range(of: Data("\"version\":2".utf8)))
+        v1[at.upperBound - 1] = UInt8(ascii: "1")
+        let crc = v1.prefix(v1.count - 4).withUnsafeBytes { CRC32.checksum($0) }
+        v1.replaceSubrange(v1.count - 4..<v1.count, with: withUnsafeBytes(of: crc.littleEndian) { Data($0) })
+        XCTAssertThrowsError(try ImportanceMatrix(data: v1)) { XCTAssertTrue("\($0)".contains("version"), "\($0)") }
+        // Measuring refuses a band that no block fits.
+        let text = try String(contentsOfFile: FixturePaths.path("imatrix_calibration.txt"), encoding: .utf8)
+        XCTAssertThrowsError(try Self.model.importanceMatrix(text: text, calibrationName: "x", context: 48, covarianceBand: 40,
+                                                             configCRC32: "00000000")) {
+            XCTAssertEqual($0 as? ImportanceMatrixError, .invalidBand(40))
+        }
+    }
+
+    /// The point of the covariance: on the demo, q4 and q3 files fitted with it are closer to the
+    /// unquantized model (KL on held-out text; calibration on other text) than the default fit.
+    func testCompensatedFitLowersKL() throws {
+        let calibration = try String(contentsOfFile: FixturePaths.path("perplexity_demo.txt"), encoding: .utf8)
+        let matrix = try Self.model.importanceMatrix(text: calibration, calibrationName: "perplexity_demo.txt", context: 128,
+                                                     covarianceBand: InputCovariance.defaultBand,
+                                                     configCRC32: try DollyModel.configCRC32(modelPath: Self.demoPath))
+        let heldout = try String(contentsOfFile: FixturePaths.path("heldout.txt"), encoding: .utf8)
+        let tokens = Self.model.tokenizer.encode(heldout)
+        let text = Self.model.tokenizer.decode(Array(tokens.prefix(4 * 128 + 1)))
+        let dir = try FixturePaths.temporaryDirectory("dolly-compensated")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let reference = try DollyModel.load(path: Self.demoPath)
+        for recipe in [QuantizationRecipe.q4, .q3] {
+            var kl: [Double] = []
+            for withCovariance in [false, true] {
+                var converter = Converter(sourceDirectory: Self.demoPath, recipe: recipe)
+                converter.importance = withCovariance ? matrix : nil
+                let path = dir.appendingPathComponent("\(recipe.rawValue)-\(withCovariance).dolly").path
+                _ = try converter.convert(to: path)
+                let file = try DollyFile(path: path)
+                XCTAssertEqual(file.metadata.quantization.fit, withCovariance ? "compensated" : nil)
+                let model = try DollyModel.load(path: path)
+                let r = try model.divergence(from: reference, text: text, context: 128,
+                                             session: try model.network.makeSession(contextLength: 128, kvType: .f32),
+                                             referenceSession: try reference.network.makeSession(contextLength: 128, kvType: .f32))
+                kl.append(r.meanKL)
+            }
+            print("demo \(recipe.rawValue): KL default fit \(kl[0]), compensated \(kl[1])")
+            XCTAssertLessThan(kl[1], 0.85 * kl[0], "\(recipe.rawValue)")
+        }
     }
 
     func testStatisticMatchesTransformers() throws {
