@@ -7,7 +7,7 @@ sides, so the layer-matrix quantizers are what differs.
   llama.cpp: convert_hf_to_gguf.py --outtype f16; llama-imatrix on the calibration text;
              llama-quantize [--imatrix] --token-embedding-type q8_0 --output-tensor-type q8_0 per type;
              llama-perplexity --kl-divergence-base (f16), then --kl-divergence per file.
-  dolly:     dolly imatrix on the same calibration text; dolly convert --quant R [--imatrix] per recipe;
+  dolly:     dolly imatrix [--diagonal] on the same calibration text; dolly convert --quant R [--imatrix] per recipe;
              dolly perplexity --reference HF_DIR --kv f32.
 
 Every artefact is cached in --work (delete a file to redo its step). Prints a markdown table: layer
@@ -36,10 +36,12 @@ DOLLY_ROWS = [("q4-uniform", [], "q4-uniform (format 1.0), magnitude-weighted"),
               ("q4-uniform", ["IMATRIX"], "q4-uniform + importance matrix"),
               ("q4", ["--weighting", "uniform"], "q4 grid, least squares"),
               ("q4", [], "q4 grid, magnitude-weighted (default)"),
-              ("q4", ["IMATRIX"], "q4 grid + importance matrix"),
+              ("q4", ["IMATRIX"], "q4 grid + importance matrix (diagonal)"),
+              ("q4", ["COVARIANCE"], "q4 grid + imatrix with covariance (GPTQ)"),
               ("q3", ["--weighting", "uniform"], "q3 grid, least squares"),
               ("q3", [], "q3 grid, magnitude-weighted (default)"),
-              ("q3", ["IMATRIX"], "q3 grid + importance matrix")]
+              ("q3", ["IMATRIX"], "q3 grid + importance matrix (diagonal)"),
+              ("q3", ["COVARIANCE"], "q3 grid + imatrix with covariance (GPTQ)")]
 
 
 def run(cmd, log=None, **kw):
@@ -113,12 +115,15 @@ def main():
                      out.stat().st_size, float(kl[1]), float(kl[2]), float(top[1])))
 
     # dolly
-    dimat = work / "dolly.imatrix"
+    dimat, dcov = work / "dolly.imatrix", work / "dolly-covariance.imatrix"
     if not dimat.exists():
-        run([a.dolly, "imatrix", "--model", a.model, a.calib, "-o", dimat, "--context", a.ctx, "-t", t])
+        run([a.dolly, "imatrix", "--model", a.model, a.calib, "-o", dimat, "--context", a.ctx, "--diagonal", "-t", t])
+    if not dcov.exists():
+        run([a.dolly, "imatrix", "--model", a.model, a.calib, "-o", dcov, "--context", a.ctx, "-t", t])
     for recipe, flags, label in DOLLY_ROWS:
-        flags = [x for f in flags for x in (["--imatrix", dimat] if f == "IMATRIX" else [f])]
-        name = f"dolly-{recipe}-" + ("-".join(str(f).replace("--", "").replace(str(dimat), "im") for f in flags) or "default")
+        flags = [x for f in flags for x in ({"IMATRIX": ["--imatrix", dimat], "COVARIANCE": ["--imatrix", dcov]}.get(f, [f]))]
+        name = f"dolly-{recipe}-" + ("-".join(str(f).replace("--", "").replace(str(dimat), "im").replace(str(dcov), "cov")
+                                              for f in flags) or "default")
         out = work / f"{name}.dolly"
         if not out.exists():
             run([a.dolly, "convert", a.model, "-o", out, "--quant", recipe, "-t", t, *flags])

@@ -109,9 +109,15 @@ extension ImportanceMatrix {
             throw ImportanceMatrixError.malformed("no DLYIMTX1 magic")
         }
         let stored = u32(bytes.count - 4)
-        guard CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<bytes.count - 4])) == stored else {
-            throw ImportanceMatrixError.malformed("CRC-32 mismatch (damaged or truncated)")
+        // In 64 MB steps, giving a mapped file's pages back behind the check (a 3b file is 1.2 GB; the
+        // converter maps each tensor's bands again when it needs them).
+        var crc: UInt32 = 0
+        for start in stride(from: 0, to: bytes.count - 4, by: 64 << 20) {
+            let piece = UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + (64 << 20), bytes.count - 4)])
+            crc = CRC32.checksum(piece, previous: crc)
+            if owner is MappedFile { MappedFile.releasePages(piece) }
         }
+        guard crc == stored else { throw ImportanceMatrixError.malformed("CRC-32 mismatch (damaged or truncated)") }
         let headerLength = Int(u32(8))
         guard headerLength <= bytes.count - 16 else { throw ImportanceMatrixError.malformed("header longer than the file") }
         let header: Header
