@@ -702,6 +702,105 @@ static void test_batch_independence(void) {
     free(w), free(x), free(y), free(y1);
 }
 
+// ---- Error-compensating fit (gptq.c, quant_ref.c): portable C, run once, on every build of this test ----
+
+/// rows x cols (multiple of 16 rows not needed) through csimd_rows_convert_weighted to Q4NR16 / Q3NR16 and back.
+static void grid_roundtrip(int type, const float *w, int rows, int64_t cols, const float *factor, int64_t band, float *out) {
+    const int32_t t = type ? CSIMD_TYPE_Q3NR16 : CSIMD_TYPE_Q4NR16;
+    const int64_t group = csimd_type_row_bytes(t, cols), groups = (rows + 15) / 16;
+    uint8_t *q = malloc((size_t)(groups * group));
+    csimd_matrix m = {.data = w, .rows = rows, .cols = cols, .row_bytes = cols * 4, .type = CSIMD_TYPE_F32};
+    csimd_quant_weights qw = {.importance = NULL, .magnitude = 0, .factor = factor, .band = band};
+    CHECK(csimd_rows_convert_weighted(&m, NULL, 0, rows, t, q, &qw) == 0, "compensated convert");
+    for (int r = 0; r < rows; r++) {
+        if (type) csimd_q3nr16_row_dequantize(q + (r / 16) * group, cols / 32, r % 16, out + r * cols);
+        else csimd_q4nr16_row_dequantize(q + (r / 16) * group, cols / 32, r % 16, out + r * cols);
+    }
+    free(q);
+}
+
+static void test_compensated(void) {
+    const int tokens = 203, rows = 21;
+    const int64_t cols = 160, band = 64;  // bands of 64, 64, 32
+    const int64_t nh = csimd_band_floats(cols, band);
+    CHECK(nh == 64 * 64 * 2 + 32 * 32, "band floats %lld", (long long)nh);
+    // Correlated inputs: gaussian rows times a random mixing matrix, so columns far apart in a band
+    // correlate too (the update past each 32-column block matters).
+    float *z = malloc(sizeof(float) * tokens * cols), *x = malloc(sizeof(float) * tokens * cols);
+    float *mix = malloc(sizeof(float) * cols * cols);
+    for (int64_t i = 0; i < tokens * cols; i++) z[i] = gauss();
+    for (int64_t i = 0; i < cols * cols; i++) mix[i] = gauss() / sqrtf((float)cols);
+    for (int t = 0; t < tokens; t++)
+        for (int64_t c = 0; c < cols; c++) {
+            float v = 0.3f * z[t * cols + c];
+            for (int64_t k = 0; k < cols; k++) v += z[t * cols + k] * mix[k * cols + c];
+            x[t * cols + c] = v;
+        }
+    free(mix);
+    float *h = calloc((size_t)nh, sizeof(float)), *u = malloc(sizeof(float) * nh);
+    CHECK(csimd_covariance_accumulate(x, tokens, cols, band, h) == 0, "accumulate");
+    int bad = 0;
+    for (int64_t b0 = 0, at = 0; b0 < cols; at += (cols - b0 < band ? cols - b0 : band) * (cols - b0 < band ? cols - b0 : band), b0 += band) {
+        const int64_t bw = cols - b0 < band ? cols - b0 : band;
+        for (int64_t i = 0; i < bw; i++)
+            for (int64_t k = 0; k < bw; k++) {
+                double s = 0.0;
+                for (int t = 0; t < tokens; t++) s += (double)x[t * cols + b0 + i] * x[t * cols + b0 + k];
+                if (fabs(h[at + i * bw + k] - s) > 1e-5 * tokens * 4) bad++;
+            }
+    }
+    CHECK(bad == 0, "covariance bands: %d entries off their double sums", bad);
+    CHECK(csimd_gptq_factor(h, cols, band, 0.01, u) == 0, "factor");
+    // U^T U (H + damp I) = I, band by band.
+    double diag = 0.0, worst = 0.0;
+    for (int64_t b0 = 0, at = 0; b0 < cols; b0 += band) {
+        const int64_t bw = cols - b0 < band ? cols - b0 : band;
+        for (int64_t i = 0; i < bw; i++) diag += h[at + i * bw + i];
+        at += bw * bw;
+    }
+    const double lambda = 0.01 * diag / (double)cols;
+    for (int64_t b0 = 0, at = 0; b0 < cols; b0 += band) {
+        const int64_t bw = cols - b0 < band ? cols - b0 : band;
+        for (int64_t i = 0; i < bw; i++)
+            for (int64_t k = 0; k < bw; k++) {
+                double s = 0.0;
+                for (int64_t m = 0; m < bw; m++) {
+                    double utu = 0.0;
+                    for (int64_t r = 0; r <= (i < m ? i : m); r++) utu += (double)u[at + r * bw + i] * u[at + r * bw + m];
+                    s += utu * (h[at + m * bw + k] + (m == k ? lambda : 0.0));
+                }
+                const double e = fabs(s - (i == k ? 1.0 : 0.0));
+                if (e > worst) worst = e;
+            }
+        at += bw * bw;
+    }
+    CHECK(worst < 2e-3, "U^T U (H + damp I) - I: %g", worst);
+    // Compensation lowers the layer's output error, for both grids.
+    float *w = malloc(sizeof(float) * rows * cols), *plain = malloc(sizeof(float) * rows * cols), *comp = malloc(sizeof(float) * rows * cols);
+    for (int64_t i = 0; i < rows * cols; i++) w[i] = gauss();
+    for (int type = 0; type < 2; type++) {
+        grid_roundtrip(type, w, rows, cols, NULL, band, plain);
+        grid_roundtrip(type, w, rows, cols, u, band, comp);
+        double ep = 0.0, ec = 0.0;
+        for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < rows; r++) {
+                double sp = 0.0, sc = 0.0;
+                for (int64_t c = 0; c < cols; c++) {
+                    sp += (double)(w[r * cols + c] - plain[r * cols + c]) * x[t * cols + c];
+                    sc += (double)(w[r * cols + c] - comp[r * cols + c]) * x[t * cols + c];
+                }
+                ep += sp * sp;
+                ec += sc * sc;
+            }
+        CHECK(ec < 0.8 * ep, "grid %d: compensated output error %g, plain %g", type, ec, ep);
+    }
+    // An indefinite band is refused.
+    for (int64_t i = 0; i < nh; i++) h[i] = 1.0f;
+    h[1] = h[64] = 2.0f;
+    CHECK(csimd_gptq_factor(h, cols, band, 0.0, u) == -1, "indefinite band must be refused");
+    free(z), free(x), free(h), free(u), free(w), free(plain), free(comp);
+}
+
 int main(void) {
     static const char *names[] = {"scalar", "avx2", "avx2-vnni", "avx512-vnni", "avx512-vbmi", "neon", "neon-dotprod"};
     printf("default path: %s\n", csimd_kernel_name());
@@ -726,6 +825,8 @@ int main(void) {
         test_attention();
         printf("path %-12s %s\n", names[i], failed == before ? "ok" : "FAILED");
     }
+    path_name = "compensated";
+    test_compensated();
     path_name = "api";
     CHECK(csimd_kernel_force("no-such-path") == -1, "unknown name must return -1");
     printf("%d passed, %d failed\n", passed, failed);
