@@ -270,7 +270,7 @@ public struct Converter {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: unitsPerChunk * unitBytes, alignment: 64)
             defer { buffer.deallocate() }
             // The compensated fit replaces the importance weighting: the covariance's diagonal is the importance.
-            let covariance = compensated && (p.entry.type == .q4nr16 || p.entry.type == .q3nr16) ? self.importance?.covariance : nil
+            let covariance = compensated && p.entry.type == recipe.matrices ? self.importance?.covariance : nil
             let factor = try covariance.flatMap { $0.bands(of: name) == nil ? nil : try $0.factor(of: name) }
             let importance = factor == nil ? importance : nil
             let band = Int64(self.importance?.covariance?.band ?? 0)

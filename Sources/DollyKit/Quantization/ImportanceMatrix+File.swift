@@ -138,7 +138,7 @@ extension ImportanceMatrix {
             guard c.band > 0, c.band % 32 == 0, c.band <= 4096 else {
                 throw ImportanceMatrixError.malformed("covariance band \(c.band) (a multiple of 32 up to 4096)")
             }
-            covarianceFloats = header.tensors.reduce(0) { $0 + InputCovariance.floats(columns: $1.columns, band: c.band) }
+            covarianceFloats = InputCovariance.layout(header.tensors.map { ($0.name, $0.columns) }, band: c.band).floats
         }
         let valuesAt = 12 + headerLength
         guard valuesAt + 4 * (total + covarianceFloats) + 4 == bytes.count else {

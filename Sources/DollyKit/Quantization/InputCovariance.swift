@@ -23,35 +23,29 @@ public final class InputCovariance: @unchecked Sendable {
     /// Floats of one tensor's bands.
     static func floats(columns: Int, band: Int) -> Int { Int(csimd_band_floats(Int64(columns), Int64(band))) }
 
-    /// Zeroed storage to accumulate into (pages are taken as they are written).
-    init(band: Int, tensors: [(name: String, columns: Int)]) throws {
-        self.band = band
-        self.tensors = tensors
+    /// Where each tensor's bands start, and the floats of all of them, in storage order.
+    static func layout(_ tensors: [(name: String, columns: Int)], band: Int) -> (offsets: [String: Int], floats: Int) {
         var offsets: [String: Int] = [:], at = 0
         for t in tensors {
             offsets[t.name] = at
-            at += Self.floats(columns: t.columns, band: band)
+            at += floats(columns: t.columns, band: band)
         }
-        self.offsets = offsets
-        floatCount = at
-        let pages = try ZeroPages(byteCount: at * 4)
-        owner = pages
-        base = pages.base.bindMemory(to: Float.self, capacity: at)
+        return (offsets, at)
     }
 
-    /// Bands stored elsewhere (a mapped file), `floatCount` floats from `base`, kept alive by `owner`.
+    /// Zeroed storage to accumulate into (pages are taken as they are written).
+    convenience init(band: Int, tensors: [(name: String, columns: Int)]) throws {
+        let pages = try ZeroPages(byteCount: Self.layout(tensors, band: band).floats * 4)
+        self.init(band: band, tensors: tensors, base: pages.base, owner: pages)
+    }
+
+    /// Bands stored elsewhere (a mapped file), kept alive by `owner`.
     init(band: Int, tensors: [(name: String, columns: Int)], base: UnsafeRawPointer, owner: AnyObject) {
         self.band = band
         self.tensors = tensors
-        var offsets: [String: Int] = [:], at = 0
-        for t in tensors {
-            offsets[t.name] = at
-            at += Self.floats(columns: t.columns, band: band)
-        }
-        self.offsets = offsets
-        floatCount = at
+        (offsets, floatCount) = Self.layout(tensors, band: band)
         self.owner = owner
-        self.base = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Float.self))
+        self.base = UnsafeMutablePointer(mutating: base.bindMemory(to: Float.self, capacity: floatCount))
     }
 
     /// The bands of one tensor's input covariance.
