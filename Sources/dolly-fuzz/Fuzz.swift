@@ -15,6 +15,7 @@ enum FuzzTarget: String, CaseIterable {
     case tokenizerJSON = "tokenizer-json"
     case dollyFile = "dolly-file"
     case tokenize          // encode/decode of arbitrary text and ids
+    case imatrix           // dolly imatrix's file, its covariance bands factored as the converter does
 
     static let current: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["DOLLY_FUZZ_TARGET"] ?? "pickle"
@@ -60,6 +61,16 @@ func withValidChecksums(_ input: UnsafeRawBufferPointer) -> [UInt8] {
     return b
 }
 
+/// An importance matrix file ends in the CRC-32 of everything before it: recompute it so mutations reach
+/// the header and the values; inputs whose byte 8 is 0xFF are left as they are (the CRC error stays exercised).
+func withValidTrailingCRC(_ input: UnsafeRawBufferPointer) -> [UInt8] {
+    var b = [UInt8](input)
+    guard b.count >= 16, b[8] != 0xFF else { return b }
+    let crc = b.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<b.count - 4])) }
+    for i in 0..<4 { b[b.count - 4 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+    return b
+}
+
 /// Opens the source and reads every tensor it lists, as the converter would.
 func readAll(_ source: TensorSource) {
     for name in source.tensorNames {
@@ -93,6 +104,13 @@ func runOne(_ bytes: UnsafeRawBufferPointer) {
                 readAll(f)
                 try? f.verify()
                 _ = try? ModelWeights(file: f)
+            }
+        } }
+    case .imatrix:
+        let fixed = withValidTrailingCRC(bytes)
+        fixed.withUnsafeBytes { bytes in withScratchFile(bytes) { path in
+            if let m = try? ImportanceMatrix(contentsOf: path), let c = m.covariance {
+                for t in c.tensors { _ = try? c.factor(of: t.name) }
             }
         } }
     case .tokenize:

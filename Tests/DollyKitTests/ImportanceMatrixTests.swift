@@ -86,6 +86,18 @@ final class ImportanceMatrixTests: XCTestCase {
         }
     }
 
+    /// The fuzz seed was written from docs/FORMAT.md section 8 by a few lines of Python, not by our
+    /// writer: our reader takes it, and its band factors.
+    func testSpecWrittenFileReads() throws {
+        let m = try ImportanceMatrix(contentsOf: FixturePaths.path("fuzz/tiny-v2.imatrix"))
+        let c = try XCTUnwrap(m.covariance)
+        XCTAssertEqual(c.band, 32)
+        let name = "layers.0.attention.qkv.weight"
+        XCTAssertEqual(m.columns[name]?.count, 32)
+        XCTAssertEqual(try XCTUnwrap(c.bands(of: name))[33], m.columns[name]![1], "the band's diagonal is the mean square")
+        XCTAssertEqual(try c.factor(of: name).count, 32 * 32)
+    }
+
     /// The point of the covariance: on the demo, q4 and q3 files fitted with it are closer to the
     /// unquantized model (KL on held-out text; calibration on other text) than the default fit.
     func testCompensatedFitLowersKL() throws {

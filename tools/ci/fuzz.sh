@@ -10,7 +10,7 @@ cd "$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || echo "$here/../.."
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle bin safetensors config tokenizer-json dolly-file tokenize)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle bin safetensors config tokenizer-json dolly-file tokenize imatrix)
 
 swift build --product dolly-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING --scratch-path .build-fuzz >/dev/null
 bin=.build-fuzz/debug/dolly-fuzz
@@ -39,6 +39,7 @@ JSON
 mkdir -p "$root/dolly-file"
 printf 'DOLLYFMT\x01\x00\x00\x00\x00\x00\x00\x00' > "$root/dolly-file/seed-magic"
 seed dolly-file Tests/Fixtures/fuzz/tiny-q4.dolly   # a whole 1-layer model, 13 KB
+seed imatrix Tests/Fixtures/fuzz/tiny-v2.imatrix   # one 32-column tensor with its covariance band, 4.4 KB
 mkdir -p "$root/tokenize"
 head -c 2000 README.md > "$root/tokenize/seed-readme"
 head -c 2000 Tests/Fixtures/heldout.txt > "$root/tokenize/seed-heldout"
