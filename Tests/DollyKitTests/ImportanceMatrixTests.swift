@@ -164,6 +164,24 @@ final class ImportanceMatrixTests: XCTestCase {
         XCTAssertNoThrow(try matrix.check(against: Self.model.config, configCRC32: matrix.identity.configCRC32))
     }
 
+    /// A covariance the converter cannot factor (here a NaN in one band, as a buggy writer could leave
+    /// with a valid CRC) stops the conversion with one error naming the tensor, and leaves no file.
+    func testUnfactorableCovarianceStopsTheConversion() throws {
+        let (matrix, _) = try measured(covariance: true)
+        let name = FileTensorName.layer(2, LayerTensor.mlpDown.fileSuffix)
+        let bands = try XCTUnwrap(matrix.covariance?.bands(of: name))
+        UnsafeMutablePointer(mutating: bands.baseAddress!)[5] = .nan
+        let dir = try FixturePaths.temporaryDirectory("dolly-nan-covariance")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var converter = Converter(sourceDirectory: Self.demoPath, recipe: .q3)
+        converter.importance = matrix
+        let out = dir.appendingPathComponent("q3.dolly").path
+        XCTAssertThrowsError(try converter.convert(to: out)) {
+            XCTAssertEqual($0 as? ImportanceMatrixError, .malformed("the input covariance of \(name) is not positive definite"))
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "no output, no temporary file")
+    }
+
     func testConverterRecordsAndUsesIt() throws {
         let (matrix, _) = try measured()
         let dir = try FixturePaths.temporaryDirectory("dolly-imatrix")
