@@ -40,10 +40,19 @@ typedef void (*csimd_attn_head_fn)(const float *qh, const void *k, const void *v
 
 /// The non-matrix ops of one path. Several kernel paths share one (AVX2 and AVX2-VNNI; scalar and NEON
 /// use the portable C, which the compiler vectorizes).
+/// One tile of an input covariance band (gptq.c): out[a * 16 + b] = sum_t x[t * stride + i0 + a] *
+/// x[t * stride + k0 + b], a < 4, b < 16. Twin: csimd_covariance_tile_ref (only the summation order differs).
+#define CSIMD_COV_TILE_I 4
+#define CSIMD_COV_TILE_K 16
+typedef void (*csimd_covariance_tile_fn)(const float *x, int64_t tokens, int64_t stride, int64_t i0, int64_t k0,
+                                         float *out);
+void csimd_covariance_tile_ref(const float *x, int64_t tokens, int64_t stride, int64_t i0, int64_t k0, float *out);
+
 typedef struct {
     csimd_attn_head_fn head_f32, head_f16, head_i8;
     void (*gelu)(float *x, int64_t n);                          // in place, one thread (csimd_gelu splits)
     void (*f16_row)(const float *x, int64_t n, uint16_t *out);  // f32 -> IEEE half, nearest even
+    csimd_covariance_tile_fn covariance_tile;
 } csimd_ops_table;
 
 #define CSIMD_OPS_ENTRY_POINTS(isa)                                                                             \
@@ -56,6 +65,7 @@ typedef struct {
 CSIMD_OPS_ENTRY_POINTS(portable)
 void csimd_gelu_portable_run(float *x, int64_t n);
 void csimd_f16_row_portable(const float *x, int64_t n, uint16_t *out);
+void csimd_covariance_tile_portable(const float *, int64_t, int64_t, int64_t, int64_t, float *);
 #if defined(__x86_64__)
 CSIMD_OPS_ENTRY_POINTS(avx2)
 CSIMD_OPS_ENTRY_POINTS(avx512)
@@ -63,6 +73,8 @@ void csimd_gelu_avx2(float *x, int64_t n);
 void csimd_gelu_avx512(float *x, int64_t n);
 void csimd_f16_row_avx2(const float *x, int64_t n, uint16_t *out);
 void csimd_f16_row_avx512(const float *x, int64_t n, uint16_t *out);
+void csimd_covariance_tile_avx2(const float *, int64_t, int64_t, int64_t, int64_t, float *);
+void csimd_covariance_tile_avx512(const float *, int64_t, int64_t, int64_t, int64_t, float *);
 #endif
 
 extern const csimd_ops_table csimd_ops_portable;

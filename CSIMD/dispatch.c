@@ -22,15 +22,16 @@
 // ---- The ops of each path (the matrix tables below and in kernels_*.c point at these) ----
 const csimd_ops_table csimd_ops_portable = {
     csimd_attn_head_portable_f32, csimd_attn_head_portable_f16, csimd_attn_head_portable_i8,
-    csimd_gelu_portable_run, csimd_f16_row_portable,
+    csimd_gelu_portable_run, csimd_f16_row_portable, csimd_covariance_tile_portable,
 };
 #if defined(__x86_64__)
 const csimd_ops_table csimd_ops_avx2 = {
     csimd_attn_head_avx2_f32, csimd_attn_head_avx2_f16, csimd_attn_head_avx2_i8, csimd_gelu_avx2, csimd_f16_row_avx2,
+    csimd_covariance_tile_avx2,
 };
 const csimd_ops_table csimd_ops_avx512 = {
     csimd_attn_head_avx512_f32, csimd_attn_head_avx512_f16, csimd_attn_head_avx512_i8, csimd_gelu_avx512,
-    csimd_f16_row_avx512,
+    csimd_f16_row_avx512, csimd_covariance_tile_avx512,
 };
 #endif
 

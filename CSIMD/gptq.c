@@ -1,7 +1,7 @@
 // The linear algebra of error-compensating quantization (GPTQ): input covariances accumulated over
 // calibration activations, and the factor the sweep (csimd_grid_quantize_compensated_ref) runs on.
 // Covariances are kept in diagonal bands of columns, so memory grows with the width, not its square.
-#include "csimd.h"
+#include "csimd_kernels.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,36 +12,33 @@ int64_t csimd_band_floats(int64_t cols, int64_t band) {
     return full * band * band + last * last;
 }
 
-/// Output tiles of 4 x 16: each token's 16 columns are loaded once for 4 rows of H, which keeps the
-/// loop compute-bound; the compiler keeps the 64 sums in vector registers.
-enum { TILE_I = 4, TILE_K = 16 };
+/// Tokens per pass: their band columns are copied together (512 x 512 floats, 1 MB, about L2),
+/// and every tile of the band reads them from there.
+enum { COV_CHUNK = 512 };
 
-static void band_accumulate(const float *x, int64_t tokens, int64_t stride, int64_t bw, float *h) {
-    // Upper tiles only (k0 + TILE_K > i0), mirrored afterwards.
-    const int64_t ti = (bw + TILE_I - 1) / TILE_I;
+/// Tiles of the dispatched covariance kernel (AVX-512 / AVX2 FMA or portable C) over the chunk's copy,
+/// whose columns are zero-padded to a multiple of 16, so edge tiles need no other code. Upper tiles
+/// only (k0 + 16 > i0), mirrored afterwards. xc: COV_CHUNK x (bw rounded up to 16) floats.
+static void band_accumulate(const float *x, int64_t tokens, int64_t stride, int64_t bw, float *h, float *xc) {
+    const csimd_covariance_tile_fn tile = csimd_kernels_current()->ops->covariance_tile;
+    const int64_t w = (bw + CSIMD_COV_TILE_K - 1) / CSIMD_COV_TILE_K * CSIMD_COV_TILE_K;
+    const int64_t ti = (bw + CSIMD_COV_TILE_I - 1) / CSIMD_COV_TILE_I;
+    for (int64_t t0 = 0; t0 < tokens; t0 += COV_CHUNK) {
+        const int64_t n = tokens - t0 < COV_CHUNK ? tokens - t0 : COV_CHUNK;
+        for (int64_t t = 0; t < n; t++) {
+            memcpy(xc + t * w, x + (t0 + t) * stride, (size_t)bw * sizeof(float));
+            for (int64_t c = bw; c < w; c++) xc[t * w + c] = 0.0f;
+        }
 #pragma omp parallel for schedule(static, 1)
-    for (int64_t it = 0; it < ti; it++) {
-        const int64_t i0 = it * TILE_I;
-        const int ni = (int)(bw - i0 < TILE_I ? bw - i0 : TILE_I);
-        for (int64_t k0 = i0 - i0 % TILE_K; k0 < bw; k0 += TILE_K) {
-            const int nk = (int)(bw - k0 < TILE_K ? bw - k0 : TILE_K);
-            float acc[TILE_I][TILE_K] = {{0}};
-            if (ni == TILE_I && nk == TILE_K) {
-                for (int64_t t = 0; t < tokens; t++) {
-                    const float *xt = x + t * stride;
-                    for (int a = 0; a < TILE_I; a++)
-                        for (int b = 0; b < TILE_K; b++) acc[a][b] += xt[i0 + a] * xt[k0 + b];
-                }
-            } else {
-                for (int64_t t = 0; t < tokens; t++) {
-                    const float *xt = x + t * stride;
-                    for (int a = 0; a < ni; a++)
-                        for (int b = 0; b < nk; b++) acc[a][b] += xt[i0 + a] * xt[k0 + b];
-                }
+        for (int64_t it = 0; it < ti; it++) {
+            const int64_t i0 = it * CSIMD_COV_TILE_I;
+            for (int64_t k0 = i0 - i0 % CSIMD_COV_TILE_K; k0 < bw; k0 += CSIMD_COV_TILE_K) {
+                float acc[CSIMD_COV_TILE_I * CSIMD_COV_TILE_K];
+                tile(xc, n, w, i0, k0, acc);  // rows and columns past bw read the padding's zeros
+                for (int a = 0; a < CSIMD_COV_TILE_I && i0 + a < bw; a++)
+                    for (int b = 0; b < CSIMD_COV_TILE_K && k0 + b < bw; b++)
+                        if (k0 + b >= i0 + a) h[(i0 + a) * bw + k0 + b] += acc[a * CSIMD_COV_TILE_K + b];
             }
-            for (int a = 0; a < ni; a++)
-                for (int b = 0; b < nk; b++)
-                    if (k0 + b >= i0 + a) h[(i0 + a) * bw + k0 + b] += acc[a][b];
         }
     }
     for (int64_t i = 0; i < bw; i++)
@@ -50,11 +47,15 @@ static void band_accumulate(const float *x, int64_t tokens, int64_t stride, int6
 
 int32_t csimd_covariance_accumulate(const float *x, int64_t tokens, int64_t cols, int64_t band, float *h) {
     if (csimd_band_floats(cols, band) < 0 || tokens < 0) return -1;
+    const int64_t w = (band + CSIMD_COV_TILE_K - 1) / CSIMD_COV_TILE_K * CSIMD_COV_TILE_K;
+    float *xc = malloc(sizeof(float) * (size_t)(COV_CHUNK * w));
+    if (!xc) return -2;
     for (int64_t b0 = 0; b0 < cols; b0 += band) {
         const int64_t bw = cols - b0 < band ? cols - b0 : band;
-        band_accumulate(x + b0, tokens, cols, bw, h);
+        band_accumulate(x + b0, tokens, cols, bw, h, xc);
         h += bw * bw;
     }
+    free(xc);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 // The AVX2 + FMA + F16C ops (csimd_ops_avx2 in dispatch.c): attention head over 8 lanes (head_dim % 8
 // tail elements in scalar code), GELU and the f32 -> f16 row conversion.
 #include "ops_attention.h"
+#include "ops_covariance.h"
 
 #if defined(__x86_64__)
 CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX2)
@@ -157,5 +158,9 @@ void csimd_gelu_avx2(float *x, int64_t n) {
         memcpy(x + i, buf, (size_t)(n - i) * sizeof(float));
     }
 }
+void csimd_covariance_tile_avx2(const float *x, int64_t tokens, int64_t stride, int64_t i0, int64_t k0, float *out) {
+    covariance_tile_body(x, tokens, stride, i0, k0, out);
+}
+
 CSIMD_TARGET_END
 #endif

@@ -1,6 +1,7 @@
 // The AVX-512 ops (csimd_ops_avx512 in dispatch.c): attention head over 16 lanes with masked loads and
 // stores for the head_dim % 16 tail, GELU and the f32 -> f16 row conversion.
 #include "ops_attention.h"
+#include "ops_covariance.h"
 
 #if defined(__x86_64__)
 CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX512)
@@ -153,5 +154,9 @@ void csimd_gelu_avx512(float *x, int64_t n) {
         _mm512_mask_storeu_ps(x + i, m, csimd_gelu512(_mm512_maskz_loadu_ps(m, x + i)));
     }
 }
+void csimd_covariance_tile_avx512(const float *x, int64_t tokens, int64_t stride, int64_t i0, int64_t k0, float *out) {
+    covariance_tile_body(x, tokens, stride, i0, k0, out);
+}
+
 CSIMD_TARGET_END
 #endif

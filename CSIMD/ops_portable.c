@@ -1,6 +1,7 @@
 // The portable ops (scalar path and NEON): loops shaped for the auto-vectorizer. Attention head,
 // GELU and the f32 -> f16 row conversion, as csimd_ops_portable (dispatch.c) holds them.
 #include "ops_attention.h"
+#include "ops_covariance.h"
 
 static inline AI void head_portable(const float *qh, const void *k, const void *v, const float *ks, const float *vs,
                                     int64_t ss, int64_t stride, int64_t hd, int64_t last, float scale, float *scores,
@@ -56,4 +57,8 @@ void csimd_gelu_portable_run(float *x, int64_t n) {
 
 void csimd_f16_row_portable(const float *x, int64_t n, uint16_t *out) {
     for (int64_t i = 0; i < n; i++) out[i] = csimd_f32_to_f16(x[i]);
+}
+
+void csimd_covariance_tile_portable(const float *x, int64_t tokens, int64_t stride, int64_t i0, int64_t k0, float *out) {
+    covariance_tile_body(x, tokens, stride, i0, k0, out);
 }

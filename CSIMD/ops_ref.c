@@ -1,6 +1,6 @@
 // The scalar ops: LayerNorm and rotary (one implementation each: cheap next to the matrix products, kept
 // exact) and the references of the dispatched ops, csimd_gelu_ref and csimd_attention_ref (libm erf / exp).
-#include "csimd.h"
+#include "csimd_kernels.h"
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -84,4 +84,13 @@ void csimd_attention_ref(const float *q, int64_t q_token_stride, int64_t q_head_
             }
         }
     }
+}
+
+void csimd_covariance_tile_ref(const float *x, int64_t tokens, int64_t stride, int64_t i0, int64_t k0, float *out) {
+    for (int a = 0; a < CSIMD_COV_TILE_I; a++)
+        for (int b = 0; b < CSIMD_COV_TILE_K; b++) {
+            float s = 0.0f;
+            for (int64_t t = 0; t < tokens; t++) s += x[t * stride + i0 + a] * x[t * stride + k0 + b];
+            out[a * CSIMD_COV_TILE_K + b] = s;
+        }
 }

@@ -46,23 +46,29 @@ final class CompensatedFitTests: XCTestCase {
     }
 
     func testCovarianceBandsMatchDoubleSums() {
+        // Bands of 48, 48 and 6 columns (tiles cut at every edge); 301 tokens: two full chunks and a partial one.
         var rng = Rng(s: 11)
-        let tokens = 37, cols = 70, band = 32  // bands of 32, 32 and 6 columns; tiles cut at every edge
+        let tokens = 301, cols = 102, band = 48
         let x = (0..<tokens * cols).map { _ in rng.gauss() }
-        XCTAssertEqual(csimd_band_floats(Int64(cols), Int64(band)), 32 * 32 * 2 + 36)
-        var h = [Float](repeating: 0, count: Int(csimd_band_floats(Int64(cols), Int64(band))))
-        XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h), 0)
-        XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h), 0)  // adds
+        XCTAssertEqual(csimd_band_floats(Int64(cols), Int64(band)), 48 * 48 * 2 + 36)
+        var exact = [Double](repeating: 0, count: Int(csimd_band_floats(Int64(cols), Int64(band))))
         for (b0, w, at) in bands(cols: cols, band: band) {
             for i in 0..<w {
                 for k in 0..<w {
-                    var s = 0.0
-                    for t in 0..<tokens { s += Double(x[t * cols + b0 + i]) * Double(x[t * cols + b0 + k]) }
-                    XCTAssertEqual(Double(h[at + i * w + k]), 2 * s, accuracy: 1e-4 * Double(tokens), "band \(b0) (\(i), \(k))")
+                    for t in 0..<tokens { exact[at + i * w + k] += Double(x[t * cols + b0 + i]) * Double(x[t * cols + b0 + k]) }
                 }
             }
         }
-        XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), 0, &h), -1)
+        forEachKernelPath { path in
+            var h = [Float](repeating: 0, count: exact.count)
+            XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h), 0)
+            XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h), 0)  // adds
+            var worst = 0.0
+            for i in 0..<h.count { worst = max(worst, abs(Double(h[i]) - 2 * exact[i])) }
+            // f32 sums of 301 products of unit gaussians: a few 1e-5 of the sum's scale.
+            XCTAssertLessThan(worst, 1e-3 * Double(tokens) / 100, path)
+            XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), 0, &h), -1, path)
+        }
     }
 
     func testFactorInvertsTheDampedCovariance() {

@@ -719,6 +719,32 @@ static void grid_roundtrip(int type, const float *w, int rows, int64_t cols, con
     free(q);
 }
 
+/// The path's covariance tile against its scalar twin, odd token counts and strides; bound as for f32
+/// dots: 2 (n + 16) 2^-24 sum |products|.
+static void test_covariance_tile(void) {
+    const int64_t stride = 53;
+    for (int64_t tokens = 1; tokens <= 131; tokens += 13) {
+        float *x = malloc(sizeof(float) * tokens * stride);
+        for (int64_t i = 0; i < tokens * stride; i++) x[i] = gauss();
+        for (int64_t i0 = 0; i0 + CSIMD_COV_TILE_I <= stride; i0 += 7)
+            for (int64_t k0 = 0; k0 + CSIMD_COV_TILE_K <= stride; k0 += 11) {
+                float got[CSIMD_COV_TILE_I * CSIMD_COV_TILE_K], want[CSIMD_COV_TILE_I * CSIMD_COV_TILE_K];
+                csimd_kernels_current()->ops->covariance_tile(x, tokens, stride, i0, k0, got);
+                csimd_covariance_tile_ref(x, tokens, stride, i0, k0, want);
+                for (int a = 0; a < CSIMD_COV_TILE_I; a++)
+                    for (int b = 0; b < CSIMD_COV_TILE_K; b++) {
+                        double m = 0.0;
+                        for (int64_t t = 0; t < tokens; t++) m += fabs((double)x[t * stride + i0 + a] * x[t * stride + k0 + b]);
+                        const double e = fabs((double)got[a * CSIMD_COV_TILE_K + b] - want[a * CSIMD_COV_TILE_K + b]);
+                        CHECK(e <= 2.0 * (tokens + 16) * U * m, "covariance tile t=%lld (%lld+%d, %lld+%d): %g vs %g",
+                              (long long)tokens, (long long)i0, a, (long long)k0, b, got[a * CSIMD_COV_TILE_K + b],
+                              want[a * CSIMD_COV_TILE_K + b]);
+                    }
+            }
+        free(x);
+    }
+}
+
 static void test_compensated(void) {
     const int tokens = 203, rows = 21;
     const int64_t cols = 160, band = 64;  // bands of 64, 64, 32
@@ -823,6 +849,7 @@ int main(void) {
         test_r16();
         test_r16_grids();
         test_attention();
+        test_covariance_tile();
         printf("path %-12s %s\n", names[i], failed == before ? "ok" : "FAILED");
     }
     path_name = "compensated";
