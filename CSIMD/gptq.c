@@ -47,7 +47,8 @@ static void band_accumulate(const float *x, int64_t tokens, int64_t stride, int6
 
 int32_t csimd_covariance_accumulate(const float *x, int64_t tokens, int64_t cols, int64_t band, float *h) {
     if (csimd_band_floats(cols, band) < 0 || tokens < 0) return -1;
-    const int64_t w = (band + CSIMD_COV_TILE_K - 1) / CSIMD_COV_TILE_K * CSIMD_COV_TILE_K;
+    const int64_t widest = band < cols ? band : cols;
+    const int64_t w = (widest + CSIMD_COV_TILE_K - 1) / CSIMD_COV_TILE_K * CSIMD_COV_TILE_K;
     float *xc = malloc(sizeof(float) * (size_t)(COV_CHUNK * w));
     if (!xc) return -2;
     for (int64_t b0 = 0; b0 < cols; b0 += band) {

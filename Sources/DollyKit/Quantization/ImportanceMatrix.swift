@@ -143,6 +143,9 @@ extension DollyModel {
             if isCancelled() { throw FormatError.interrupted }
             session.reset()
             try session.evaluate(Array(tokens[i * context..<(i + 1) * context]))
+            if covariance?.accumulationFailed == true {
+                throw ModelError.outOfMemory(bytes: 512 * 4 * (covarianceBand ?? 0), reason: "accumulating the input covariances")
+            }
             progress(i + 1, chunks)
         }
         let n = Double(chunks * context)

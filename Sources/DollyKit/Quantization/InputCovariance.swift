@@ -57,10 +57,13 @@ public final class InputCovariance: @unchecked Sendable {
     /// All the values, in storage order.
     public var values: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: base, count: floatCount) }
 
+    /// Set when an accumulation could not run (no memory for its scratch): the bands are then incomplete.
+    private(set) var accumulationFailed = false
+
     /// Adds xᵀx (bands only) of `rows` inputs of `name`.
     func accumulate(_ name: String, _ x: UnsafePointer<Float>, rows: Int, columns: Int) {
         guard let at = offsets[name] else { return }
-        _ = csimd_covariance_accumulate(x, Int64(rows), Int64(columns), Int64(band), base + at)
+        if csimd_covariance_accumulate(x, Int64(rows), Int64(columns), Int64(band), base + at) != 0 { accumulationFailed = true }
     }
 
     /// Sums to means.
