@@ -80,12 +80,7 @@ static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map,
                 for (int r = nr; r < CSIMD_R16; r++) ptrs[r] = NULL;
                 csimd_grid_quantize_compensated_ref(group_rows, nr, cols, group_weights, qw->factor, qw->band,
                                                     dst_type == CSIMD_TYPE_Q4NR16 ? 16 : 8, blocks);
-                uint8_t *group = (uint8_t *)dst + g * group_bytes;
-                if (dst_type == CSIMD_TYPE_Q4NR16) csimd_q4nr16_pack((const csimd_block_q4n *const *)ptrs, nb, group);
-                else csimd_q3nr16_pack((const csimd_block_q3n *const *)ptrs, nb, group);
-                continue;
-            }
-            for (int r = 0; r < CSIMD_R16; r++) {
+            } else for (int r = 0; r < CSIMD_R16; r++) {
                 const int64_t i = g * CSIMD_R16 + r;   // row within this call
                 const int64_t sr = first_row + i;     // row of the matrix
                 if (i >= n_rows || sr >= src->rows) { ptrs[r] = NULL; continue; }

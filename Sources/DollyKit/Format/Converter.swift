@@ -273,7 +273,7 @@ public struct Converter {
             let covariance = compensated && p.entry.type == recipe.matrices ? self.importance?.covariance : nil
             let factor = try covariance.flatMap { $0.bands(of: name) == nil ? nil : try $0.factor(of: name) }
             let importance = factor == nil ? importance : nil
-            let band = Int64(self.importance?.covariance?.band ?? 0)
+            let band = Int64(covariance?.band ?? 0)
             var crc: UInt32 = 0
             var row = 0
             let sourceRowBytes = Int(m.raw.row_bytes)

@@ -14,7 +14,8 @@ public final class InputCovariance: @unchecked Sendable {
     public let band: Int
     /// Tensor names in storage order, with their widths.
     public let tensors: [(name: String, columns: Int)]
-    private let offsets: [String: Int]
+    /// Per tensor: where its bands start, and its width.
+    private let index: [String: (at: Int, columns: Int)]
     private let base: UnsafeMutablePointer<Float>
     public let floatCount: Int
     /// What keeps `base` alive: the file's mapping, or our own pages.
@@ -23,14 +24,15 @@ public final class InputCovariance: @unchecked Sendable {
     /// Floats of one tensor's bands.
     static func floats(columns: Int, band: Int) -> Int { Int(csimd_band_floats(Int64(columns), Int64(band))) }
 
-    /// Where each tensor's bands start, and the floats of all of them, in storage order.
-    static func layout(_ tensors: [(name: String, columns: Int)], band: Int) -> (offsets: [String: Int], floats: Int) {
-        var offsets: [String: Int] = [:], at = 0
+    /// Where each tensor's bands start (and its width), and the floats of all of them, in storage order.
+    static func layout(_ tensors: [(name: String, columns: Int)], band: Int)
+        -> (index: [String: (at: Int, columns: Int)], floats: Int) {
+        var index: [String: (at: Int, columns: Int)] = [:], at = 0
         for t in tensors {
-            offsets[t.name] = at
+            index[t.name] = (at, t.columns)
             at += floats(columns: t.columns, band: band)
         }
-        return (offsets, at)
+        return (index, at)
     }
 
     /// Zeroed storage to accumulate into (pages are taken as they are written).
@@ -43,15 +45,15 @@ public final class InputCovariance: @unchecked Sendable {
     init(band: Int, tensors: [(name: String, columns: Int)], base: UnsafeRawPointer, owner: AnyObject) {
         self.band = band
         self.tensors = tensors
-        (offsets, floatCount) = Self.layout(tensors, band: band)
+        (index, floatCount) = Self.layout(tensors, band: band)
         self.owner = owner
         self.base = UnsafeMutablePointer(mutating: base.bindMemory(to: Float.self, capacity: floatCount))
     }
 
     /// The bands of one tensor's input covariance.
     public func bands(of name: String) -> UnsafeBufferPointer<Float>? {
-        guard let at = offsets[name], let t = tensors.first(where: { $0.name == name }) else { return nil }
-        return UnsafeBufferPointer(start: base + at, count: Self.floats(columns: t.columns, band: band))
+        guard let t = index[name] else { return nil }
+        return UnsafeBufferPointer(start: base + t.at, count: Self.floats(columns: t.columns, band: band))
     }
 
     /// All the values, in storage order.
@@ -62,8 +64,8 @@ public final class InputCovariance: @unchecked Sendable {
 
     /// Adds xᵀx (bands only) of `rows` inputs of `name`.
     func accumulate(_ name: String, _ x: UnsafePointer<Float>, rows: Int, columns: Int) {
-        guard let at = offsets[name] else { return }
-        if csimd_covariance_accumulate(x, Int64(rows), Int64(columns), Int64(band), base + at) != 0 { accumulationFailed = true }
+        guard let t = index[name], t.columns == columns else { return }
+        if csimd_covariance_accumulate(x, Int64(rows), Int64(columns), Int64(band), base + t.at) != 0 { accumulationFailed = true }
     }
 
     /// Sums to means.
@@ -73,12 +75,12 @@ public final class InputCovariance: @unchecked Sendable {
 
     /// GPTQ's factor of one tensor's bands (csimd_gptq_factor): what the converter's compensated fit runs on.
     public func factor(of name: String, dampFraction: Double = 0.01) throws -> [Float] {
-        guard let h = bands(of: name), let t = tensors.first(where: { $0.name == name }) else {
+        guard let h = bands(of: name), let columns = index[name]?.columns else {
             throw ImportanceMatrixError.malformed("no input covariance for \(name)")
         }
         var u = [Float](repeating: 0, count: h.count)
         let status = u.withUnsafeMutableBufferPointer {
-            csimd_gptq_factor(h.baseAddress, Int64(t.columns), Int64(band), dampFraction, $0.baseAddress)
+            csimd_gptq_factor(h.baseAddress, Int64(columns), Int64(band), dampFraction, $0.baseAddress)
         }
         // A mapped file's bands are read once: drop them from our resident set (a 12b file is 2.6 GB).
         if owner is MappedFile { MappedFile.releasePages(UnsafeRawBufferPointer(h)) }
