@@ -43,10 +43,12 @@ class DollyFile:
             raise FormatError(f"{path}: format version {major}.{minor}; this reader implements {MAJOR}.x")
         if zlib.crc32(b[:52]) != header_crc:
             raise FormatError(f"{path}: header checksum mismatch")
+        if data_off + data_len != file_len:  # file_length is outside the CRC: damage, not truncation
+            raise FormatError(f"{path}: header damaged (file_length {file_len} != data_offset + data_length)")
+        if meta_off + meta_len > data_off or data_off % 4096:
+            raise FormatError(f"{path}: inconsistent section offsets")
         if file_len != len(b):
             raise FormatError(f"{path}: truncated ({len(b)} of {file_len} bytes)")
-        if meta_off + meta_len > data_off or data_off % 4096 or data_off + data_len != file_len:
-            raise FormatError(f"{path}: inconsistent section offsets")
         meta = bytes(b[meta_off:meta_off + meta_len])
         if zlib.crc32(meta) != meta_crc:
             raise FormatError(f"{path}: metadata checksum mismatch")

@@ -54,11 +54,17 @@ public struct FileHeader: Equatable, Sendable {
             return Int(v)
         }
         let major = u16(8), minor = u16(10)
-        // The version is checked before the CRC so that a future file gets the clearer message.
-        guard major <= currentMajor, major >= 1 else {
-            throw FormatError.unsupportedVersion(path: path, major: major, minor: minor, supported: currentMajor)
-        }
         let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<52]))
+        guard major == currentMajor else {
+            // An intact header of another major version, or a damaged version field: say which it looks like.
+            if crc == u32(52) || major > currentMajor {
+                let unsupported = FormatError.unsupportedVersion(path: path, major: major, minor: minor, supported: currentMajor)
+                if crc == u32(52) { throw unsupported }
+                // A later major version may lay its header out otherwise, so a mismatch is not proof of damage.
+                throw FormatError.corruptHeader(path: path, reason: "header checksum mismatch, or: \(unsupported.localizedDescription)")
+            }
+            throw FormatError.corruptHeader(path: path, reason: "header checksum mismatch")
+        }
         guard crc == u32(52) else { throw FormatError.corruptHeader(path: path, reason: "header checksum mismatch") }
         var h = FileHeader(metadataLength: try u64(24), dataOffset: try u64(32), dataLength: try u64(40), metadataCRC32: u32(48))
         h.major = major
@@ -66,12 +72,17 @@ public struct FileHeader: Equatable, Sendable {
         h.flags = u32(12)
         h.metadataOffset = try u64(16)
         h.fileLength = try u64(56)
+        // file_length lies outside header_crc32 (bytes 0..51) but must equal data_offset + data_length,
+        // which it covers: check that first, so a damaged length field reads as a damaged header,
+        // never as a truncated file.
+        guard h.dataOffset + h.dataLength == h.fileLength else {  // each field is at most Int.max / 2
+            throw FormatError.corruptHeader(path: path, reason: "file_length \(h.fileLength) disagrees with data_offset + data_length \(h.dataOffset + h.dataLength)")
+        }
+        guard h.metadataOffset >= size, h.metadataOffset + h.metadataLength <= h.dataOffset, h.dataOffset % dataAlignment == 0 else {
+            throw FormatError.corruptHeader(path: path, reason: "sections overlap or are misaligned")
+        }
         guard h.fileLength == bytes.count else {
             throw FormatError.truncated(path: path, expected: h.fileLength, actual: bytes.count)
-        }
-        guard h.metadataOffset >= size, h.metadataOffset + h.metadataLength <= h.dataOffset,
-              h.dataOffset % dataAlignment == 0, h.dataOffset + h.dataLength == h.fileLength else {
-            throw FormatError.corruptHeader(path: path, reason: "sections overlap or are misaligned")
         }
         return h
     }

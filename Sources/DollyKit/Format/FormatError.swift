@@ -21,7 +21,7 @@ public enum FormatError: LocalizedError, Equatable {
             return "\(path) has format version \(major).\(minor); this dolly reads major version \(supported) (upgrade dolly)"
         case let .truncated(path, expected, actual):
             return "\(path) is truncated: \(actual) bytes, the header says \(expected)"
-        case let .corruptHeader(path, reason): return "\(path): corrupt header: \(reason)"
+        case let .corruptHeader(path, reason): return "\(path): header damaged: \(reason)"
         case let .badMetadata(path, reason): return "\(path): bad metadata: \(reason)"
         case let .badTensor(path, tensor, reason): return "\(path): tensor \(tensor): \(reason)"
         case let .checksumMismatch(path, tensor): return "\(path): tensor \(tensor) is corrupted (CRC-32 mismatch)"
