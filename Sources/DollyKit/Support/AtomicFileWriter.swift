@@ -1,14 +1,25 @@
+import CSIMD
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Writes a file under a temporary name beside its destination and renames it into place only
-/// when complete, so an interrupted or failed write never leaves a partial file at `finalPath`.
+/// Writes a file that appears at `finalPath` only when complete: a failed, interrupted or killed
+/// write never leaves a partial file there, and an existing file is replaced in one rename.
+///
+/// On Linux the bytes go to an unnamed file (O_TMPFILE) in the destination's folder, named only at
+/// `commit()`: a `kill -9` or the OOM killer at any moment leaves nothing behind, because the kernel
+/// frees an unnamed file with its last descriptor. Where the filesystem has no O_TMPFILE (or with
+/// `DOLLY_NO_TMPFILE=1`, which the tests use to reach this path) it writes `.NAME.tmp-PID` instead,
+/// and every writer first removes such files left by processes that no longer exist.
 public final class AtomicFileWriter {
     public let finalPath: String
-    public let temporaryPath: String
+    /// The visible temporary name, when the fallback is in use; nil while the file is unnamed.
+    public private(set) var temporaryPath: String?
+    /// Stale temporary files this writer removed before starting (for the caller to report).
+    public private(set) var removedStale: [StaleTemporaries.Removed] = []
     private var fd: Int32
+    private let unnamed: Bool
     private var finished = false
 
     public init(finalPath: String) throws {
@@ -19,9 +30,21 @@ public final class AtomicFileWriter {
         if FileManager.default.fileExists(atPath: finalPath, isDirectory: &isDirectory), isDirectory.boolValue {
             throw FormatError.cannotWrite(path: finalPath, reason: "it is a directory")
         }
-        temporaryPath = "\(dir)/.\(url.lastPathComponent).tmp-\(getpid())"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FormatError.cannotWrite(path: finalPath, reason: String(cString: strerror(errno))) }
+        let forceNamed = ProcessInfo.processInfo.environment["DOLLY_NO_TMPFILE"].map { !$0.isEmpty && $0 != "0" } ?? false
+        var fd: Int32 = forceNamed ? -1 : csimd_tmpfile_open(dir)
+        if fd < 0 && !forceNamed && ![EOPNOTSUPP, EISDIR, EINVAL].contains(errno) {
+            // A real failure (no such folder, no permission), not a missing feature.
+            throw FormatError.cannotWrite(path: finalPath, reason: String(cString: strerror(errno)))
+        }
+        unnamed = fd >= 0
+        removedStale = StaleTemporaries.remove(in: dir)
+        if fd < 0 {
+            let temporary = StaleTemporaries.name(for: url.lastPathComponent, in: dir, pid: getpid())
+            fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw FormatError.cannotWrite(path: finalPath, reason: String(cString: strerror(errno))) }
+            temporaryPath = temporary
+        }
+        self.fd = fd
     }
 
     deinit { abandon() }
@@ -67,20 +90,44 @@ public final class AtomicFileWriter {
 
     public func write(_ bytes: [UInt8], at offset: Int) throws { try write(Data(bytes), at: offset) }
 
-    /// Flushes to disk and renames into place.
+    /// Flushes to disk and puts the file in place.
     public func commit() throws {
         guard fsync(fd) == 0 else { throw failure() }
+        if unnamed { try linkIntoPlace() }
         guard close(fd) == 0 else { fd = -1; throw failure() }
         fd = -1
-        guard rename(temporaryPath, finalPath) == 0 else { throw failure() }
+        if let temporaryPath {
+            guard rename(temporaryPath, finalPath) == 0 else { throw failure() }
+        }
         finished = true
+        syncDirectory()
     }
 
-    /// Deletes the temporary file (idempotent).
+    /// Names the unnamed file: straight at `finalPath` when nothing is there (no window at all),
+    /// else under the fallback's temporary name and renamed over the old file (replacing it in one
+    /// step; a kill in the microseconds between leaves a temporary that the next writer removes).
+    private func linkIntoPlace() throws {
+        if csimd_tmpfile_link(fd, finalPath) == 0 { return }
+        guard errno == EEXIST else { throw failure() }
+        let dir = (finalPath as NSString).deletingLastPathComponent
+        let temporary = StaleTemporaries.name(for: (finalPath as NSString).lastPathComponent, in: dir.isEmpty ? "." : dir, pid: getpid())
+        unlink(temporary)
+        guard csimd_tmpfile_link(fd, temporary) == 0 else { throw failure() }
+        temporaryPath = temporary
+    }
+
+    /// The rename itself is durable only once the folder is synced.
+    private func syncDirectory() {
+        let dir = (finalPath as NSString).deletingLastPathComponent
+        let d = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if d >= 0 { _ = fsync(d); close(d) }
+    }
+
+    /// Drops the unfinished file (idempotent).
     public func abandon() {
         if finished { return }
         finished = true
         if fd >= 0 { close(fd); fd = -1 }
-        unlink(temporaryPath)
+        if let temporaryPath { unlink(temporaryPath) }
     }
 }
