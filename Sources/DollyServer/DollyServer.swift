@@ -35,7 +35,7 @@ public final class DollyServer: @unchecked Sendable {
                 Thread.detachNewThread {
                     do {
                         DollyModel.setThreads(configuration.threads)
-                        let model = try DollyModel.load(path: configuration.modelPath)
+                        let model = try DollyModel.load(path: configuration.modelPath, fileMode: configuration.modelFileMode)
                         let context = configuration.context ?? min(2048, model.config.maxPositionEmbeddings)
                         let engine = try BatchEngine(model: model, options: .init(
                             parallel: configuration.parallel, context: context, kvType: configuration.kvType,

@@ -22,6 +22,10 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGrace: Double
     /// Reuse a slot's cached prompt prefix.
     public var prefixCache: Bool
+    /// How a `.dolly` model file is held: .read (default) copies it into memory, so truncating or
+    /// rewriting the file cannot reach a running server; .map uses it in place (faster start, memory
+    /// shared with the page cache; a truncation then stops the server with one line).
+    public var modelFileMode: MappedFile.Mode = .read
 
     public init(modelPath: String, host: String = "127.0.0.1", port: Int = 8080, parallel: Int = 4, context: Int? = nil,
                 kvType: KVCacheType = .f16, threads: Int = DollyModel.defaultThreads, apiKey: String? = nil,

@@ -10,7 +10,8 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics,
             POST /tokenize, POST /detokenize. --context is per slot (prompt plus answer). Stops on SIGINT or SIGTERM,
-            giving running requests 10 seconds to finish.
+            giving running requests 10 seconds to finish. A .dolly model is read into memory at start (--no-mmap, the
+            default), so the file can be replaced or rewritten while the server runs; the new model is served after a restart.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -37,6 +38,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-prefix-cache"), help: "Recompute every prompt instead of reusing a slot's cached prefix.")
     var noPrefixCache = false
 
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+        "Use a .dolly file in place (--mmap: faster start, memory shared with the page cache, but the file may then only be replaced by renaming a new one into place) or copy it into memory (--no-mmap, the default: the running server survives the file being truncated or rewritten)."))
+    var mmap = false
+
     func validate() throws {
         guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 64") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -49,10 +54,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let threads = model.threads.threads ?? DollyModel.defaultThreads
-        let server = DollyServer(configuration: ServerConfiguration(
+        var configuration = ServerConfiguration(
             modelPath: model.model, host: host, port: port, parallel: parallel, context: model.context,
             kvType: model.cache.kv, threads: threads, apiKey: apiKey, maxQueue: maxQueue, corsOrigin: cors,
-            prefixCache: !noPrefixCache))
+            prefixCache: !noPrefixCache)
+        configuration.modelFileMode = mmap ? .map : .read
+        let server = DollyServer(configuration: configuration)
         let failed = LoadFailure()
         let host = self.host
         do {

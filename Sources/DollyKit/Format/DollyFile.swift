@@ -12,9 +12,11 @@ public final class DollyFile: TensorSource, @unchecked Sendable {
     public var tensorNames: [String] { metadata.tensors.map(\.name) }
     public var config: ModelConfig { metadata.model }
 
-    public init(path: String) throws {
+    /// `mode` .read copies the file into memory (a server that must outlive changes to its file);
+    /// .map uses it in place (MappedFile).
+    public init(path: String, mode: MappedFile.Mode = .map) throws {
         self.path = path
-        file = try MappedFile(path: path)
+        file = try MappedFile(path: path, mode: mode)
         let bytes = file.bytes
         header = try FileHeader.decode(bytes, path: path)
         let metaBytes = UnsafeRawBufferPointer(rebasing: bytes[header.metadataOffset..<header.metadataOffset + header.metadataLength])
@@ -131,7 +133,7 @@ public final class DollyFile: TensorSource, @unchecked Sendable {
         for t in metadata.tensors {
             let b = bytes(of: t)
             let crc = CRC32.checksum(b)
-            MappedFile.releasePages(b)
+            file.release(b)
             progress(t.bytes)
             guard FileMetadata.hex(crc) == t.crc32 else { throw FormatError.checksumMismatch(path: path, tensor: t.name) }
         }

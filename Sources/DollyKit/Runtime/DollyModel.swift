@@ -23,14 +23,15 @@ public final class DollyModel: Sendable {
     }
 
     /// Loads a `.dolly` file or a Hugging Face folder (config.json, tokenizer.json, weights);
-    /// either way the weights are used in place from the mapping.
-    public static func load(path: String) throws -> DollyModel {
+    /// either way the weights are used in place from the mapping. `fileMode` .read copies a `.dolly`
+    /// file into memory instead (MappedFile.Mode: a server outliving changes to its file).
+    public static func load(path: String, fileMode: MappedFile.Mode = .map) throws -> DollyModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ModelError.missingFile(path)
         }
         guard isDirectory.boolValue else {
-            let file = try DollyFile(path: path)
+            let file = try DollyFile(path: path, mode: fileMode)
             let tokenizer = try Tokenizer(data: try file.tokenizerData())
             return DollyModel(network: GPTNeoX(config: file.config, weights: try ModelWeights(file: file)), tokenizer: tokenizer)
         }
