@@ -5,7 +5,12 @@ import Foundation
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert a Hugging Face Dolly checkpoint into one quantized .dolly file.")
+        abstract: "Convert a Hugging Face Dolly checkpoint into one quantized .dolly file.",
+        discussion: """
+            The output appears only when complete (a failed, interrupted or killed conversion leaves nothing), and \
+            replaces an existing .dolly file in one step. It is refused when it is one of the inputs or inside the \
+            checkpoint folder, and when it exists and is not a .dolly file (unless --force).
+            """)
 
     @Argument(help: "The Hugging Face model folder (config.json, tokenizer.json, pytorch_model.bin or safetensors).")
     var source: String
@@ -23,26 +28,34 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "How 4- and 3-bit fitting weighs each weight's error: uniform or magnitude (default; uniform with an input covariance), times a diagonal importance matrix if given.")
     var weighting: QuantWeighting?
 
+    @Flag(name: .long, help: "Replace the output even if it exists and is not a .dolly file (never an input).")
+    var force = false
+
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
         try Console.guarded {
             threads.apply()
-            Interrupt.install()
-            // Past a file-size limit, get EFBIG from write() (a clean error) instead of being killed.
-            signal(SIGXFSZ, SIG_IGN)
+            // Refused before anything else is touched; the converter checks again as it opens the file.
+            _ = try OutputGuard.check(output: output, inputs: [source] + (imatrix.map { [$0] } ?? []),
+                                      magic: FileHeader.magic, kind: "a .dolly file", force: force)
+            OutputFile.prepare(output)
             let bar = ProgressBar(label: "convert")
             var converter = Converter(sourceDirectory: source, recipe: quant)
             converter.importance = try imatrix.map { try ImportanceMatrix(contentsOf: $0) }
+            converter.otherInputs = imatrix.map { [$0] } ?? []
+            converter.force = force
             converter.weighting = weighting
-            let summary = try converter.convert(
-                to: output,
-                progress: { bar.update(done: $0.done, total: $0.total, note: $0.phase.rawValue) },
-                isCancelled: { Interrupt.requested })
-            bar.finish()
-            Console.note(String(format: "wrote %@: %.1f MB, %d tensors, %.2f bits/weight (matrices), %.1f s",
-                                summary.outputPath, Double(summary.outputBytes) / 1e6, summary.tensors,
-                                summary.matrixBitsPerWeight, summary.seconds))
+            try OutputFile.interruptible({
+                let summary = try converter.convert(
+                    to: output,
+                    progress: { bar.update(done: $0.done, total: $0.total, note: $0.phase.rawValue) },
+                    isCancelled: { Interrupt.requested })
+                bar.finish()
+                Console.note(String(format: "wrote %@: %.1f MB, %d tensors, %.2f bits/weight (matrices), %.1f s",
+                                    summary.outputPath, Double(summary.outputBytes) / 1e6, summary.tensors,
+                                    summary.matrixBitsPerWeight, summary.seconds))
+            }, cleanup: { bar.finish() })
         }
     }
 }

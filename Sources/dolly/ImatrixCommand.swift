@@ -34,6 +34,9 @@ struct ImatrixCommand: ParsableCommand {
     @Flag(name: .long, help: "Only the per-column mean squares, no covariance.")
     var diagonal = false
 
+    @Flag(name: .long, help: "Replace the output even if it exists and is not an importance matrix file (never an input).")
+    var force = false
+
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
@@ -45,17 +48,25 @@ struct ImatrixCommand: ParsableCommand {
     func run() throws {
         try Console.guarded {
             threads.apply()
-            Interrupt.install()
+            // Refused before minutes of measuring, and checked again when written.
+            let inputs = [path.model, text]
+            _ = try OutputGuard.check(output: output, inputs: inputs, magic: ImportanceMatrix.fileMagic,
+                                      kind: "an importance matrix file", force: force)
+            OutputFile.prepare(output)
             let calibration = try TextFile.read(text, what: "calibration text")
             let model = try DollyModel.load(path: path.model)
             let crc = try DollyModel.configCRC32(modelPath: path.model)
             let bar = ProgressBar(label: "imatrix", unit: "chunks", scale: 1)
-            let matrix = try model.importanceMatrix(
-                text: calibration, calibrationName: URL(fileURLWithPath: text).lastPathComponent, context: context,
-                maxChunks: chunks, covarianceBand: diagonal ? nil : band, configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
-                isCancelled: { Interrupt.requested })
-            bar.finish()
-            try matrix.write(to: output)
+            var measured: ImportanceMatrix?
+            try OutputFile.interruptible({
+                measured = try model.importanceMatrix(
+                    text: calibration, calibrationName: URL(fileURLWithPath: text).lastPathComponent, context: context,
+                    maxChunks: chunks, covarianceBand: diagonal ? nil : band, configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
+                    isCancelled: { Interrupt.requested })
+                bar.finish()
+                try measured!.write(to: output, inputs: inputs, force: force, isCancelled: { Interrupt.requested })
+            }, cleanup: { bar.finish() })
+            guard let matrix = measured else { return }
             let covariance = matrix.covariance.map { String(format: ", input covariances in %d-column bands (%.1f MB)", $0.band, Double($0.floatCount) * 4 / 1e6) } ?? ""
             Console.note("wrote \(output): \(matrix.columns.count) matrices, \(matrix.calibration.chunks) chunks of "
                          + "\(matrix.calibration.context) tokens (\(matrix.calibration.tokens) tokens)\(covariance)")

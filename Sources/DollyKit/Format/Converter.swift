@@ -85,6 +85,10 @@ public struct Converter {
     var effectiveWeighting: QuantWeighting { weighting ?? (compensated ? .uniform : .magnitude) }
     /// Upper bound on one chunk of output held in memory.
     public var chunkBytes = 32 << 20
+    /// Files read besides the source folder (the importance matrix): the output may never be one of them.
+    public var otherInputs: [String] = []
+    /// Replace an existing output that is not a `.dolly` file (never an input, whatever this says).
+    public var force = false
 
     public init(sourceDirectory: String, recipe: QuantizationRecipe) {
         self.sourceDirectory = sourceDirectory
@@ -105,6 +109,9 @@ public struct Converter {
     public func convert(to outputPath: String, progress: (ConversionProgress) -> Void = { _ in },
                         isCancelled: () -> Bool = { false }) throws -> ConversionSummary {
         let start = DispatchTime.now().uptimeNanoseconds
+        // Before anything else: the output must not be an input, lie in the checkpoint, or be a foreign file.
+        let target = try OutputGuard.check(output: outputPath, inputs: [sourceDirectory] + otherInputs,
+                                           magic: FileHeader.magic, kind: "a .dolly file", force: force)
         let folder = URL(fileURLWithPath: sourceDirectory)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: sourceDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -125,7 +132,7 @@ public struct Converter {
 
         let plans = try plan(config: config, weights: weights, tokenizer: tokenizerData)
         // Open the output first: an unwritable destination should fail before minutes of reading.
-        let writer = try AtomicFileWriter(finalPath: outputPath)
+        let writer = try AtomicFileWriter(finalPath: target)
         let torchParts = Self.torchCheckpoints(source)
         let verifyTotal = torchParts.reduce(0) { $0 + $1.archive.entries.reduce(0) { $0 + $1.uncompressedSize } }
         let convertTotal = plans.reduce(0) { total, p in

@@ -6,6 +6,8 @@ import Foundation
 /// bands in that order, and a CRC-32 of everything before it.
 extension ImportanceMatrix {
     static let magic = Array("DLYIMTX1".utf8)
+    /// How an importance matrix file starts (for a check before replacing a file).
+    public static var fileMagic: [UInt8] { magic }
 
     struct Header: Codable {
         var format = "dolly-imatrix"
@@ -66,17 +68,24 @@ extension ImportanceMatrix {
         return out
     }
 
-    /// Writes atomically: a partial file never replaces a good one.
-    public func write(to path: String) throws {
-        let writer = try AtomicFileWriter(finalPath: path)
+    /// Writes atomically: a partial file never replaces a good one. Refuses a path that is one of
+    /// `inputs` (or inside an input folder), or an existing file that is not an importance matrix
+    /// unless `force` (OutputGuard).
+    /// `isCancelled` is polled between pieces: a cancelled write leaves nothing.
+    public func write(to path: String, inputs: [String] = [], force: Bool = false,
+                      isCancelled: () -> Bool = { false }) throws {
+        let target = try OutputGuard.check(output: path, inputs: inputs, magic: Self.magic, kind: "an importance matrix file", force: force)
+        let writer = try AtomicFileWriter(finalPath: target)
         do {
             var crc: UInt32 = 0
             try serialize { piece in
+                if isCancelled() { throw FormatError.interrupted }
                 try writer.write(piece)
                 crc = CRC32.checksum(piece, previous: crc)
             }
             var stored = crc.littleEndian
             try withUnsafeBytes(of: &stored) { try writer.write($0) }
+            if isCancelled() { throw FormatError.interrupted }
             try writer.commit()
         } catch {
             writer.abandon()
