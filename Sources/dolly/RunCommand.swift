@@ -20,6 +20,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Print timings to stderr.")
     var verbose = false
 
+    @Flag(name: .long, help: "Check every tensor's CRC-32 before the first token (reads the whole .dolly file once: about a second per GB).")
+    var verify = false
+
     @Argument(help: "The instruction (or, with --raw, the prompt); - reads it from stdin.")
     var text: String
 
@@ -40,6 +43,12 @@ struct RunCommand: ParsableCommand {
                 while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
             }
             let contextText = try context.read()
+            if verify {
+                guard DollyFile.hasMagic(path: modelOptions.model) else {
+                    throw ValidationError("--verify checks a .dolly file's tensor checksums; \(modelOptions.model) is not one")
+                }
+                try DollyFile(path: modelOptions.model).verify()
+            }
             let (model, session) = try modelOptions.load()
             let request = sampling.request(text, context: contextText, raw: raw)
             let result = try model.generate(request, session: session, isCancelled: { Interrupt.requested }) { piece in
