@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Writes a .dolly file of a full-size Dolly shape (3b, 7b, 12b) with placeholder weights, straight
+from docs/FORMAT.md, in seconds instead of a checkpoint download and a conversion: for measuring
+what depends on the file's size only (start-up, memory, `run --verify`, mapping against copying),
+not answers. Layer matrices are q4nr16, embeddings q8 / q8r16 (the q4 recipe's layout); every
+CRC is right, so `dolly inspect --verify` passes.
+
+    python3 tools/bench/make_shaped_dolly.py --shape 3b --tokenizer models/dolly-demo/tokenizer.json -o /tmp/3b-q4.dolly
+"""
+import argparse, json, os, struct, zlib
+
+SHAPES = {"3b": (2560, 32, 32), "7b": (4096, 32, 32), "12b": (5120, 36, 40)}  # hidden, layers, heads
+VOCAB = 50280
+
+
+def nbytes(kind, rows, cols):
+    if kind == "q8":
+        return rows * cols // 32 * 34
+    tile = {"q8r16": 544, "q4nr16": 288}[kind]
+    return (rows + 15) // 16 * (cols // 32) * tile
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shape", choices=SHAPES, default="3b")
+    ap.add_argument("--tokenizer", required=True)
+    ap.add_argument("-o", "--output", required=True)
+    a = ap.parse_args()
+    h, layers, heads = SHAPES[a.shape]
+    f = 4 * h
+    tokenizer = open(a.tokenizer, "rb").read()
+    plan = [("tokenizer.json", "u8", [len(tokenizer)], len(tokenizer)), ("embed_in", "q8", [VOCAB, h], nbytes("q8", VOCAB, h))]
+    for i in range(layers):
+        p = f"layers.{i}."
+        for n in ("input_norm", "post_attention_norm"):
+            plan += [(p + n + ".weight", "f32", [h], 4 * h), (p + n + ".bias", "f32", [h], 4 * h)]
+        for n, rows, cols in (("attention.qkv", 3 * h, h), ("attention.out", h, h), ("mlp.up", f, h), ("mlp.down", h, f)):
+            plan += [(p + n + ".weight", "q4nr16", [rows, cols], nbytes("q4nr16", rows, cols)), (p + n + ".bias", "f32", [rows], 4 * rows)]
+    plan += [("final_norm.weight", "f32", [h], 4 * h), ("final_norm.bias", "f32", [h], 4 * h),
+             ("embed_out", "q8r16", [VOCAB, h], nbytes("q8r16", VOCAB, h))]
+    noise = os.urandom(1 << 20)
+
+    def content(name, kind, size):
+        if kind == "u8":
+            return tokenizer
+        if kind == "f32":  # LayerNorm weight 1, everything else 0
+            return struct.pack("<f", 1.0 if name.endswith("norm.weight") else 0.0) * (size // 4)
+        return (noise * (size // len(noise) + 1))[:size]
+
+    tensors, offset = [], 0
+    for name, kind, shape, size in plan:
+        tensors.append({"name": name, "type": kind, "shape": shape, "offset": offset, "bytes": size, "crc32": "00000000"})
+        offset = (offset + size + 63) // 64 * 64
+    data_length = tensors[-1]["offset"] + tensors[-1]["bytes"]
+    for t in tensors:  # CRCs first: the metadata must hold them before the data is written
+        t["crc32"] = "%08x" % zlib.crc32(content(t["name"], t["type"], t["bytes"]))
+    meta = json.dumps({
+        "format": "dolly", "created_by": "tools/bench/make_shaped_dolly.py",
+        "model": {"model_type": "gpt_neox", "hidden_size": h, "num_hidden_layers": layers, "num_attention_heads": heads,
+                  "intermediate_size": f, "vocab_size": VOCAB, "max_position_embeddings": 2048, "rotary_pct": 0.25,
+                  "rotary_emb_base": 10000.0, "layer_norm_eps": 1e-5, "use_parallel_residual": True, "hidden_act": "gelu",
+                  "tie_word_embeddings": False, "attention_bias": True, "bos_token_id": 0, "eos_token_id": 0},
+        "quantization": {"recipe": "q4", "matrices": "q4nr16", "embed_in": "q8", "embed_out": "q8r16", "vectors": "f32"},
+        "source": {"format": "placeholder", "files": [], "config_crc32": "00000000"},
+        "tokenizer": "tokenizer.json", "tensors": tensors}, sort_keys=True).encode()
+    data_offset = (64 + len(meta) + 4095) // 4096 * 4096
+    head = b"DOLLYFMT" + struct.pack("<HHIQQQQI", 1, 1, 0, 64, len(meta), data_offset, data_length, zlib.crc32(meta))
+    head += struct.pack("<IQ", zlib.crc32(head), data_offset + data_length)
+    tmp = a.output + ".part"
+    with open(tmp, "wb") as out:
+        out.write(head + meta + b"\0" * (data_offset - 64 - len(meta)))
+        position = 0
+        for t in tensors:
+            out.write(b"\0" * (t["offset"] - position))
+            out.write(content(t["name"], t["type"], t["bytes"]))
+            position = t["offset"] + t["bytes"]
+    os.replace(tmp, a.output)
+    print(f"wrote {a.output}: {data_offset + data_length} bytes, {len(tensors)} tensors")
+
+
+if __name__ == "__main__":
+    main()
