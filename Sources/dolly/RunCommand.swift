@@ -20,7 +20,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Print timings to stderr.")
     var verbose = false
 
-    @Flag(name: .long, help: "Check every tensor's CRC-32 before the first token (reads the whole .dolly file once: about a second per GB).")
+    @Flag(name: .long, help: "Check every tensor's CRC-32 before the first token (reads the whole .dolly file once: 0.9 s for 3b q4, 3.8 s for 12b q4 from the page cache).")
     var verify = false
 
     @Argument(help: "The instruction (or, with --raw, the prompt); - reads it from stdin.")

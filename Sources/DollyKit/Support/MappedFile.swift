@@ -69,6 +69,10 @@ public final class MappedFile: @unchecked Sendable {
             guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
                 throw FileError.mapFailed(path: path, reason: String(cString: strerror(errno)))
             }
+            #if canImport(Glibc)
+            // 2 MB pages where the kernel has them: fewer page faults while copying, fewer TLB misses after.
+            _ = madvise(p, size, MADV_HUGEPAGE)
+            #endif
             var done = 0
             while done < size {
                 let n = pread(fd, p + done, min(size - done, 1 << 30), off_t(done))
