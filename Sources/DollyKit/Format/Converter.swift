@@ -145,10 +145,10 @@ public struct Converter {
         // A damaged download is refused, not converted: every zip entry's CRC-32 is checked.
         do {
             for part in torchParts {
-                try part.verifyChecksums { n in
+                try part.verifyChecksums(progress: { n in
                     report.done += n
                     progress(report)
-                }
+                }, isCancelled: isCancelled)
                 if isCancelled() { throw FormatError.interrupted }
             }
         } catch {
