@@ -64,11 +64,7 @@ public final class DollyFile: TensorSource, @unchecked Sendable {
     }
 
     /// Whether the file at `path` starts with the `.dolly` magic.
-    public static func hasMagic(path: String) -> Bool {
-        guard let h = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? h.close() }
-        return (try? h.read(upToCount: 8)).map { [UInt8]($0) == FileHeader.magic } ?? false
-    }
+    public static func hasMagic(path: String) -> Bool { FileMagic.matches(path, FileHeader.magic) }
 
     public func entry(_ name: String) throws -> FileMetadata.Tensor {
         guard let i = index[name] else { throw FormatError.missingTensor(path: path, tensor: name) }
