@@ -10,7 +10,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics,
             POST /tokenize, POST /detokenize. --context is per slot (prompt plus answer). Stops on SIGINT or SIGTERM,
-            giving running requests 10 seconds to finish. A .dolly model is read into memory at start (--no-mmap, the
+            giving running requests 10 seconds to finish. A .dolly model is read into memory at start (--no-mmap, the \
             default), so the file can be replaced or rewritten while the server runs; the new model is served after a restart.
             """)
 
