@@ -27,7 +27,6 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         try Console.guarded {
-            threads.apply()
             Interrupt.install()
             // Past a file-size limit, get EFBIG from write() (a clean error) instead of being killed.
             signal(SIGXFSZ, SIG_IGN)
@@ -35,6 +34,7 @@ struct ConvertCommand: ParsableCommand {
             var converter = Converter(sourceDirectory: source, recipe: quant)
             converter.importance = try imatrix.map { try ImportanceMatrix(contentsOf: $0) }
             converter.weighting = weighting
+            converter.threads = threads.count
             let summary = try converter.convert(
                 to: output,
                 progress: { bar.update(done: $0.done, total: $0.total, note: $0.phase.rawValue) },

@@ -44,7 +44,6 @@ struct ImatrixCommand: ParsableCommand {
 
     func run() throws {
         try Console.guarded {
-            threads.apply()
             Interrupt.install()
             let calibration = try TextFile.read(text, what: "calibration text")
             let model = try DollyModel.load(path: path.model)
@@ -52,7 +51,7 @@ struct ImatrixCommand: ParsableCommand {
             let bar = ProgressBar(label: "imatrix", unit: "chunks", scale: 1)
             let matrix = try model.importanceMatrix(
                 text: calibration, calibrationName: URL(fileURLWithPath: text).lastPathComponent, context: context,
-                maxChunks: chunks, covarianceBand: diagonal ? nil : band, configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
+                maxChunks: chunks, covarianceBand: diagonal ? nil : band, threads: threads.count, configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
                 isCancelled: { Interrupt.requested })
             bar.finish()
             try matrix.write(to: output)

@@ -53,17 +53,15 @@ public final class DollyModel: Sendable {
         return s
     }
 
-    /// Sets the number of threads every kernel uses (process-wide).
-    public static func setThreads(_ n: Int) {
-        csimd_threads_set(Int32(max(1, n)))
-    }
-
     /// The kernel path the matrix products use.
     public static var kernelName: String { String(cString: csimd_kernel_name()) }
 
     /// Physical cores of this machine (hyper-threads share a core's vector units, so more threads
-    /// than cores only adds contention); the default thread count.
-    public static var defaultThreads: Int {
+    /// than cores only adds contention): the default thread count of every session, engine and
+    /// conversion. Read once; OMP_NUM_THREADS does not change it.
+    public static let defaultThreads: Int = physicalCores()
+
+    private static func physicalCores() -> Int {
         let logical = ProcessInfo.processInfo.activeProcessorCount
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return logical }
         var cores = Set<String>()
