@@ -748,6 +748,9 @@ static void test_covariance_tile(void) {
     }
 }
 
+/// Output error with compensation over without, per grid, summed over test_compensated's draws.
+static double compensated_ratio_sum[2];
+
 static void test_compensated(void) {
     const int tokens = 203, rows = 21;
     const int64_t cols = 160, band = 64;  // bands of 64, 64, 32
@@ -821,7 +824,9 @@ static void test_compensated(void) {
                 ep += sp * sp;
                 ec += sc * sc;
             }
-        CHECK(ec < 0.8 * ep, "grid %d: compensated output error %g, plain %g", type, ec, ep);
+        // One draw of 21 rows varies (0.72-0.83 over eight seeds): each must gain, the mean clearly.
+        CHECK(ec < 0.95 * ep, "grid %d: compensated output error %g, plain %g", type, ec, ep);
+        compensated_ratio_sum[type] += ec / ep;
     }
     // An indefinite band is refused.
     for (int64_t i = 0; i < nh; i++) h[i] = 1.0f;
@@ -856,7 +861,15 @@ int main(void) {
         printf("path %-12s %s\n", names[i], failed == before ? "ok" : "FAILED");
     }
     path_name = "compensated";
-    test_compensated();
+    // Seeded here, so the data do not depend on how many kernel paths ran before.
+    enum { DRAWS = 4 };
+    for (int d = 1; d <= DRAWS; d++) {
+        rng = 0x9E3779B97F4A7C15ULL * (uint64_t)d;
+        test_compensated();
+    }
+    for (int type = 0; type < 2; type++)
+        CHECK(compensated_ratio_sum[type] / DRAWS < 0.85, "grid %d: compensated / plain output error %g on average", type,
+              compensated_ratio_sum[type] / DRAWS);
     path_name = "api";
     CHECK(csimd_kernel_force("no-such-path") == -1, "unknown name must return -1");
     printf("%d passed, %d failed\n", passed, failed);
