@@ -118,3 +118,48 @@ final class ThreadOwnershipTests: XCTestCase {
         XCTAssertTrue(sawEffect, "the penalties changed no answer: the test proves nothing")
     }
 }
+
+/// The default thread count: physical cores among the CPUs the process may use.
+final class CPUTopologyTests: XCTestCase {
+    func testCPUListsParse() {
+        XCTAssertEqual(CPUTopology.parseList(" 0-3,8,10-11"), [0, 1, 2, 3, 8, 10, 11])
+        XCTAssertEqual(CPUTopology.parseList("5"), [5])
+        XCTAssertNil(CPUTopology.parseList("3-1"))
+        XCTAssertNil(CPUTopology.parseList("x"))
+        XCTAssertNil(CPUTopology.parseList(""))
+    }
+
+    /// Four cores with two hyper-threads each (CPUs i and i + 4 share core i), as Linux numbers them.
+    static let laptop = (0..<8).map { "processor\t: \($0)\nphysical id\t: 0\ncore id\t\t: \($0 % 4)\n" }.joined(separator: "\n")
+
+    func testHyperThreadsCountOnceAndAffinityNarrows() {
+        var t = CPUTopology(coreOfCPU: CPUTopology.parseCores(Self.laptop), allowed: nil, logicalCount: 8)
+        XCTAssertEqual(t.usableCores, 4)
+        t.allowed = [0, 4]       // taskset -c 0,4: one core's two threads
+        XCTAssertEqual(t.usableCores, 1)
+        t.allowed = [0, 1]       // taskset -c 0,1: two cores
+        XCTAssertEqual(t.usableCores, 2)
+        let unknown = CPUTopology(coreOfCPU: [:], allowed: [0, 1, 2], logicalCount: 8)
+        XCTAssertEqual(unknown.usableCores, 3)
+    }
+
+    func testThisProcessUnderTaskset() throws {
+        XCTAssertGreaterThanOrEqual(DollyModel.defaultThreads, 1)
+        // The binary, pinned to one CPU, defaults to one thread (bench prints its count).
+        let taskset = URL(fileURLWithPath: "/usr/bin/taskset")
+        guard FileManager.default.fileExists(atPath: taskset.path) else { throw XCTSkip("no taskset") }
+        let p = Process()
+        p.executableURL = taskset
+        p.arguments = ["-c", "0", CLITests.binary.path, "bench", "--model", CLITests.serveDemo, "-p", "8", "-n", "4",
+                       "-r", "1", "-o", "json"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        XCTAssertEqual(rows.first?["n_threads"] as? Int, 1)
+    }
+}
