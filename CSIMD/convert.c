@@ -1,5 +1,5 @@
 // Conversion of checkpoint matrices (f32/f16/bf16 rows) to the file format's types, on all threads.
-#include "csimd.h"
+#include "csimd_kernels.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +39,8 @@ int64_t csimd_type_row_bytes(int32_t type, int64_t cols) {
 
 /// R16 output: groups of 16 rows are quantized row-major, then interleaved.
 static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
-                                int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw) {
+                                int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw,
+                                int32_t n_threads) {
     const int64_t cols = src->cols, nb = cols / CSIMD_BLOCK_SIZE;
     const int64_t group_bytes = csimd_type_row_bytes(dst_type, cols);
     // Rows are fitted to the plain block of the type, then interleaved.
@@ -49,7 +50,7 @@ static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map,
     const int compensated = qw && qw->factor && (dst_type == CSIMD_TYPE_Q4NR16 || dst_type == CSIMD_TYPE_Q3NR16);
     if (compensated && (qw->band <= 0 || qw->band % CSIMD_BLOCK_SIZE)) return -1;
     int32_t status = 0;
-#pragma omp parallel
+#pragma omp parallel num_threads(csimd_team(n_threads))
     {
         float *row = (float *)malloc((size_t)cols * sizeof(float));
         float *wrow = (float *)malloc((size_t)cols * sizeof(float));
@@ -113,23 +114,24 @@ static int32_t rows_convert_r16(const csimd_matrix *src, const int64_t *row_map,
 }
 
 int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
-                           int64_t n_rows, int32_t dst_type, void *dst) {
-    return csimd_rows_convert_weighted(src, row_map, first_row, n_rows, dst_type, dst, NULL);
+                           int64_t n_rows, int32_t dst_type, void *dst, int32_t n_threads) {
+    return csimd_rows_convert_weighted(src, row_map, first_row, n_rows, dst_type, dst, NULL, n_threads);
 }
 
 int32_t csimd_rows_convert_weighted(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
-                                    int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw) {
+                                    int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw,
+                                    int32_t n_threads) {
     if (csimd_r16_tile_bytes(dst_type)) {
         if (csimd_type_row_bytes(dst_type, src->cols) < 0) return -1;
         if (src->type != CSIMD_TYPE_F32 && src->type != CSIMD_TYPE_F16 && src->type != CSIMD_TYPE_BF16) return -1;
-        return rows_convert_r16(src, row_map, first_row, n_rows, dst_type, dst, qw);
+        return rows_convert_r16(src, row_map, first_row, n_rows, dst_type, dst, qw, n_threads);
     }
     const int64_t cols = src->cols;
     const int64_t out_row_bytes = csimd_type_row_bytes(dst_type, cols);
     if (out_row_bytes < 0) return -1;
     if (src->type != CSIMD_TYPE_F32 && src->type != CSIMD_TYPE_F16 && src->type != CSIMD_TYPE_BF16) return -1;
     int32_t status = 0;
-#pragma omp parallel
+#pragma omp parallel num_threads(csimd_team(n_threads))
     {
         float *row = (float *)malloc((size_t)cols * sizeof(float));
         float *wrow = (float *)malloc((size_t)cols * sizeof(float));

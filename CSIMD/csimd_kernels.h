@@ -12,6 +12,9 @@
 
 #include "csimd.h"
 
+/// The OpenMP team size for a caller's n_threads (csimd.h, "Threads"): at least 1.
+static inline int csimd_team(int32_t n_threads) { return n_threads < 1 ? 1 : (int)n_threads; }
+
 /// Max weight rows and activation rows a tile kernel handles in one call.
 #define CSIMD_TILE_R 4
 #define CSIMD_TILE_T 4

@@ -19,7 +19,8 @@ enum { COV_CHUNK = 512 };
 /// Tiles of the dispatched covariance kernel (AVX-512 / AVX2 FMA or portable C) over the chunk's copy,
 /// whose columns are zero-padded to a multiple of 16, so edge tiles need no other code. Upper tiles
 /// only (k0 + 16 > i0), mirrored afterwards. xc: COV_CHUNK x (bw rounded up to 16) floats.
-static void band_accumulate(const float *x, int64_t tokens, int64_t stride, int64_t bw, float *h, float *xc) {
+static void band_accumulate(const float *x, int64_t tokens, int64_t stride, int64_t bw, float *h, float *xc,
+                            int32_t n_threads) {
     const csimd_covariance_tile_fn tile = csimd_kernels_current()->ops->covariance_tile;
     const int64_t w = (bw + CSIMD_COV_TILE_K - 1) / CSIMD_COV_TILE_K * CSIMD_COV_TILE_K;
     const int64_t ti = (bw + CSIMD_COV_TILE_I - 1) / CSIMD_COV_TILE_I;
@@ -29,7 +30,7 @@ static void band_accumulate(const float *x, int64_t tokens, int64_t stride, int6
             memcpy(xc + t * w, x + (t0 + t) * stride, (size_t)bw * sizeof(float));
             for (int64_t c = bw; c < w; c++) xc[t * w + c] = 0.0f;
         }
-#pragma omp parallel for schedule(static, 1)
+#pragma omp parallel for schedule(static, 1) num_threads(csimd_team(n_threads))
         for (int64_t it = 0; it < ti; it++) {
             const int64_t i0 = it * CSIMD_COV_TILE_I;
             for (int64_t k0 = i0 - i0 % CSIMD_COV_TILE_K; k0 < bw; k0 += CSIMD_COV_TILE_K) {
@@ -45,7 +46,8 @@ static void band_accumulate(const float *x, int64_t tokens, int64_t stride, int6
         for (int64_t k = 0; k < i; k++) h[i * bw + k] = h[k * bw + i];
 }
 
-int32_t csimd_covariance_accumulate(const float *x, int64_t tokens, int64_t cols, int64_t band, float *h) {
+int32_t csimd_covariance_accumulate(const float *x, int64_t tokens, int64_t cols, int64_t band, float *h,
+                                    int32_t n_threads) {
     if (csimd_band_floats(cols, band) < 0 || tokens < 0) return -1;
     const int64_t widest = band < cols ? band : cols;
     const int64_t w = (widest + CSIMD_COV_TILE_K - 1) / CSIMD_COV_TILE_K * CSIMD_COV_TILE_K;
@@ -53,7 +55,7 @@ int32_t csimd_covariance_accumulate(const float *x, int64_t tokens, int64_t cols
     if (!xc) return -2;
     for (int64_t b0 = 0; b0 < cols; b0 += band) {
         const int64_t bw = cols - b0 < band ? cols - b0 : band;
-        band_accumulate(x + b0, tokens, cols, bw, h, xc);
+        band_accumulate(x + b0, tokens, cols, bw, h, xc, n_threads);
         h += bw * bw;
     }
     free(xc);
@@ -126,7 +128,8 @@ static int factor_band(const float *h, int64_t n, double damp, double *a, float 
     return 0;
 }
 
-int32_t csimd_gptq_factor(const float *h, int64_t cols, int64_t band, double damp_fraction, float *u) {
+int32_t csimd_gptq_factor(const float *h, int64_t cols, int64_t band, double damp_fraction, float *u,
+                          int32_t n_threads) {
     if (csimd_band_floats(cols, band) < 0 || !(damp_fraction >= 0.0)) return -1;
     // The damping is a fraction of the mean diagonal over all the columns, as in GPTQ's reference code.
     double diag = 0.0;
@@ -139,7 +142,7 @@ int32_t csimd_gptq_factor(const float *h, int64_t cols, int64_t band, double dam
     const double damp = damp_fraction * diag / (double)cols;
     const int64_t bands = (cols + band - 1) / band;
     int32_t status = 0;
-#pragma omp parallel for schedule(static, 1)
+#pragma omp parallel for schedule(static, 1) num_threads(csimd_team(n_threads))
     for (int64_t b = 0; b < bands; b++) {
         const int64_t b0 = b * band, bw = cols - b0 < band ? cols - b0 : band;
         const int64_t off = b0 / band * band * band;  // all earlier bands are full

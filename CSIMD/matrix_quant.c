@@ -54,25 +54,21 @@ static void *scratch_get(size_t bytes) {
     return s->p;
 }
 
-static int thread_count(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
 // Below this many multiply-adds a call stays on the calling thread (fork/join costs a few us).
 #define PAR_MIN_MACS (1 << 18)
+
+/// The team for a product of this size: the caller's count, or the calling thread alone when
+/// the product is too small to pay for a fork/join.
+static int team_for(int64_t macs, int32_t n_threads) { return macs >= PAR_MIN_MACS ? csimd_team(n_threads) : 1; }
 
 /// The activations (n_tokens, cols) as Q8A rows of cols / 32 blocks, in this thread's scratch;
 /// NULL when out of memory.
 static const csimd_block_q8a *quantize_activations(const csimd_kernel_table *k, const float *x, int64_t n_tokens,
-                                                   int64_t cols, int par) {
+                                                   int64_t cols, int team) {
     const int64_t nb = cols / CSIMD_BLOCK_SIZE;
     csimd_block_q8a *qa = scratch_get((size_t)(n_tokens * nb) * sizeof(csimd_block_q8a));
     if (!qa) return NULL;
-#pragma omp parallel for schedule(static) if (par && n_tokens >= 4)
+#pragma omp parallel for schedule(static) if (team > 1 && n_tokens >= 4) num_threads(team)
     for (int64_t t = 0; t < n_tokens; t++) k->q8a_quantize(x + t * cols, cols, qa + t * nb);
     return qa;
 }
@@ -93,7 +89,8 @@ static inline void add_bias(float *y, int64_t y_stride, int nt, int nr, const fl
         for (int r = 0; r < nr; r++) y[t * y_stride + r] += bias[r];
 }
 
-static int32_t multiply_q(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y) {
+static int32_t multiply_q(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y,
+                            int32_t n_threads) {
     const csimd_kernel_table *k = csimd_kernels_current();
     const int64_t rows = w->rows, cols = w->cols;
     if (cols % CSIMD_BLOCK_SIZE) return -1;
@@ -102,8 +99,8 @@ static int32_t multiply_q(const csimd_matrix *w, const float *x, int64_t n_token
     if (w->row_bytes < nb * (int64_t)(is_q8 ? sizeof(csimd_block_q8) : sizeof(csimd_block_q4))) return -1;
     if (rows <= 0 || n_tokens <= 0) return 0;
 
-    const int par = rows * cols * n_tokens >= PAR_MIN_MACS && thread_count() > 1;
-    const csimd_block_q8a *qa = quantize_activations(k, x, n_tokens, cols, par);
+    const int team = team_for(rows * cols * n_tokens, n_threads);
+    const csimd_block_q8a *qa = quantize_activations(k, x, n_tokens, cols, team);
     if (!qa) return -1;
 
     csimd_tile_q_fn tile = is_q8 ? k->tile_q8 : k->tile_q4;
@@ -114,7 +111,7 @@ static int32_t multiply_q(const csimd_matrix *w, const float *x, int64_t n_token
     chunk = chunk < CSIMD_TILE_T ? CSIMD_TILE_T : chunk - chunk % CSIMD_TILE_T;
     const char *wbase = (const char *)w->data;
 
-#pragma omp parallel if (par)
+#pragma omp parallel if (team > 1) num_threads(team)
     {
 #ifdef _OPENMP
         const int64_t nth = omp_get_num_threads(), tid = omp_get_thread_num();
@@ -143,7 +140,8 @@ static int32_t multiply_q(const csimd_matrix *w, const float *x, int64_t n_token
 
 /// R16 layouts: OpenMP over groups of 16 rows; tokens in L2-sized chunks, each group's tiles
 /// reused for every token of the chunk.
-static int32_t multiply_r16(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y) {
+static int32_t multiply_r16(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y,
+                            int32_t n_threads) {
     const csimd_kernel_table *k = csimd_kernels_current();
     const int64_t rows = w->rows, cols = w->cols;
     if (cols % CSIMD_BLOCK_SIZE) return -1;
@@ -151,8 +149,8 @@ static int32_t multiply_r16(const csimd_matrix *w, const float *x, int64_t n_tok
     if (w->row_bytes < csimd_type_row_bytes(w->type, cols)) return -1;
     if (rows <= 0 || n_tokens <= 0) return 0;
 
-    const int par = rows * cols * n_tokens >= PAR_MIN_MACS && thread_count() > 1;
-    const csimd_block_q8a *qa = quantize_activations(k, x, n_tokens, cols, par);
+    const int team = team_for(rows * cols * n_tokens, n_threads);
+    const csimd_block_q8a *qa = quantize_activations(k, x, n_tokens, cols, team);
     if (!qa) return -1;
 
     const csimd_tile_r16_fn tile = csimd_r16_tile_fn(k, w->type);
@@ -161,7 +159,7 @@ static int32_t multiply_r16(const csimd_matrix *w, const float *x, int64_t n_tok
     chunk = chunk < 4 ? 4 : chunk - chunk % 4;
     const uint8_t *wbase = (const uint8_t *)w->data;
 
-#pragma omp parallel if (par)
+#pragma omp parallel if (team > 1) num_threads(team)
     {
 #ifdef _OPENMP
         const int64_t nth = omp_get_num_threads(), tid = omp_get_thread_num();
@@ -184,12 +182,13 @@ static int32_t multiply_r16(const csimd_matrix *w, const float *x, int64_t n_tok
     return 0;
 }
 
-static int32_t multiply_f(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y) {
+static int32_t multiply_f(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y,
+                            int32_t n_threads) {
     const csimd_kernel_table *k = csimd_kernels_current();
     const int64_t rows = w->rows, cols = w->cols;
     const int type = w->type;
-    const int par = rows * cols * n_tokens >= PAR_MIN_MACS && thread_count() > 1;
-#pragma omp parallel for schedule(static) if (par)
+    const int team = team_for(rows * cols * n_tokens, n_threads);
+#pragma omp parallel for schedule(static) if (team > 1) num_threads(team)
     for (int64_t r = 0; r < rows; r++) {
         const void *p = (const char *)w->data + r * w->row_bytes;
         const float b = bias ? bias[r] : 0.0f;
@@ -205,20 +204,21 @@ static int32_t multiply_f(const csimd_matrix *w, const float *x, int64_t n_token
     return 0;
 }
 
-int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y) {
+int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y,
+                            int32_t n_threads) {
     switch (w->type) {
     case CSIMD_TYPE_F32:
     case CSIMD_TYPE_F16:
     case CSIMD_TYPE_BF16:
-        return multiply_f(w, x, n_tokens, bias, y);
+        return multiply_f(w, x, n_tokens, bias, y, n_threads);
     case CSIMD_TYPE_Q8:
     case CSIMD_TYPE_Q4:
-        return multiply_q(w, x, n_tokens, bias, y);
+        return multiply_q(w, x, n_tokens, bias, y, n_threads);
     case CSIMD_TYPE_Q8R16:
     case CSIMD_TYPE_Q4R16:
     case CSIMD_TYPE_Q4NR16:
     case CSIMD_TYPE_Q3NR16:
-        return multiply_r16(w, x, n_tokens, bias, y);
+        return multiply_r16(w, x, n_tokens, bias, y, n_threads);
     default:
         return -1;
     }

@@ -2,7 +2,6 @@
 // exact) and the references of the dispatched ops, csimd_gelu_ref and csimd_attention_ref (libm erf / exp).
 #include "csimd_kernels.h"
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 void csimd_layernorm(const float *x, int64_t n_tokens, int64_t dim, const float *weight,
@@ -27,7 +26,6 @@ void csimd_layernorm(const float *x, int64_t n_tokens, int64_t dim, const float 
 }
 
 void csimd_gelu_ref(float *x, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > 16384)
     for (int64_t i = 0; i < n; i++) {
         const float v = x[i];
         x[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
@@ -52,12 +50,10 @@ void csimd_attention_ref(const float *q, int64_t q_token_stride, int64_t q_head_
                          int64_t kv_head_stride, int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens,
                          float scale, float *scratch, float *out) {
     const int64_t width = n_heads * head_dim;
-    const int64_t span = pos0 + n_tokens;
-// Static schedule only: clang 21 emits __kmpc_dispatch_deinit for dynamic ones, which libomp 14 lacks.
-#pragma omp parallel for schedule(static, 1) collapse(2)
+    // The specification: one thread, one scores row.
     for (int64_t t = 0; t < n_tokens; t++) {
         for (int64_t h = 0; h < n_heads; h++) {
-            float *scores = scratch + (int64_t)omp_get_thread_num() * span;
+            float *scores = scratch;
             const float *qh = q + t * q_token_stride + h * q_head_stride;
             const int64_t last = pos0 + t;
             float maxv = -INFINITY;

@@ -33,17 +33,22 @@ typedef struct {
     int32_t type;       // csimd_type
 } csimd_matrix;
 
-/// Number of OpenMP threads used by all kernels.
-void csimd_threads_set(int32_t n);
-int32_t csimd_threads_get(void);
+// ---- Threads ----
+//
+// Every function that runs in parallel takes its team size, n_threads, as its last parameter and runs
+// exactly that many OpenMP threads (fewer only for work too small to share; values below 1 mean 1).
+// The count is never read from OpenMP's per-OS-thread state (omp_set_num_threads, OMP_NUM_THREADS),
+// so a kernel called from any host thread (a server's engine thread, a Dispatch queue, a C API
+// caller) runs the team its caller sized its buffers for.
 
 /// y[t, r] = sum_c W[r, c] * x[t, c] (+ bias[r] if bias != NULL) for t < n_tokens.
-/// x is (n_tokens, cols) f32, y is (n_tokens, rows) f32. Returns 0, or -1 for an unsupported type.
+/// x is (n_tokens, cols) f32, y is (n_tokens, rows) f32, on n_threads threads. Returns 0, or -1 for an
+/// unsupported type.
 /// Q8/Q4 weights (row_bytes = cols / 32 * block size; cols must be a multiple of 32, else -1):
 /// x is quantized to Q8A once per call (into a grow-only scratch owned by the calling thread, so
 /// concurrent calls from different threads are safe), then integer dot products.
 int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_tokens,
-                              const float *bias, float *y);
+                              const float *bias, float *y, int32_t n_threads);
 
 /// Widens row `row` (all `cols` elements, any type incl. Q8/Q4) to f32. Returns 0, or -1 for an unknown type.
 int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *out);
@@ -66,9 +71,9 @@ int64_t csimd_type_row_bytes(int32_t type, int64_t cols);
 /// Converts rows [first_row, first_row + n_rows) of `src` (f32/f16/bf16) to `dst_type`, written
 /// back to back into dst (R16 types: first_row a multiple of 16, output in whole groups, rows past
 /// the matrix's end zero). Output row i is source row row_map[first_row + i] (or first_row + i when
-/// row_map is NULL). Runs on all threads. Returns 0, -1 for an unsupported type, -2 out of memory.
+/// row_map is NULL). Runs on n_threads threads. Returns 0, -1 for an unsupported type, -2 out of memory.
 int32_t csimd_rows_convert(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
-                           int64_t n_rows, int32_t dst_type, void *dst);
+                           int64_t n_rows, int32_t dst_type, void *dst, int32_t n_threads);
 
 /// How much each weight's error counts when a row is fitted to Q4, Q4N or Q3N blocks: value j of a row gets
 /// weight importance[j] (the column's mean squared activation, from `dolly imatrix`; NULL: 1), times
@@ -86,7 +91,8 @@ typedef struct {
 /// csimd_rows_convert with Q4 / Q4N / Q3N blocks fitted for the least weighted squared error (Q8 and float types
 /// are unaffected). qw NULL, or no importance and no magnitude: exactly csimd_rows_convert.
 int32_t csimd_rows_convert_weighted(const csimd_matrix *src, const int64_t *row_map, int64_t first_row,
-                                    int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw);
+                                    int64_t n_rows, int32_t dst_type, void *dst, const csimd_quant_weights *qw,
+                                    int32_t n_threads);
 
 // ---- Input covariances for error-compensating fits (gptq.c) ----
 //
@@ -96,13 +102,16 @@ int32_t csimd_rows_convert_weighted(const csimd_matrix *src, const int64_t *row_
 /// Floats of the bands of a cols-wide covariance; -1 for a non-positive size.
 int64_t csimd_band_floats(int64_t cols, int64_t band);
 
-/// h (bands) += x^T x restricted to the bands, for x (tokens, cols) row-major. Returns 0 or -1.
-int32_t csimd_covariance_accumulate(const float *x, int64_t tokens, int64_t cols, int64_t band, float *h);
+/// h (bands) += x^T x restricted to the bands, for x (tokens, cols) row-major, on n_threads threads.
+/// Returns 0, -1 for bad sizes, -2 out of memory.
+int32_t csimd_covariance_accumulate(const float *x, int64_t tokens, int64_t cols, int64_t band, float *h,
+                                    int32_t n_threads);
 
 /// For each band of the covariance h: U upper triangular with U^T U = (H_band + damp I)^-1, damp =
 /// damp_fraction times the mean diagonal of all of h (a column whose diagonal is 0 is decoupled). u has h's
 /// layout. Returns 0, -1 when a band is not positive definite even damped, -2 out of memory.
-int32_t csimd_gptq_factor(const float *h, int64_t cols, int64_t band, double damp_fraction, float *u);
+int32_t csimd_gptq_factor(const float *h, int64_t cols, int64_t band, double damp_fraction, float *u,
+                          int32_t n_threads);
 
 /// The scalar reference of csimd_matrix_multiply (same contract, every type). For Q8/Q4 weights the
 /// activations are quantized to Q8A with csimd_q8a_quantize_ref, then csimd_dot_*_q8a_ref per element.
@@ -161,32 +170,34 @@ void csimd_rotary_apply(float *vec, int64_t n_heads, int64_t head_stride, int64_
 /// (position-major rows: kv_head_stride = head_dim, kv_pos_stride = n_heads * head_dim; head-major
 /// (n_heads, n_ctx, head_dim): kv_head_stride = n_ctx * head_dim, kv_pos_stride = head_dim).
 /// Query t sits at position pos0 + t and sees positions 0 ..= pos0 + t.
-/// out: (n_tokens, n_heads * head_dim). scratch: at least csimd_threads_get() * (pos0 + n_tokens) floats.
+/// out: (n_tokens, n_heads * head_dim). scratch: at least pos0 + n_tokens floats (the reference runs on
+/// the calling thread; the fast versions below need n_threads times that).
 void csimd_attention_ref(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                          const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
                          int64_t kv_head_stride, int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens,
                          float scale, float *scratch, float *out);
 
 /// Exact GELU like csimd_gelu_ref, vectorized (dispatched: AVX-512, AVX2 + FMA, portable C) and
-/// parallel over chunks for large n: |csimd_gelu(x) - GELU(x)| <= 2e-6 max(1, |x|) for finite x;
-/// GELU(-inf) = -0, GELU(inf) = inf, NaN stays NaN.
-void csimd_gelu(float *x, int64_t n);
+/// parallel over chunks for large n on n_threads threads: |csimd_gelu(x) - GELU(x)| <= 2e-6 max(1, |x|)
+/// for finite x; GELU(-inf) = -0, GELU(inf) = inf, NaN stays NaN.
+void csimd_gelu(float *x, int64_t n, int32_t n_threads);
 
-/// csimd_attention_ref (same contract, same strides, same scratch) with SIMD dots / softmax / weighted sums
+/// csimd_attention_ref (same contract and strides; scratch at least n_threads * (pos0 + n_tokens) floats,
+/// one row per thread of the team) with SIMD dots / softmax / weighted sums
 /// (the runtime's cache is head-major, which keeps one head's positions contiguous for the prefetcher).
 /// Differs from csimd_attention_ref only by f32 rounding (summation order, a ~1 ulp exp, the 1 / sum
 /// applied after the V sum).
 void csimd_attention_f32(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                          const float *k_cache, const float *v_cache, int64_t n_heads, int64_t head_dim,
                          int64_t kv_head_stride, int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens,
-                         float scale, float *scratch, float *out);
+                         float scale, float *scratch, float *out, int32_t n_threads);
 
 /// csimd_attention_f32 over an IEEE half K/V cache (f16 bit patterns, same strides). Widening is exact,
 /// so it equals csimd_attention_ref run on the widened cache up to the same f32 rounding.
 void csimd_attention_f16(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                          const uint16_t *k_cache, const uint16_t *v_cache, int64_t n_heads, int64_t head_dim,
                          int64_t kv_head_stride, int64_t kv_pos_stride, int64_t pos0, int64_t n_tokens,
-                         float scale, float *scratch, float *out);
+                         float scale, float *scratch, float *out, int32_t n_threads);
 
 /// out[i] = csimd_f32_to_f16(x[i]) (round to nearest even; F16C when the path has it), e.g. to
 /// append a K/V row to an f16 cache.
@@ -200,7 +211,7 @@ void csimd_f32_to_f16_row(const float *x, int64_t n, uint16_t *out);
 void csimd_attention_q8(const float *q, int64_t q_token_stride, int64_t q_head_stride,
                         const int8_t *k_cache, const float *k_scale, const int8_t *v_cache, const float *v_scale,
                         int64_t n_heads, int64_t head_dim, int64_t kv_head_stride, int64_t kv_pos_stride,
-                        int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out);
+                        int64_t pos0, int64_t n_tokens, float scale, float *scratch, float *out, int32_t n_threads);
 
 /// Quantizes one K or V head row for csimd_attention_q8: returns d = max |x| / 127 and writes
 /// out[i] = round(x[i] / d) (ties to even), so |d * out[i] - x[i]| <= d / 2. An all-zero row gives d = 0;

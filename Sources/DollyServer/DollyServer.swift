@@ -34,12 +34,12 @@ public final class DollyServer: @unchecked Sendable {
                 // Load after binding, so /health can say "loading" meanwhile.
                 Thread.detachNewThread {
                     do {
-                        DollyModel.setThreads(configuration.threads)
                         let model = try DollyModel.load(path: configuration.modelPath, fileMode: configuration.modelFileMode)
                         let context = configuration.context ?? min(2048, model.config.maxPositionEmbeddings)
                         let engine = try BatchEngine(model: model, options: .init(
                             parallel: configuration.parallel, context: context, kvType: configuration.kvType,
-                            maxQueue: configuration.maxQueue, prefixCache: configuration.prefixCache))
+                            maxQueue: configuration.maxQueue, prefixCache: configuration.prefixCache,
+                            threads: configuration.threads))
                         state.setLoaded(model: model, engine: engine)
                         onReady(port)
                     } catch {

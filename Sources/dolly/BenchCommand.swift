@@ -43,10 +43,10 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try Console.guarded {
-            let n = threads.apply()
+            let n = threads.count
             let m = try DollyModel.load(path: model)
             let results = try m.benchmark(promptTokens: promptTokens, generatedTokens: generatedTokens, repetitions: repetitions,
-                                          depth: depth, kvType: cache.kv)
+                                          depth: depth, kvType: cache.kv, threads: n)
             let rss = ProcessStats.peakResidentBytes
             let kernel = DollyModel.kernelName
             let name = URL(fileURLWithPath: model).lastPathComponent

@@ -50,7 +50,8 @@ struct CompareCommand: ParsableCommand {
             let sampling = processors.applied(to: .greedyDecoding)
             let (model, session) = try modelOptions.load(defaultContext: 512)
             let other = try DollyModel.load(path: reference)
-            let otherSession = try other.network.makeSession(contextLength: session.contextLength, kvType: .f32)
+            let otherSession = try other.network.makeSession(contextLength: session.contextLength, kvType: .f32,
+                                                               threads: session.threads)
             var identical = 0
             for (n, text) in all.enumerated() {
                 let request = GenerationRequest(text: text, context: contextText, raw: raw, maxNewTokens: maxTokens,

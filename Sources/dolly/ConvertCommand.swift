@@ -35,7 +35,6 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         try Console.guarded {
-            threads.apply()
             // Refused before anything else is touched; the converter checks again as it opens the file.
             _ = try OutputGuard.check(output: output, inputs: [source] + (imatrix.map { [$0] } ?? []),
                                       magic: FileHeader.magic, kind: "a .dolly file", force: force)
@@ -46,6 +45,7 @@ struct ConvertCommand: ParsableCommand {
             converter.otherInputs = imatrix.map { [$0] } ?? []
             converter.force = force
             converter.weighting = weighting
+            converter.threads = threads.count
             try OutputFile.interruptible({
                 let summary = try converter.convert(
                     to: output,

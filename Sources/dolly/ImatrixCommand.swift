@@ -47,7 +47,6 @@ struct ImatrixCommand: ParsableCommand {
 
     func run() throws {
         try Console.guarded {
-            threads.apply()
             // Refused before minutes of measuring, and checked again when written.
             let inputs = [path.model, text]
             _ = try OutputGuard.check(output: output, inputs: inputs, magic: ImportanceMatrix.fileMagic,
@@ -61,7 +60,7 @@ struct ImatrixCommand: ParsableCommand {
             try OutputFile.interruptible({
                 measured = try model.importanceMatrix(
                     text: calibration, calibrationName: URL(fileURLWithPath: text).lastPathComponent, context: context,
-                    maxChunks: chunks, covarianceBand: diagonal ? nil : band, configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
+                    maxChunks: chunks, covarianceBand: diagonal ? nil : band, threads: threads.count, configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
                     isCancelled: { Interrupt.requested })
                 bar.finish()
                 try measured!.write(to: output, inputs: inputs, force: force, isCancelled: { Interrupt.requested })

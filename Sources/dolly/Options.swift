@@ -3,7 +3,7 @@ import DollyKit
 
 /// `-t/--threads`, for every command that runs kernels.
 struct ThreadOptions: ParsableArguments {
-    @Option(name: [.customShort("t"), .long], help: "Threads (default: the machine's physical cores).")
+    @Option(name: [.customShort("t"), .long], help: "Threads the model runs on (default: the machine's physical cores; OMP_NUM_THREADS does not change it).")
     var threads: Int?
 
     func validate() throws {
@@ -12,13 +12,8 @@ struct ThreadOptions: ParsableArguments {
         }
     }
 
-    /// The thread count in force, after setting it for every kernel.
-    @discardableResult
-    func apply() -> Int {
-        let n = threads ?? DollyModel.defaultThreads
-        DollyModel.setThreads(n)
-        return n
-    }
+    /// The thread count to hand to whatever runs the model (a session, the batch engine, the converter).
+    var count: Int { threads ?? DollyModel.defaultThreads }
 }
 
 /// `--model`: where the model comes from, spelled once for every command that loads one.
@@ -47,11 +42,10 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the model and makes a session for it.
     func load(defaultContext: Int? = nil) throws -> (DollyModel, InferenceSession) {
-        threads.apply()
         let model = try DollyModel.load(path: self.model)
         let session = try model.network.makeSession(
             contextLength: context ?? defaultContext.map { min($0, model.config.maxPositionEmbeddings) },
-            kvType: cache.kv)
+            kvType: cache.kv, threads: threads.count)
         if let warning = model.memoryWarning(kvCacheBytes: session.kvCacheBytes) { Console.note("dolly: warning: \(warning)") }
         return (model, session)
     }

@@ -28,7 +28,8 @@ struct PerplexityCommand: ParsableCommand {
             let result: PerplexityResult
             if let reference {
                 let other = try DollyModel.load(path: reference)
-                let otherSession = try other.network.makeSession(contextLength: session.contextLength, kvType: .f32)
+                let otherSession = try other.network.makeSession(contextLength: session.contextLength, kvType: .f32,
+                                                               threads: session.threads)
                 let d = try model.divergence(from: other, text: text, context: session.contextLength, session: session,
                                              referenceSession: otherSession, progress: update)
                 bar.finish()

@@ -53,7 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let threads = model.threads.threads ?? DollyModel.defaultThreads
+        let threads = model.threads.count
         var configuration = ServerConfiguration(
             modelPath: model.model, host: host, port: port, parallel: parallel, context: model.context,
             kvType: model.cache.kv, threads: threads, apiKey: apiKey, maxQueue: maxQueue, corsOrigin: cors,

@@ -61,13 +61,13 @@ final class CompensatedFitTests: XCTestCase {
         }
         forEachKernelPath { path in
             var h = [Float](repeating: 0, count: exact.count)
-            XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h), 0)
-            XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h), 0)  // adds
+            XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h, 2), 0)
+            XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h, 2), 0)  // adds
             var worst = 0.0
             for i in 0..<h.count { worst = max(worst, abs(Double(h[i]) - 2 * exact[i])) }
             // f32 sums of 301 products of unit gaussians: a few 1e-5 of the sum's scale.
             XCTAssertLessThan(worst, 1e-3 * Double(tokens) / 100, path)
-            XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), 0, &h), -1, path)
+            XCTAssertEqual(csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), 0, &h, 2), -1, path)
         }
     }
 
@@ -77,9 +77,9 @@ final class CompensatedFitTests: XCTestCase {
         var x = correlatedInputs(tokens: tokens, cols: cols, rng: &rng)
         for t in 0..<tokens { x[t * cols + 5] = 0 }  // a column no token reaches
         var h = [Float](repeating: 0, count: Int(csimd_band_floats(Int64(cols), Int64(band))))
-        _ = csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h)
+        _ = csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h, 2)
         var u = h
-        XCTAssertEqual(csimd_gptq_factor(h, Int64(cols), Int64(band), damp, &u), 0)
+        XCTAssertEqual(csimd_gptq_factor(h, Int64(cols), Int64(band), damp, &u, 2), 0)
         let parts = bands(cols: cols, band: band)
         var diag = 0.0
         for (_, w, at) in parts { for i in 0..<w { diag += Double(h[at + i * w + i]) } }
@@ -114,12 +114,12 @@ final class CompensatedFitTests: XCTestCase {
         h[1] = 2
         h[cols] = 2  // [[1, 2], [2, 1]] in the corner: not positive semidefinite
         var u = h
-        XCTAssertEqual(csimd_gptq_factor(h, Int64(cols), 32, 0, &u), -1)
+        XCTAssertEqual(csimd_gptq_factor(h, Int64(cols), 32, 0, &u, 2), -1)
         var nan = [Float](repeating: 0, count: cols * cols)
         for i in 0..<cols { nan[i * cols + i] = 1 }
         nan[3 * cols + 3] = .nan
-        XCTAssertEqual(csimd_gptq_factor(nan, Int64(cols), 32, 0.01, &u), -1)
-        XCTAssertEqual(csimd_gptq_factor(h, Int64(cols), 32, -1, &u), -1)
+        XCTAssertEqual(csimd_gptq_factor(nan, Int64(cols), 32, 0.01, &u, 2), -1)
+        XCTAssertEqual(csimd_gptq_factor(h, Int64(cols), 32, -1, &u, 2), -1)
     }
 
     /// Rows through csimd_rows_convert_weighted to an R16 type, with or without a factor, back to floats.
@@ -133,7 +133,7 @@ final class CompensatedFitTests: XCTestCase {
             return (factor ?? []).withUnsafeBufferPointer { u in
                 var qw = csimd_quant_weights(importance: nil, magnitude: 0, factor: factor == nil ? nil : u.baseAddress,
                                              band: Int64(band))
-                return csimd_rows_convert_weighted(&m, nil, 0, Int64(rows), Int32(type.rawValue), &out, &qw)
+                return csimd_rows_convert_weighted(&m, nil, 0, Int64(rows), Int32(type.rawValue), &out, &qw, 2)
             }
         }
         XCTAssertEqual(status, 0)
@@ -158,7 +158,7 @@ final class CompensatedFitTests: XCTestCase {
         var h = [Float](repeating: 0, count: Int(csimd_band_floats(Int64(cols), Int64(band))))
         for (_, bw, at) in bands(cols: cols, band: band) { for i in 0..<bw { h[at + i * bw + i] = 1 } }
         var u = h
-        XCTAssertEqual(csimd_gptq_factor(h, Int64(cols), Int64(band), 0.01, &u), 0)
+        XCTAssertEqual(csimd_gptq_factor(h, Int64(cols), Int64(band), 0.01, &u, 2), 0)
         for type in [CSIMD_TYPE_Q4NR16, CSIMD_TYPE_Q3NR16] {
             XCTAssertEqual(convert(w, rows: rows, cols: cols, type: type, factor: u, band: band),
                            convert(w, rows: rows, cols: cols, type: type, factor: nil, band: band), "\(type)")
@@ -171,9 +171,9 @@ final class CompensatedFitTests: XCTestCase {
         let x = correlatedInputs(tokens: tokens, cols: cols, rng: &rng)
         let w = (0..<rows * cols).map { _ in rng.gauss() }
         var h = [Float](repeating: 0, count: Int(csimd_band_floats(Int64(cols), Int64(band))))
-        _ = csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h)
+        _ = csimd_covariance_accumulate(x, Int64(tokens), Int64(cols), Int64(band), &h, 2)
         var u = h
-        XCTAssertEqual(csimd_gptq_factor(h, Int64(cols), Int64(band), 0.01, &u), 0)
+        XCTAssertEqual(csimd_gptq_factor(h, Int64(cols), Int64(band), 0.01, &u, 2), 0)
         /// sum over tokens and rows of ((W - Q) x)^2: the layer's output error.
         func outputError(_ q: [Float]) -> Double {
             var e = 0.0

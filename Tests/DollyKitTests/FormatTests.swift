@@ -9,7 +9,6 @@ final class FormatTests: XCTestCase {
     static let converted: [QuantizationRecipe: String] = {
         let dir = try! FixturePaths.temporaryDirectory("dolly-format")
         var out: [QuantizationRecipe: String] = [:]
-        DollyModel.setThreads(2)
         for recipe in QuantizationRecipe.allCases {
             let path = dir.appendingPathComponent("tiny-\(recipe.rawValue).dolly").path
             _ = try! Converter(sourceDirectory: FixturePaths.path("tiny-bin"), recipe: recipe).convert(to: path)

@@ -20,7 +20,7 @@ final class InterleavedKernelTests: XCTestCase {
         source.withUnsafeBufferPointer { src in
             var m = csimd_matrix(data: src.baseAddress, rows: Int64(rows), cols: Int64(cols), row_bytes: Int64(cols * 4),
                                  type: Int32(CSIMD_TYPE_F32.rawValue))
-            XCTAssertEqual(csimd_rows_convert(&m, nil, 0, Int64(rows), Int32(type.rawValue), storage.baseAddress), 0)
+            XCTAssertEqual(csimd_rows_convert(&m, nil, 0, Int64(rows), Int32(type.rawValue), storage.baseAddress, 2), 0)
         }
         let m = csimd_matrix(data: storage.baseAddress, rows: Int64(rows), cols: Int64(cols), row_bytes: Int64(unit),
                              type: Int32(type.rawValue))
@@ -39,7 +39,7 @@ final class InterleavedKernelTests: XCTestCase {
             b.source.withUnsafeBufferPointer { src in
                 var m = csimd_matrix(data: src.baseAddress, rows: Int64(rows), cols: Int64(cols), row_bytes: Int64(cols * 4),
                                      type: Int32(CSIMD_TYPE_F32.rawValue))
-                XCTAssertEqual(csimd_rows_convert(&m, nil, 0, Int64(rows), Int32(plain.rawValue), buf.baseAddress), 0)
+                XCTAssertEqual(csimd_rows_convert(&m, nil, 0, Int64(rows), Int32(plain.rawValue), buf.baseAddress, 2), 0)
             }
             var pm = csimd_matrix(data: buf.baseAddress, rows: Int64(rows), cols: Int64(cols), row_bytes: Int64(unit),
                                   type: Int32(plain.rawValue))
@@ -64,7 +64,7 @@ final class InterleavedKernelTests: XCTestCase {
                     for tokens in [1, 2, 5, 13] {
                         let x = randomFloats(tokens * cols, scale: 3)
                         var fast = [Float](repeating: 0, count: tokens * rows), ref = fast
-                        XCTAssertEqual(csimd_matrix_multiply(&m, x, Int64(tokens), bias, &fast), 0)
+                        XCTAssertEqual(csimd_matrix_multiply(&m, x, Int64(tokens), bias, &fast, 2), 0)
                         XCTAssertEqual(csimd_matrix_multiply_ref(&m, x, Int64(tokens), bias, &ref), 0)
                         let scale = ref.map(abs).max()! + 1
                         for i in 0..<fast.count {

@@ -241,8 +241,8 @@ final class KernelTests: XCTestCase {
                         let adq = acts.flatMap { a in qsOf(a).map { Double(a.d) * Double($0) } }
                         for withBias in [false, true] {
                             var y = [Float](repeating: .nan, count: nTokens * rows)
-                            let rc = withBias ? csimd_matrix_multiply(&m, x, Int64(nTokens), bias, &y)
-                                              : csimd_matrix_multiply(&m, x, Int64(nTokens), nil, &y)
+                            let rc = withBias ? csimd_matrix_multiply(&m, x, Int64(nTokens), bias, &y, 2)
+                                              : csimd_matrix_multiply(&m, x, Int64(nTokens), nil, &y, 2)
                             XCTAssertEqual(rc, 0)
                             var worst = 0.0
                             for t in 0..<nTokens {
@@ -260,7 +260,7 @@ final class KernelTests: XCTestCase {
                     var bad = m
                     bad.cols = Int64(cols - 1)
                     var y = [Float](repeating: 0, count: rows)
-                    XCTAssertEqual(csimd_matrix_multiply(&bad, [Float](repeating: 1, count: cols), 1, nil, &y), -1, "cols % 32 != 0")
+                    XCTAssertEqual(csimd_matrix_multiply(&bad, [Float](repeating: 1, count: cols), 1, nil, &y, 2), -1, "cols % 32 != 0")
                 }
             }
         }
@@ -279,7 +279,7 @@ final class KernelTests: XCTestCase {
                 var y = [Float](repeating: 0, count: nTokens * rows), yr = y
                 let run = { (p: UnsafeRawPointer, elem: Int) in
                     var m = csimd_matrix(data: p, rows: Int64(rows), cols: Int64(cols), row_bytes: Int64(cols * elem), type: Int32(type.rawValue))
-                    XCTAssertEqual(csimd_matrix_multiply(&m, x, Int64(nTokens), bias, &y), 0)
+                    XCTAssertEqual(csimd_matrix_multiply(&m, x, Int64(nTokens), bias, &y, 2), 0)
                     XCTAssertEqual(csimd_matrix_multiply_ref(&m, x, Int64(nTokens), bias, &yr), 0)
                 }
                 switch type {

@@ -40,7 +40,7 @@ final class OpsTests: XCTestCase {
         forEachKernelPath { path in
             for n in [xs.count, 1, 7, 15, 17, 33] {  // full array (threaded) and short tails
                 var y = Array(xs[0..<n])
-                csimd_gelu(&y, Int64(n))
+                csimd_gelu(&y, Int64(n), 2)
                 var worst = 0.0
                 for i in 0..<n {
                     let err = abs(Double(y[i]) - Self.geluRef(xs[i])) / max(1, abs(Double(xs[i])))
@@ -50,7 +50,7 @@ final class OpsTests: XCTestCase {
                 if n == xs.count { print("OpsTests gelu \(path): max err / max(1,|x|) = \(worst)") }
             }
             var s: [Float] = [.infinity, -.infinity, .nan, 0, -0.0]
-            csimd_gelu(&s, Int64(s.count))
+            csimd_gelu(&s, Int64(s.count), 2)
             XCTAssertEqual(s[0], .infinity, path)
             XCTAssertEqual(s[1], 0, path)  // -0 or +0
             XCTAssertTrue(s[2].isNaN, path)
@@ -64,7 +64,7 @@ final class OpsTests: XCTestCase {
         let xs = (0..<100_003).map { _ in rng.uniform() * 8 }
         forEachKernelPath { path in
             var a = xs, b = xs
-            csimd_gelu(&a, Int64(a.count))
+            csimd_gelu(&a, Int64(a.count), 3)
             csimd_gelu_ref(&b, Int64(b.count))
             for i in 0..<xs.count where abs(a[i] - b[i]) > 4e-6 * max(1, abs(xs[i])) {
                 XCTFail("\(path): x \(xs[i]) fast \(a[i]) erff \(b[i])"); break
@@ -109,13 +109,14 @@ final class OpsTests: XCTestCase {
     }
 
     /// Runs ref and fast on random data; q is laid out with a padded token stride to exercise the strides.
-    private func checkAttention(_ c: AttnCase, rng: inout Rng, path: String) {
+    /// `threads` is the team; the scratch holds exactly that many rows, so a larger team overflows it.
+    private func checkAttention(_ c: AttnCase, rng: inout Rng, path: String, threads: Int32 = 2) {
         let qTokenStride = c.width + 3, qHeadStride = c.headDim
         let q = (0..<(c.nTokens * qTokenStride)).map { _ in rng.uniform() * 2 }
         let k = (0..<(c.span * c.width)).map { _ in rng.uniform() * 2 }
         let v = (0..<(c.span * c.width)).map { _ in rng.uniform() }
         let scale = 1 / Float(c.headDim).squareRoot()
-        let scratchCount = Int(csimd_threads_get()) * c.span
+        let scratchCount = Int(threads) * c.span
         var scratch = [Float](repeating: 0, count: scratchCount)
         let nOut = c.nTokens * c.width
         let label = "\(path) heads \(c.nHeads) hd \(c.headDim) pos0 \(c.pos0) n \(c.nTokens)"
@@ -124,7 +125,7 @@ final class OpsTests: XCTestCase {
         csimd_attention_ref(q, Int64(qTokenStride), Int64(qHeadStride), k, v, Int64(c.nHeads), Int64(c.headDim),
                             Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref)
         csimd_attention_f32(q, Int64(qTokenStride), Int64(qHeadStride), k, v, Int64(c.nHeads), Int64(c.headDim),
-                            Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast)
+                            Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast, threads)
         let vmax = v.map { abs($0) }.max() ?? 1
         for i in 0..<nOut where !(abs(fast[i] - ref[i]) <= 1e-5 * vmax) {
             XCTFail("f32 \(label): out[\(i)] \(fast[i]) ref \(ref[i])"); break
@@ -138,7 +139,7 @@ final class OpsTests: XCTestCase {
         csimd_attention_ref(q, Int64(qTokenStride), Int64(qHeadStride), kw, vw, Int64(c.nHeads), Int64(c.headDim),
                             Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref16)
         csimd_attention_f16(q, Int64(qTokenStride), Int64(qHeadStride), kh, vh, Int64(c.nHeads), Int64(c.headDim),
-                            Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast16)
+                            Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast16, threads)
         for i in 0..<nOut where !(abs(fast16[i] - ref16[i]) <= 1e-5 * vmax) {
             XCTFail("f16 \(label): out[\(i)] \(fast16[i]) ref \(ref16[i])"); break
         }
@@ -166,7 +167,7 @@ final class OpsTests: XCTestCase {
         csimd_attention_ref(q, Int64(qTokenStride), Int64(qHeadStride), kq, vq, Int64(c.nHeads), Int64(c.headDim),
                             Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &ref8)
         csimd_attention_q8(q, Int64(qTokenStride), Int64(qHeadStride), k8, ks, v8, vs, Int64(c.nHeads), Int64(c.headDim),
-                           Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast8)
+                           Int64(c.headDim), Int64(c.width), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast8, threads)
         for i in 0..<nOut where !(abs(fast8[i] - ref8[i]) <= 1e-5 * vmax) {
             XCTFail("q8 \(label): out[\(i)] \(fast8[i]) ref \(ref8[i])"); break
         }
@@ -183,14 +184,14 @@ final class OpsTests: XCTestCase {
         var fastHM = [Float](repeating: .nan, count: nOut), fast8HM = fastHM
         csimd_attention_f32(q, Int64(qTokenStride), Int64(qHeadStride), headMajor(k, Float.nan, group: c.headDim),
                             headMajor(v, Float.nan, group: c.headDim), Int64(c.nHeads), Int64(c.headDim),
-                            Int64(nCtx * c.headDim), Int64(c.headDim), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fastHM)
+                            Int64(nCtx * c.headDim), Int64(c.headDim), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fastHM, threads)
         for i in 0..<nOut where !(abs(fastHM[i] - ref[i]) <= 1e-5 * vmax) {
             XCTFail("f32 head-major \(label): out[\(i)] \(fastHM[i]) ref \(ref[i])"); break
         }
         csimd_attention_q8(q, Int64(qTokenStride), Int64(qHeadStride), headMajor(k8, Int8(0), group: c.headDim),
                            headMajor(ks, Float.nan, group: 1), headMajor(v8, Int8(0), group: c.headDim),
                            headMajor(vs, Float.nan, group: 1), Int64(c.nHeads), Int64(c.headDim),
-                           Int64(nCtx * c.headDim), Int64(c.headDim), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast8HM)
+                           Int64(nCtx * c.headDim), Int64(c.headDim), Int64(c.pos0), Int64(c.nTokens), scale, &scratch, &fast8HM, threads)
         for i in 0..<nOut where !(abs(fast8HM[i] - ref8[i]) <= 1e-5 * vmax) {
             XCTFail("q8 head-major \(label): out[\(i)] \(fast8HM[i]) ref \(ref8[i])"); break
         }
@@ -240,12 +241,9 @@ final class OpsTests: XCTestCase {
                     }
                 }
             }
-            // Long context (many 8-position blocks and both V chunks), one thread and two.
-            for threads: Int32 in [1, 2] {
-                let saved = csimd_threads_get()
-                csimd_threads_set(threads)
-                checkAttention(AttnCase(nHeads: 4, headDim: 80, pos0: 300, nTokens: 3), rng: &rng, path: path)
-                csimd_threads_set(saved)
+            // Long context (many 8-position blocks and both V chunks), teams of one to three threads.
+            for threads: Int32 in [1, 2, 3] {
+                checkAttention(AttnCase(nHeads: 4, headDim: 80, pos0: 300, nTokens: 3), rng: &rng, path: path, threads: threads)
             }
         }
     }
@@ -257,9 +255,9 @@ final class OpsTests: XCTestCase {
         let vh = (0..<hd).map { UInt16($0) }
         let kh = [UInt16](repeating: 0, count: hd), q = [Float](repeating: 0, count: hd)
         forEachKernelPath { path in
-            var scratch = [Float](repeating: 0, count: Int(csimd_threads_get()))
+            var scratch = [Float](repeating: 0, count: 2)
             var out = [Float](repeating: 0, count: hd)
-            csimd_attention_f16(q, Int64(hd), Int64(hd), kh, vh, 1, Int64(hd), Int64(hd), Int64(hd), 0, 1, 1, &scratch, &out)
+            csimd_attention_f16(q, Int64(hd), Int64(hd), kh, vh, 1, Int64(hd), Int64(hd), Int64(hd), 0, 1, 1, &scratch, &out, 2)
             for i in 0..<hd {
                 let want = csimd_f16_to_f32(vh[i])
                 if want.isNaN ? !out[i].isNaN : out[i] != want {
@@ -283,10 +281,10 @@ final class OpsTests: XCTestCase {
                     v[p * width + i] = Float(p)
                 }
             }
-            var scratch = [Float](repeating: 0, count: Int(csimd_threads_get()) * span)
+            var scratch = [Float](repeating: 0, count: 2 * span)
             var ref = [Float](repeating: 0, count: width), fast = ref
             csimd_attention_ref(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(hd), Int64(width), Int64(span - 1), 1, 0.1, &scratch, &ref)
-            csimd_attention_f32(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(hd), Int64(width), Int64(span - 1), 1, 0.1, &scratch, &fast)
+            csimd_attention_f32(q, Int64(width), Int64(hd), k, v, Int64(nHeads), Int64(hd), Int64(hd), Int64(width), Int64(span - 1), 1, 0.1, &scratch, &fast, 2)
             for i in 0..<width {
                 XCTAssertEqual(fast[i], 17, accuracy: 1e-4, path)
                 XCTAssertEqual(fast[i], ref[i], accuracy: 1e-5 * 40, path)

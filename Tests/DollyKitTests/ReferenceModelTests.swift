@@ -32,9 +32,8 @@ final class ReferenceModelTests: XCTestCase {
     }
 
     func checkLogits(folder: String, reference: String) throws {
-        DollyModel.setThreads(2)
         let model = try DollyModel.load(path: FixturePaths.path(folder))
-        let session = try model.network.makeSession(contextLength: 256, batchSize: 7)
+        let session = try model.network.makeSession(contextLength: 256, batchSize: 7, threads: 2)
         let vocab = model.config.vocabSize
         for p in Self.references[reference]!.prompts {
             // reference.json tokenized the upstream template (tools/fixtures/dolly_template.py) with `tokenizers`.
@@ -84,7 +83,6 @@ final class ReferenceModelTests: XCTestCase {
     /// Greedy output is a property of the model, not of the machine: identical on every kernel path
     /// this CPU runs, at 1 and 2 threads, with f16 and f32 KV caches, for bf16 and Q8 weights.
     func testGreedyIdenticalAcrossKernelPathsThreadsAndCaches() throws {
-        defer { DollyModel.setThreads(2) }
         let dir = try FixturePaths.temporaryDirectory("dolly-paths")
         defer { try? FileManager.default.removeItem(at: dir) }
         let q8Path = dir.appendingPathComponent("q8.dolly").path
@@ -94,9 +92,8 @@ final class ReferenceModelTests: XCTestCase {
             var outputs: [[[Int32]]] = []
             try forEachKernelPath { _ in
                 for threads in [1, 2] {
-                    DollyModel.setThreads(threads)
                     for kv in [KVCacheType.f16, .f32] {  // q8 rounds K/V: DemoQuantizationTests measures it
-                        let session = try model.network.makeSession(contextLength: 128, kvType: kv)
+                        let session = try model.network.makeSession(contextLength: 128, kvType: kv, threads: threads)
                         outputs.append(try Self.references["parallel"]!.prompts.map { p in
                             session.reset()
                             return try TokenGenerator(session: session).generate(

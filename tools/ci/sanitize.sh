@@ -2,7 +2,8 @@
 # Runs the test suite under the sanitizers; any report fails the run.
 #   tools/ci/sanitize.sh [address|undefined|thread|all]      (default: all)
 #
-# address    ASan over the Swift and C code: kernels, ops, readers, format, reference model, tokenizer.
+# address    ASan over the Swift and C code: kernels, ops, readers, format, reference model, tokenizer,
+#            generation at other thread counts on other threads, and `dolly serve` under OMP_NUM_THREADS=8.
 # undefined  UBSan over all C code (CSIMD: kernels, ops, attention, conversion) through the whole
 #            XCTest suite, plus the kernel self-test built with gcc under ASan+UBSan natively and under
 #            UBSan for aarch64 (qemu-user). Swift itself has no UBSan on Linux (swiftc refuses
@@ -18,10 +19,11 @@ ubsan_rt=$(ls "$(dirname "$(readlink -f "$(command -v swift)")")"/../lib/clang/*
 
 run_address() {
     echo "== AddressSanitizer"
-    # LeakSanitizer only reports XCTest's own harness objects.
-    ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 swift test --disable-swift-testing --scratch-path .build-asan \
+    # LeakSanitizer only reports XCTest's own harness objects. OpenMP's default is set apart from every
+    # thread count the tests use: no buffer may be sized from it.
+    OMP_NUM_THREADS=8 ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 swift test --disable-swift-testing --scratch-path .build-asan \
         --sanitize=address \
-        --filter "KernelTests|InterleavedKernelTests|OpsTests|FormatTests|ReferenceModelTests|HeadShapeTests|TokenizerTests|Checkpoint|PromptFidelityTests|StopTextTests"
+        --filter "KernelTests|InterleavedKernelTests|OpsTests|FormatTests|ReferenceModelTests|HeadShapeTests|TokenizerTests|Checkpoint|PromptFidelityTests|StopTextTests|ThreadOwnershipTests|testServeHonoursThreads"
 }
 
 run_undefined() {

@@ -20,15 +20,18 @@ public final class BatchEngine: @unchecked Sendable {
         public var stepRows: Int
         /// Reuse a slot's cached prefix.
         public var prefixCache: Bool
+        /// Threads every forward pass runs on (on the engine's own thread).
+        public var threads: Int
 
         public init(parallel: Int = 4, context: Int = 2048, kvType: KVCacheType = .f16, maxQueue: Int = 64,
-                    stepRows: Int = 64, prefixCache: Bool = true) {
+                    stepRows: Int = 64, prefixCache: Bool = true, threads: Int = DollyModel.defaultThreads) {
             self.parallel = parallel
             self.context = context
             self.kvType = kvType
             self.maxQueue = maxQueue
             self.stepRows = stepRows
             self.prefixCache = prefixCache
+            self.threads = threads
         }
     }
 
@@ -66,12 +69,13 @@ public final class BatchEngine: @unchecked Sendable {
     public init(model: DollyModel, options: Options) throws {
         guard options.parallel >= 1 else { throw ModelError.invalidRequest("parallel must be at least 1") }
         guard options.maxQueue >= 0 else { throw ModelError.invalidRequest("the queue size must be >= 0") }
+        guard options.threads >= 1 else { throw ModelError.invalidRequest("threads must be at least 1") }
         self.model = model
         var o = options
         o.stepRows = max(o.stepRows, o.parallel)
         self.options = o
         slots = try (0..<o.parallel).map { _ in Slot(cache: try model.network.makeCache(capacity: o.context, type: o.kvType)) }
-        workspace = ForwardWorkspace(config: model.config, rows: o.stepRows, context: o.context,
+        workspace = ForwardWorkspace(config: model.config, rows: o.stepRows, context: o.context, threads: o.threads,
                                      logitRows: max(16, o.parallel))
         logitRows.reserveCapacity(o.parallel)
         fed.reserveCapacity(o.parallel)

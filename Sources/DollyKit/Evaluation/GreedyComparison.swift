@@ -35,24 +35,25 @@ extension DollyModel {
             throw EvaluationError.promptExceedsContext(prompt: prompt.count, newTokens: maxNewTokens,
                                                         context: session.contextLength)
         }
-        try session.evaluate(prompt)
-        var tokens: [Int32] = [], margins: [Float] = []
-        var sampler = Sampler(sampling)
-        var history = TokenHistory(prompt, vocabularySize: config.vocabSize)
-        for step in 0..<maxNewTokens {
-            let logits = sampler.processedLogits(session.lastLogits, history: history)
-            var best = 0, second = 1
-            if logits[1] > logits[0] { best = 1; second = 0 }
-            for i in 2..<logits.count where logits[i] > logits[second] {
-                if logits[i] > logits[best] { second = best; best = i } else { second = i }
-            }
-            tokens.append(Int32(best))
-            history.append(Int32(best))
-            margins.append(logits[best] - logits[second])
-            if stopTokens.contains(Int32(best)) || step == maxNewTokens - 1 { break }
-            try session.evaluate([Int32(best)])
+        // The same decode loop and token choice as `generate`, greedy, with a look at each step's scores.
+        var greedy = sampling
+        greedy.greedy = true
+        var state = GenerationState(prompt: prompt, maxNewTokens: maxNewTokens, sampling: greedy, stopTokens: stopTokens,
+                                    vocabularySize: config.vocabSize)
+        var margins: [Float] = []
+        _ = try TokenGenerator(session: session).run(&state, prompt: prompt,
+                                                     observe: { margins.append(Self.topTwoMargin($0)) },
+                                                     onToken: { _, _ in true })
+        return (state.tokens + (state.stopToken.map { [$0] } ?? []), margins)
+    }
+
+    /// The largest score minus the second largest (ties give 0).
+    static func topTwoMargin(_ scores: UnsafeBufferPointer<Float>) -> Float {
+        var best = -Float.infinity, second = -Float.infinity
+        for v in scores where v > second {
+            if v > best { second = best; best = v } else { second = v }
         }
-        return (tokens, margins)
+        return best - second
     }
 
     /// This model's greedy answer to `request` against `reference`'s (each on its own session).

@@ -67,7 +67,7 @@ public struct ConversionSummary: Sendable {
 }
 
 /// Streams a Hugging Face Dolly checkpoint into a `.dolly` file: tensor by tensor, in row chunks,
-/// quantizing on all threads, releasing the source pages behind it so memory stays bounded,
+/// quantizing on `threads` threads, releasing the source pages behind it so memory stays bounded,
 /// writing to a temporary file that is renamed into place only when complete.
 public struct Converter {
     public var sourceDirectory: String
@@ -85,6 +85,8 @@ public struct Converter {
     var effectiveWeighting: QuantWeighting { weighting ?? (compensated ? .uniform : .magnitude) }
     /// Upper bound on one chunk of output held in memory.
     public var chunkBytes = 32 << 20
+    /// Threads the fits run on, whichever thread calls `convert`.
+    public var threads = DollyModel.defaultThreads
     /// Files read besides the source folder (the importance matrix): the output may never be one of them.
     public var otherInputs: [String] = []
     /// Replace an existing output that is not a `.dolly` file (never an input, whatever this says).
@@ -278,7 +280,7 @@ public struct Converter {
             defer { buffer.deallocate() }
             // The compensated fit replaces the importance weighting: the covariance's diagonal is the importance.
             let covariance = compensated && p.entry.type == recipe.matrices ? self.importance?.covariance : nil
-            let factor = try covariance.flatMap { $0.bands(of: name) == nil ? nil : try $0.factor(of: name) }
+            let factor = try covariance.flatMap { $0.bands(of: name) == nil ? nil : try $0.factor(of: name, threads: threads) }
             let importance = factor == nil ? importance : nil
             let band = Int64(covariance?.band ?? 0)
             var crc: UInt32 = 0
@@ -295,7 +297,7 @@ public struct Converter {
                                                               factor: factor == nil ? nil : u.baseAddress, band: band)
                             return (rowMap ?? []).withUnsafeBufferPointer { map in
                                 csimd_rows_convert_weighted(src, rowMap == nil ? nil : map.baseAddress, Int64(row), Int64(n), type,
-                                                            buffer.baseAddress, &weights)
+                                                            buffer.baseAddress, &weights, Int32(threads))
                             }
                         }
                     }

@@ -2,10 +2,13 @@
 /// the logits after the previous one, applies stop tokens and the token budget, and (with a tokenizer)
 /// turns tokens into text cut at the request's stop texts. `DollyModel.generate` drives it with one
 /// session; the server drives one per slot with batched forward passes. Flow goes one way: logits in,
-/// a token to feed back and text to show out.
+/// a token to feed back and text to show out. Every decode loop (`TokenGenerator`, the batch engine,
+/// `greedyTrace`) chooses its tokens here and nowhere else.
 public struct GenerationState {
     /// The generated ids, without the stop token.
     public private(set) var tokens: [Int32] = []
+    /// The stop token that ended the generation, if one did.
+    public private(set) var stopToken: Int32?
     /// Set once the generation has ended.
     public private(set) var stopReason: StopReason?
     public var isFinished: Bool { stopReason != nil }
@@ -53,12 +56,15 @@ public struct GenerationState {
 
     /// The next token, picked from the logits of the last token fed to the model; nil once the
     /// generation has ended (`stopReason` says why). A returned token is part of the output; feed it
-    /// back unless `isFinished` (the budget is spent: no need to run it).
-    public mutating func next(_ logits: UnsafeBufferPointer<Float>) -> Int32? {
+    /// back unless `isFinished` (the budget is spent: no need to run it). `observe` sees the scores
+    /// the token is chosen from (the logits after the processors).
+    public mutating func next(_ logits: UnsafeBufferPointer<Float>,
+                              observe: ((UnsafeBufferPointer<Float>) -> Void)? = nil) -> Int32? {
         guard stopReason == nil else { return nil }
-        let id = sampler.sample(logits, history: history)
+        let id = sampler.sample(logits, history: history, observe: observe)
         if stopTokens.contains(id) {
             stopReason = .stopToken
+            stopToken = id
             return nil
         }
         tokens.append(id)

@@ -42,8 +42,10 @@ public struct TokenGenerator {
     }
 
     /// Evaluates `prompt`, then drives `state` until it ends: each token goes to `onToken` (with the
-    /// state, for its text) and, unless the generation ended, back into the model.
+    /// state, for its text) and, unless the generation ended, back into the model. `observe` sees the
+    /// scores of every choice (the stop token's too).
     func run(_ state: inout GenerationState, prompt: [Int32],
+             observe: ((UnsafeBufferPointer<Float>) -> Void)? = nil,
              onToken: (Int32, inout GenerationState) throws -> Bool) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw ModelError.emptyPrompt }
         let room = session.contextLength - session.position
@@ -52,7 +54,7 @@ public struct TokenGenerator {
         try session.evaluate(prompt)
         let t1 = DispatchTime.now().uptimeNanoseconds
         var single: [Int32] = [0]  // reused: no allocation per token
-        while let next = state.next(session.lastLogits) {
+        while let next = state.next(session.lastLogits, observe: observe) {
             if !(try onToken(next, &state)) { state.stop(.cancelled) }
             if state.isFinished { break }
             guard session.position < session.contextLength else {

@@ -30,10 +30,18 @@ public struct Sampler {
     }
 
     /// The next token after `history` (prompt and output so far, which the processors look at).
-    public mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory) -> Int32 {
-        guard applyProcessors(logits, history: history) else { return choose(logits) }
+    /// `observe` sees the scores the choice is made from (the logits after the processors).
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory,
+                                observe: ((UnsafeBufferPointer<Float>) -> Void)? = nil) -> Int32 {
+        guard applyProcessors(logits, history: history) else {
+            observe?(logits)
+            return choose(logits)
+        }
         let scores = processed  // shares the buffer; nothing writes `processed` until the next call
-        return scores.withUnsafeBufferPointer { choose($0) }
+        return scores.withUnsafeBufferPointer {
+            observe?($0)
+            return choose($0)
+        }
     }
 
     /// Without history: only the warpers apply (for callers that track no tokens).

@@ -2,10 +2,13 @@ import CSIMD
 import Foundation
 
 /// The scratch of forward passes over up to `rows` tokens at once, from one sequence or several,
-/// at positions below `context`. Allocated once, so that no token allocates memory.
+/// at positions below `context`, on `threads` threads. Allocated once, so that no token allocates memory.
 final class ForwardWorkspace {
     let rows: Int
     let context: Int
+    /// The team every kernel of a pass over this workspace runs (csimd.h, "Threads"): the buffers
+    /// indexed by thread number are sized from it, whichever OS thread runs the pass.
+    let threads: Int
     /// Rows of logits computed at once (a (rows, vocab) buffer would be 100 MB at 512 rows).
     let logitRows: Int
 
@@ -30,16 +33,16 @@ final class ForwardWorkspace {
     let ropeCos: UnsafeMutablePointer<Float>        // (context, rotaryDims/2)
     let ropeSin: UnsafeMutablePointer<Float>        // (context, rotaryDims/2)
     let scores: UnsafeMutablePointer<Float>         // (threads, context)
-    let scoreThreads: Int
     let logits: UnsafeMutablePointer<Float>         // (logitRows, vocab)
     private var owned: [UnsafeMutablePointer<Float>] = []
     /// Sees the input of every layer matrix product, (rows, cols) row-major: `dolly imatrix`'s
     /// statistics. Nil (the default) costs one check per product.
     var activationTap: ((_ layer: Int, _ matrix: LayerTensor, _ input: UnsafePointer<Float>, _ rows: Int, _ cols: Int) -> Void)?
 
-    init(config c: ModelConfig, rows: Int, context: Int, logitRows: Int = 16) {
+    init(config c: ModelConfig, rows: Int, context: Int, threads: Int, logitRows: Int = 16) {
         self.rows = max(1, rows)
         self.context = context
+        self.threads = max(1, threads)
         self.logitRows = min(self.rows, max(1, logitRows))  // projection reuses (rows, hidden) buffers
         let h = c.hiddenSize, b = self.rows
         var owned: [UnsafeMutablePointer<Float>] = []
@@ -70,8 +73,7 @@ final class ForwardWorkspace {
                 ropeSin[p * half + i] = sin(angle)
             }
         }
-        scoreThreads = Int(csimd_threads_get())
-        scores = buffer(scoreThreads * context)
+        scores = buffer(self.threads * context)
         logits = buffer(self.logitRows * c.vocabSize)
         self.owned = owned
         segments.reserveCapacity(64)

@@ -12,10 +12,12 @@ public final class GPTNeoX: Sendable {
         self.weights = weights
     }
 
-    /// A new session (KV cache and scratch) able to hold `contextLength` tokens.
-    public func makeSession(contextLength: Int? = nil, batchSize: Int = 64, kvType: KVCacheType = .f16) throws -> InferenceSession {
+    /// A new session (KV cache and scratch) able to hold `contextLength` tokens, whose forward passes
+    /// run on `threads` threads from whichever thread calls them.
+    public func makeSession(contextLength: Int? = nil, batchSize: Int = 64, kvType: KVCacheType = .f16,
+                            threads: Int = DollyModel.defaultThreads) throws -> InferenceSession {
         try InferenceSession(model: self, contextLength: contextLength ?? min(2048, config.maxPositionEmbeddings),
-                             batchSize: batchSize, kvType: kvType)
+                             batchSize: batchSize, kvType: kvType, threads: threads)
     }
 
     /// A KV cache for one sequence of up to `capacity` tokens.
@@ -46,7 +48,7 @@ public final class GPTNeoX: Sendable {
         for (l, layer) in w.layers.enumerated() {
             layerNorm(ws.x, n, layer.inputNormWeight, layer.inputNormBias, ws.normed)
             ws.activationTap?(l, .qkv, ws.normed, n, h)
-            matmul(layer.qkv, ws.normed, n, layer.qkvBias, ws.qkv)
+            matmul(layer.qkv, ws.normed, n, layer.qkvBias, ws.qkv, ws.threads)
             for segment in ws.segments {
                 for t in segment.firstRow..<segment.firstRow + segment.count {
                     let p = ws.positions[t], row = ws.qkv + t * 3 * h
@@ -61,10 +63,10 @@ public final class GPTNeoX: Sendable {
                 let first = segment.firstRow
                 segment.cache.attend(layer: l, q: ws.qkv + first * 3 * h, qTokenStride: 3 * h, qHeadStride: headStride,
                                      pos0: ws.positions[first], n: segment.count, scratch: ws.scores,
-                                     out: ws.attention + first * h)
+                                     out: ws.attention + first * h, threads: ws.threads)
             }
             ws.activationTap?(l, .attentionOut, ws.attention, n, h)
-            matmul(layer.attentionOut, ws.attention, n, layer.attentionOutBias, ws.attentionOut)
+            matmul(layer.attentionOut, ws.attention, n, layer.attentionOutBias, ws.attentionOut, ws.threads)
 
             let x = ws.x, attentionOut = ws.attentionOut, mlpOut = ws.mlpOut
             if c.useParallelResidual {
@@ -102,16 +104,17 @@ public final class GPTNeoX: Sendable {
     private func projectNormed(_ ws: ForwardWorkspace, _ rows: UnsafePointer<Float>, _ count: Int) {
         let w = weights
         layerNorm(rows, count, w.finalNormWeight, w.finalNormBias, ws.normed)
-        matmul(w.embedOut, ws.normed, count, nil, ws.logits)
+        matmul(w.embedOut, ws.normed, count, nil, ws.logits, ws.threads)
     }
 
     private func matmul(_ m: WeightMatrix, _ input: UnsafePointer<Float>, _ n: Int, _ bias: [Float]?,
-                        _ out: UnsafeMutablePointer<Float>) {
+                        _ out: UnsafeMutablePointer<Float>, _ threads: Int) {
+        let team = Int32(threads)
         let status = withUnsafePointer(to: m.raw) { mp in
             if let bias {
-                return bias.withUnsafeBufferPointer { csimd_matrix_multiply(mp, input, Int64(n), $0.baseAddress, out) }
+                return bias.withUnsafeBufferPointer { csimd_matrix_multiply(mp, input, Int64(n), $0.baseAddress, out, team) }
             }
-            return csimd_matrix_multiply(mp, input, Int64(n), nil, out)
+            return csimd_matrix_multiply(mp, input, Int64(n), nil, out, team)
         }
         // Loaders only build matrices of types the kernels support; anything else is a bug here.
         precondition(status == 0, "no matrix kernel for type \(m.raw.type)")
@@ -129,10 +132,10 @@ public final class GPTNeoX: Sendable {
 
     private func mlp(_ layer: LayerWeights, _ l: Int, _ n: Int, _ ws: ForwardWorkspace) {
         ws.activationTap?(l, .mlpUp, ws.normed, n, config.hiddenSize)
-        matmul(layer.mlpUp, ws.normed, n, layer.mlpUpBias, ws.mlpHidden)
-        csimd_gelu(ws.mlpHidden, Int64(n * config.intermediateSize))
+        matmul(layer.mlpUp, ws.normed, n, layer.mlpUpBias, ws.mlpHidden, ws.threads)
+        csimd_gelu(ws.mlpHidden, Int64(n * config.intermediateSize), Int32(ws.threads))
         ws.activationTap?(l, .mlpDown, ws.mlpHidden, n, config.intermediateSize)
-        matmul(layer.mlpDown, ws.mlpHidden, n, layer.mlpDownBias, ws.mlpOut)
+        matmul(layer.mlpDown, ws.mlpHidden, n, layer.mlpDownBias, ws.mlpOut, ws.threads)
     }
 }
 

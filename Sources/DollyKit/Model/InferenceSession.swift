@@ -9,6 +9,8 @@ public final class InferenceSession {
     public let contextLength: Int
     /// Tokens processed per forward step of a long prompt.
     public let batchSize: Int
+    /// Threads every forward pass runs on, whichever thread calls `evaluate`.
+    public var threads: Int { workspace.threads }
     public var kvType: KVCacheType { cache.type }
     /// The sequence's keys and values.
     public let cache: KVCache
@@ -26,12 +28,12 @@ public final class InferenceSession {
     /// Bytes the KV cache reserves (taken from the system only as tokens fill it).
     public var kvCacheBytes: Int { cache.reservedBytes }
 
-    init(model: GPTNeoX, contextLength: Int, batchSize: Int, kvType: KVCacheType = .f16) throws {
+    init(model: GPTNeoX, contextLength: Int, batchSize: Int, kvType: KVCacheType = .f16, threads: Int) throws {
         self.model = model
         self.contextLength = contextLength
         self.batchSize = max(1, batchSize)
         cache = try model.makeCache(capacity: contextLength, type: kvType)
-        workspace = ForwardWorkspace(config: model.config, rows: self.batchSize, context: contextLength)
+        workspace = ForwardWorkspace(config: model.config, rows: self.batchSize, context: contextLength, threads: threads)
     }
 
     /// Forgets every cached token.
@@ -54,10 +56,6 @@ public final class InferenceSession {
         let vocab = model.config.vocabSize
         for t in tokens where t < 0 || Int(t) >= vocab {
             throw ModelError.badTensor(name: "input", reason: "token id \(t) is outside the vocabulary (\(vocab))")
-        }
-        let threads = Int(csimd_threads_get())
-        guard threads <= workspace.scoreThreads else {
-            throw ModelError.threadCountRaised(sizedFor: workspace.scoreThreads, now: threads)
         }
         var start = 0
         while start < tokens.count {

@@ -97,9 +97,10 @@ public final class KVCache {
 
     /// Causal attention of `n` queries at positions pos0..<pos0+n over this cache's layer `layer`
     /// (which must already hold them): query t, head j at q + t * qTokenStride + j * qHeadStride;
-    /// out (n, hidden); scratch as csimd_attention_ref asks.
+    /// out (n, hidden); on `threads` threads, scratch at least threads * (pos0 + n) floats.
     func attend(layer: Int, q: UnsafePointer<Float>, qTokenStride: Int, qHeadStride: Int, pos0: Int, n: Int,
-                scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+                scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, threads: Int) {
+        let team = Int32(threads)
         let scale = 1 / Float(headDim).squareRoot()
         let hs = Int64(capacity * headDim), ps = Int64(headDim)
         let k = part(layer, 0), v = part(layer, 1)
@@ -107,16 +108,16 @@ public final class KVCache {
         case .f16:
             csimd_attention_f16(q, Int64(qTokenStride), Int64(qHeadStride), k.assumingMemoryBound(to: UInt16.self),
                                 v.assumingMemoryBound(to: UInt16.self), Int64(heads), Int64(headDim), hs, ps,
-                                Int64(pos0), Int64(n), scale, scratch, out)
+                                Int64(pos0), Int64(n), scale, scratch, out, team)
         case .f32:
             csimd_attention_f32(q, Int64(qTokenStride), Int64(qHeadStride), k.assumingMemoryBound(to: Float.self),
                                 v.assumingMemoryBound(to: Float.self), Int64(heads), Int64(headDim), hs, ps,
-                                Int64(pos0), Int64(n), scale, scratch, out)
+                                Int64(pos0), Int64(n), scale, scratch, out, team)
         case .q8:
             csimd_attention_q8(q, Int64(qTokenStride), Int64(qHeadStride), k.assumingMemoryBound(to: Int8.self),
                                part(layer, 2).assumingMemoryBound(to: Float.self), v.assumingMemoryBound(to: Int8.self),
                                part(layer, 3).assumingMemoryBound(to: Float.self), Int64(heads), Int64(headDim), hs, ps,
-                               Int64(pos0), Int64(n), scale, scratch, out)
+                               Int64(pos0), Int64(n), scale, scratch, out, team)
         }
     }
 }

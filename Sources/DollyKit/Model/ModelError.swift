@@ -16,8 +16,6 @@ public enum ModelError: LocalizedError, Equatable {
     case invalidRequest(String)
     /// The system refused memory for a cache or buffer.
     case outOfMemory(bytes: Int, reason: String)
-    /// More threads than the session's scratch was sized for (set threads before making sessions).
-    case threadCountRaised(sizedFor: Int, now: Int)
 
     public var errorDescription: String? {
         switch self {
@@ -36,8 +34,6 @@ public enum ModelError: LocalizedError, Equatable {
         case let .invalidRequest(reason): return "invalid request: \(reason)"
         case let .outOfMemory(bytes, reason):
             return String(format: "cannot reserve %.2f GB: %@", Double(bytes) / 1e9, reason)
-        case let .threadCountRaised(sizedFor, now):
-            return "the thread count went from \(sizedFor) to \(now) after the session was made"
         }
     }
 }

@@ -101,9 +101,9 @@ public enum ImportanceMatrixError: LocalizedError, Equatable {
 extension DollyModel {
     /// Runs `text` through the model in non-overlapping chunks of `context` tokens (each from an empty
     /// cache, as llama-imatrix does), at most `maxChunks`, and averages the squared input of every layer
-    /// matrix per column. `progress(done, total)` after each chunk.
+    /// matrix per column, on `threads` threads. `progress(done, total)` after each chunk.
     public func importanceMatrix(text: String, calibrationName: String, context: Int, maxChunks: Int? = nil,
-                                 covarianceBand: Int? = nil,
+                                 covarianceBand: Int? = nil, threads: Int = DollyModel.defaultThreads,
                                  configCRC32: String, progress: (Int, Int) -> Void = { _, _ in },
                                  isCancelled: () -> Bool = { false }) throws -> ImportanceMatrix {
         let c = config
@@ -112,7 +112,8 @@ extension DollyModel {
             throw ImportanceMatrixError.calibrationTooShort(tokens: tokens.count, context: context)
         }
         let chunks = min(tokens.count / context, maxChunks ?? Int.max)
-        let session = try network.makeSession(contextLength: context, batchSize: min(context, 512), kvType: .f32)
+        let session = try network.makeSession(contextLength: context, batchSize: min(context, 512), kvType: .f32,
+                                              threads: threads)
         // Double sums: millions of squares per column.
         var sums = [[Double]](repeating: [], count: c.numHiddenLayers * ImportanceMatrix.matrices.count)
         for l in 0..<c.numHiddenLayers {
@@ -129,7 +130,8 @@ extension DollyModel {
         }
         session.activationTap = { layer, tensor, input, rows, cols in
             guard let k = slot[tensor] else { return }
-            covariance?.accumulate(FileTensorName.layer(layer, tensor.fileSuffix), input, rows: rows, columns: cols)
+            covariance?.accumulate(FileTensorName.layer(layer, tensor.fileSuffix), input, rows: rows, columns: cols,
+                                   threads: threads)
             sums[layer * ImportanceMatrix.matrices.count + k].withUnsafeMutableBufferPointer { s in
                 for r in 0..<rows {
                     let row = input + r * cols

