@@ -1,94 +1,167 @@
-import Foundation
-
-/// Byte-pair encoding of one pre-tokenized word, on ids rather than strings: the word starts as
+/// Byte-pair encoding of one pre-tokenized piece, on ids rather than strings: the piece starts as
 /// one id per byte and the adjacent pair with the lowest merge rank is merged until none is left
 /// (ties go to the leftmost pair, as in `tokenizers`).
+///
+/// The symbols form a linked list and the candidate merges a min-heap keyed by (rank, position), the
+/// approach of `tokenizers`' word model: each merge costs O(log n), so a piece of n bytes costs
+/// O(n log n) where rescanning every pair after each merge cost O(n²) (a 1 MB word took minutes).
+/// A heap entry goes stale when either of its symbols has since merged with another; it is then
+/// skipped. Symbols only grow rightwards from where they start, so the pair now at a position
+/// has the popped entry's rank exactly when it is still the same pair.
 struct BytePairEncoder: Sendable {
-    private struct Merge: Sendable {
-        var rank: Int32
-        var result: Int32
+    /// Id of the single-byte token for each byte, -1 if the vocabulary lacks it.
+    let byteIds: [Int32]
+    private let merges: MergeTable
+
+    /// Working memory of one `Tokenizer.encode` call, reused for all its pieces: encoding allocates
+    /// per call, not per token.
+    struct Scratch {
+        fileprivate var ids: [Int32] = []
+        fileprivate var next: [Int32] = []
+        fileprivate var prev: [Int32] = []
+        fileprivate var heap: [UInt64] = []
     }
 
-    /// Id of the single-byte token for each byte, -1 if the vocabulary lacks it.
-    private let byteIds: [Int32]
-    /// (left id << 32 | right id) → rank and merged id.
-    private let merges: [UInt64: Merge]
+    /// Pops between two cancellation checks inside one piece (a few milliseconds of work).
+    private static let checkEvery = 1 << 16
 
     init(byteIds: [Int32], mergePairs: [(left: Int32, right: Int32, result: Int32)]) {
         self.byteIds = byteIds
-        var table = [UInt64: Merge](minimumCapacity: mergePairs.count)
-        for (rank, m) in mergePairs.enumerated() {
-            let key = Self.key(m.left, m.right)
-            // Like tokenizers, a repeated pair keeps its first (best) rank.
-            if table[key] == nil { table[key] = Merge(rank: Int32(rank), result: m.result) }
+        merges = MergeTable(mergePairs)
+    }
+
+    /// Encodes one piece, appending its ids to `out`; stops with `TokenizerError.cancelled` when
+    /// `isCancelled` says so (checked every `checkEvery` merges, so only long pieces ever check).
+    func encode(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32], scratch: inout Scratch,
+                isCancelled: (() -> Bool)?) throws {
+        if bytes.count == 1 {
+            let id = byteIds[Int(bytes[0])]
+            if id >= 0 { out.append(id) }
+            return
         }
-        merges = table
-    }
-
-    @inline(__always)
-    private static func key(_ a: Int32, _ b: Int32) -> UInt64 {
-        (UInt64(UInt32(bitPattern: a)) << 32) | UInt64(UInt32(bitPattern: b))
-    }
-
-    /// Encodes one word, appending its ids to `out`.
-    func encode(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
-        var symbols: [Int32] = []
-        symbols.reserveCapacity(bytes.count)
+        scratch.ids.removeAll(keepingCapacity: true)
         for b in bytes {
             let id = byteIds[Int(b)]
             // No unknown token in byte-level BPE: a byte missing from the vocabulary is dropped, as tokenizers does.
-            if id >= 0 { symbols.append(id) }
+            if id >= 0 { scratch.ids.append(id) }
         }
-        if symbols.count < 2 { out.append(contentsOf: symbols); return }
-
-        // ranks[i] is the rank of the pair (symbols[i], symbols[i+1]); only neighbours of a merge
-        // change, so each step costs one scan of plain integers and two dictionary lookups.
-        let none = Int32.max
-        var ranks = [Int32](repeating: none, count: symbols.count - 1)
-        var results = [Int32](repeating: 0, count: symbols.count - 1)
-        for i in 0..<(symbols.count - 1) {
-            if let m = merges[Self.key(symbols[i], symbols[i + 1])] { ranks[i] = m.rank; results[i] = m.result }
+        let n = scratch.ids.count
+        if n < 2 { out.append(contentsOf: scratch.ids); return }
+        if n == 2 {
+            let m = merges.lookup(scratch.ids[0], scratch.ids[1])
+            if m == MergeTable.none { out.append(contentsOf: scratch.ids) } else { out.append(Int32(truncatingIfNeeded: m)) }
+            return
         }
-        while true {
-            var best = none
-            var at = -1
-            for i in 0..<ranks.count where ranks[i] < best { best = ranks[i]; at = i }
-            if at < 0 { break }
-            symbols[at] = results[at]
-            symbols.remove(at: at + 1)
-            ranks.remove(at: at)
-            results.remove(at: at)
-            if at > 0 { update(&ranks, &results, symbols, at - 1) }
-            if at < ranks.count { update(&ranks, &results, symbols, at) }
+        scratch.next.removeAll(keepingCapacity: true)
+        scratch.prev.removeAll(keepingCapacity: true)
+        scratch.heap.removeAll(keepingCapacity: true)
+        for i in 0..<n {
+            scratch.next.append(i + 1 < n ? Int32(i + 1) : -1)
+            scratch.prev.append(Int32(i - 1))
         }
-        out.append(contentsOf: symbols)
+        for i in 0..<(n - 1) {
+            let m = merges.lookup(scratch.ids[i], scratch.ids[i + 1])
+            if m != MergeTable.none { scratch.heap.append(m & 0xFFFF_FFFF_0000_0000 | UInt64(i)) }
+        }
+        // Each merge pops one entry and pushes at most two: the heap never holds more than 2n.
+        scratch.heap.reserveCapacity(2 * n)
+        try merge(&scratch, isCancelled: isCancelled)
+        scratch.ids.withUnsafeBufferPointer { ids in
+            var i: Int32 = 0
+            while i >= 0 {
+                out.append(ids[Int(i)])
+                i = scratch.next[Int(i)]
+            }
+        }
     }
 
-    @inline(__always)
-    private func update(_ ranks: inout [Int32], _ results: inout [Int32], _ symbols: [Int32], _ i: Int) {
-        if let m = merges[Self.key(symbols[i], symbols[i + 1])] {
-            ranks[i] = m.rank; results[i] = m.result
-        } else {
-            ranks[i] = Int32.max
+    private func merge(_ s: inout Scratch, isCancelled: (() -> Bool)?) throws {
+        // Swapped in and out rather than copied, so the storage stays uniquely owned (no copy on write).
+        var heap = BinaryMinHeap()
+        swap(&heap.storage, &s.heap)
+        defer { swap(&heap.storage, &s.heap) }
+        heap.heapify()
+        var pops = 0
+        while let top = heap.popMin() {
+            pops += 1
+            if pops & (Self.checkEvery - 1) == 0, let isCancelled, isCancelled() { throw TokenizerError.cancelled }
+            let pos = Int(top & 0xFFFF_FFFF)
+            let left = s.ids[pos]
+            if left < 0 { continue }  // merged into its left neighbour since
+            let right = Int(s.next[pos])
+            if right < 0 { continue }
+            let m = merges.lookup(left, s.ids[right])
+            if m == MergeTable.none || m >> 32 != top >> 32 { continue }  // the pair changed since
+            let merged = Int32(truncatingIfNeeded: m)
+            s.ids[pos] = merged
+            s.ids[right] = -1
+            let after = s.next[right]
+            s.next[pos] = after
+            if after >= 0 { s.prev[Int(after)] = Int32(pos) }
+            let before = s.prev[pos]
+            if before >= 0 {
+                let p = merges.lookup(s.ids[Int(before)], merged)
+                if p != MergeTable.none { heap.push(p & 0xFFFF_FFFF_0000_0000 | UInt64(before)) }
+            }
+            if after >= 0 {
+                let q = merges.lookup(merged, s.ids[Int(after)])
+                if q != MergeTable.none { heap.push(q & 0xFFFF_FFFF_0000_0000 | UInt64(pos)) }
+            }
         }
     }
 }
 
-/// Thread-safe memo of word bytes → ids; most words in real text repeat.
-final class WordCache: @unchecked Sendable {
-    private var entries: [[UInt8]: [Int32]] = [:]
-    private let lock = NSLock()
-    /// Bounded so that a long-running process fed arbitrary text does not grow without limit.
-    private let capacity = 100_000
+/// A binary min-heap of packed `rank << 32 | position` keys: the smallest rank first, and among
+/// equal ranks the leftmost position, which is the order `tokenizers` merges in.
+struct BinaryMinHeap {
+    var storage: [UInt64] = []
 
-    func get(_ key: [UInt8]) -> [Int32]? {
-        lock.lock(); defer { lock.unlock() }
-        return entries[key]
+    /// Orders `storage`, filled in any order, in O(n).
+    mutating func heapify() {
+        var i = storage.count / 2
+        while i > 0 {
+            i -= 1
+            siftDown(i)
+        }
     }
 
-    func set(_ key: [UInt8], _ value: [Int32]) {
-        lock.lock(); defer { lock.unlock() }
-        if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-        entries[key] = value
+    mutating func push(_ value: UInt64) {
+        storage.append(value)
+        storage.withUnsafeMutableBufferPointer { h in
+            var i = h.count - 1
+            while i > 0 {
+                let parent = (i - 1) >> 1
+                if h[parent] <= value { break }
+                h[i] = h[parent]
+                i = parent
+            }
+            h[i] = value
+        }
+    }
+
+    mutating func popMin() -> UInt64? {
+        guard let last = storage.popLast() else { return nil }
+        if storage.isEmpty { return last }
+        let top = storage[0]
+        storage[0] = last
+        siftDown(0)
+        return top
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        storage.withUnsafeMutableBufferPointer { h in
+            let n = h.count
+            let value = h[start]
+            var i = start
+            while true {
+                var child = 2 * i + 1
+                if child >= n { break }
+                if child + 1 < n && h[child + 1] < h[child] { child += 1 }
+                if value <= h[child] { break }
+                h[i] = h[child]
+                i = child
+            }
+            h[i] = value
+        }
     }
 }

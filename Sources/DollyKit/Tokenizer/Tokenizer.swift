@@ -13,6 +13,7 @@ public final class Tokenizer: Sendable {
 
     private let bpe: BytePairEncoder
     private let cache = WordCache()
+    private let bound: TokenCountBound
     private let rawMatcher: AddedTokenMatcher
     private let normalizedMatcher: AddedTokenMatcher
     private let normalizeNFC: Bool
@@ -69,6 +70,8 @@ public final class Tokenizer: Sendable {
             mergePairs.append((left, right, result))
         }
         bpe = BytePairEncoder(byteIds: byteIds, mergePairs: mergePairs)
+        // BPE only makes vocabulary tokens (merge results and single bytes), so their lengths bound it.
+        bound = TokenCountBound(tokenBytes: bytesById.compactMap { $0 }, byteIds: byteIds)
 
         var idsByToken = definition.vocab
         var added: [AddedToken] = []
@@ -101,38 +104,77 @@ public final class Tokenizer: Sendable {
 
     /// Token ids for `text`. No BOS/EOS is added (GPT-NeoX's post-processor adds none).
     public func encode(_ text: String) -> [Int32] {
-        let raw = Array(text.utf8)
-        var ids: [Int32] = []
-        ids.reserveCapacity(raw.count / 3 + 1)
+        // With no budget and nothing to cancel, nothing can throw.
+        (try? encode(text, atMost: .max)) ?? []
+    }
+
+    /// Token ids for `text`, for callers with a budget: throws `TokenizerError.tooManyTokens` when the
+    /// text provably makes more than `limit` tokens (checked before byte-pair encoding, so refusing
+    /// costs a pass over the text, not its encoding), and `TokenizerError.cancelled` soon after
+    /// `isCancelled` turns true (it is asked every few hundred pieces and inside long ones).
+    public func encode(_ text: String, atMost limit: Int, isCancelled: (() -> Bool)? = nil) throws -> [Int32] {
+        var plan = EncodingPlan()
+        var raw = Array(text.utf8)
         for segment in rawMatcher.split(raw) {
             switch segment {
             case let .token(id):
-                ids.append(id)
+                plan.addToken(id)
             case let .text(range):
-                let piece = normalizeNFC ? Normalization.nfc(Array(raw[range])) : Array(raw[range])
-                for inner in normalizedMatcher.split(piece) {
-                    switch inner {
-                    case let .token(id): ids.append(id)
-                    case let .text(r): encodeOrdinary(piece, r, into: &ids)
+                var piece = range.count == raw.count ? raw : Array(raw[range])
+                if normalizeNFC { piece = Normalization.nfc(piece) }
+                plan.add(piece, split: normalizedMatcher.split(piece))
+            }
+        }
+        raw = []
+        if limit < .max {
+            let bytes = plan.texts.reduce(0) { $0 + $1.count }
+            let atLeast = plan.tokenCount + bound.minimumTokens(textBytes: bytes)
+            if atLeast > limit { throw TokenizerError.tooManyTokens(atLeast: atLeast, limit: limit) }
+        }
+        plan.preTokenize()
+        if limit < .max {
+            var atLeast = plan.tokenCount
+            for p in plan.pieces { atLeast += bound.minimumTokens(pieceBytes: p.end - p.start, kind: p.kind) }
+            if atLeast > limit { throw TokenizerError.tooManyTokens(atLeast: atLeast, limit: limit) }
+        }
+
+        var ids: [Int32] = []
+        ids.reserveCapacity(plan.texts.reduce(plan.tokenCount) { $0 + $1.count / 3 + 1 })
+        var scratch = BytePairEncoder.Scratch()
+        var done = 0
+        for unit in plan.units {
+            switch unit {
+            case let .token(id):
+                ids.append(id)
+            case let .text(index, pieces):
+                try plan.texts[index].withUnsafeBufferPointer { text in
+                    for p in plan.pieces[pieces] {
+                        done += 1
+                        if done & 255 == 0, let isCancelled, isCancelled() { throw TokenizerError.cancelled }
+                        try encodePiece(UnsafeBufferPointer(rebasing: text[p.start..<p.end]), into: &ids,
+                                        scratch: &scratch, isCancelled: isCancelled)
                     }
                 }
             }
         }
+        if limit < .max && ids.count > limit { throw TokenizerError.tooManyTokens(atLeast: ids.count, limit: limit) }
         return ids
     }
 
-    /// Pre-tokenizes and BPE-encodes text that holds no added tokens.
-    private func encodeOrdinary(_ bytes: [UInt8], _ range: Range<Int>, into ids: inout [Int32]) {
-        if range.isEmpty { return }
-        let text = range.count == bytes.count ? bytes : Array(bytes[range])
-        PreTokenizer.split(text) { word in
-            let key = Array(text[word])
-            if let cached = cache.get(key) { ids.append(contentsOf: cached); return }
-            var wordIds: [Int32] = []
-            key.withUnsafeBufferPointer { bpe.encode($0, into: &wordIds) }
-            cache.set(key, wordIds)
-            ids.append(contentsOf: wordIds)
+    /// Byte-pair encodes one pre-tokenized piece, through the cache for short ones.
+    @inline(__always)
+    private func encodePiece(_ piece: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], scratch: inout BytePairEncoder.Scratch,
+                             isCancelled: (() -> Bool)?) throws {
+        if piece.count == 1 {
+            let id = bpe.byteIds[Int(piece[0])]
+            if id >= 0 { ids.append(id) }
+            return
         }
+        let cacheable = piece.count <= WordCache.maxPieceBytes
+        if cacheable && cache.append(piece, to: &ids) { return }
+        let start = ids.count
+        try bpe.encode(piece, into: &ids, scratch: &scratch, isCancelled: isCancelled)
+        if cacheable { cache.set(piece, ids[start...]) }
     }
 
     // MARK: Decoding
@@ -159,6 +201,10 @@ public final class Tokenizer: Sendable {
     public func id(ofToken content: String) -> Int32? {
         idsByToken[content]
     }
+
+    /// Bytes of the longest token encoding can produce: text of n bytes (after NFC) is at least
+    /// n / longestTokenBytes tokens.
+    public var longestTokenBytes: Int { bound.longestToken }
 
     public func isSpecial(_ id: Int32) -> Bool {
         specialIds.contains(id)

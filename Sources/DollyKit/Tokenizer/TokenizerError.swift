@@ -1,7 +1,8 @@
 import Foundation
 
-/// Everything that can go wrong while loading a tokenizer.json. Encoding and decoding never throw:
-/// any String is encodable and any id list decodes (unknown ids are skipped, bad UTF-8 becomes U+FFFD).
+/// Everything that can go wrong while loading a tokenizer.json, and the two ways an encoding with a
+/// budget stops (`Tokenizer.encode(_:atMost:isCancelled:)`). Otherwise encoding and decoding never
+/// throw: any String is encodable and any id list decodes (unknown ids are skipped, bad UTF-8 becomes U+FFFD).
 public enum TokenizerError: LocalizedError, Equatable {
     case cannotRead(path: String, reason: String)
     case malformedJSON(String)
@@ -12,9 +13,16 @@ public enum TokenizerError: LocalizedError, Equatable {
     case invalidMerge(index: Int, reason: String)
     case invalidAddedToken(String)
     case badTokenId(id: Int, entries: Int)
+    /// The text makes at least `atLeast` tokens, more than `limit`.
+    case tooManyTokens(atLeast: Int, limit: Int)
+    case cancelled
 
     public var errorDescription: String? {
         switch self {
+        case let .tooManyTokens(atLeast, limit):
+            return "the text has at least \(atLeast) tokens, more than \(limit)"
+        case .cancelled:
+            return "tokenization was cancelled"
         case let .badTokenId(id, entries):
             return "tokenizer.json: token id \(id) is out of range for a vocabulary of \(entries) entries"
         case let .cannotRead(path, reason):
