@@ -33,6 +33,11 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("o"), help: "Output format: md or json.")
     var output = OutputFormat.md
 
+    @Option(name: .customLong("tokenizer"), parsing: .upToNextOption,
+            help: ArgumentHelp("Instead of the model, time tokenizing each text file (-r times, each with a fresh tokenizer).",
+                               valueName: "FILE"))
+    var tokenizerFiles: [String] = []
+
     func validate() throws {
         guard promptTokens >= 0, generatedTokens >= 0, promptTokens + generatedTokens > 0 else {
             throw ValidationError("-p and -n must be >= 0 and not both 0")
@@ -42,6 +47,12 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if !tokenizerFiles.isEmpty {
+            return try Console.guarded {
+                let results = try TokenizerBench.run(modelPath: model, files: tokenizerFiles, repetitions: repetitions)
+                Console.write(output == .json ? try TokenizerBench.json(results) : TokenizerBench.markdown(results))
+            }
+        }
         try Console.guarded {
             let n = threads.count
             let m = try DollyModel.load(path: model)
