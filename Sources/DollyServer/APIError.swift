@@ -79,7 +79,10 @@ enum APIError: Error, Sendable {
 
     private static func describe(_ e: DecodingError) -> String {
         func path(_ c: [CodingKey]) -> String {
-            c.isEmpty ? "the body" : c.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            // messages[0].content, as one writes it in JavaScript
+            c.isEmpty ? "the body" : c.enumerated().map { i, key in
+                key.intValue.map { "[\($0)]" } ?? (i == 0 ? key.stringValue : "." + key.stringValue)
+            }.joined()
         }
         switch e {
         case let .typeMismatch(type, ctx): return "\(path(ctx.codingPath)): expected \(type)"

@@ -67,6 +67,40 @@ enum JSONBody {
             throw APIError.bodyTooLarge(limit: limit)
         }
         guard body.readableBytes > 0 else { throw APIError.invalid("the request has no JSON body") }
-        return try JSONDecoder().decode(T.self, from: Data(buffer: body))
+        let data = Data(buffer: body)
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
+            // Foundation says only "not valid JSON", wherever the fault; name the one clients hit.
+            if let escape = loneSurrogateEscape(in: data) {
+                throw APIError.invalid("a string in the body is not valid Unicode: \(escape) is a lone surrogate escape")
+            }
+            throw DecodingError.dataCorrupted(context)
+        }
+    }
+
+    static let notUnicode = "the string is not valid Unicode (it holds a lone surrogate escape such as \\ud800)"
+
+    /// The first `\uXXXX` escape of a UTF-16 surrogate without its other half, as written.
+    static func loneSurrogateEscape(in data: Data) -> String? {
+        let bytes = [UInt8](data)
+        func escape(at i: Int) -> UInt32? {  // the value of `\uXXXX` at i
+            guard i + 6 <= bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u"),
+                  let v = UInt32(String(decoding: bytes[(i + 2)..<(i + 6)], as: UTF8.self), radix: 16) else { return nil }
+            return v
+        }
+        var i = 0
+        while i < bytes.count {
+            guard bytes[i] == UInt8(ascii: "\\") else { i += 1; continue }
+            guard let v = escape(at: i) else { i += 2; continue }  // another escape, e.g. \\ or \"
+            if (0xD800...0xDBFF).contains(v), let low = escape(at: i + 6), (0xDC00...0xDFFF).contains(low) {
+                i += 12
+            } else if (0xD800...0xDFFF).contains(v) {
+                return String(decoding: bytes[i..<(i + 6)], as: UTF8.self)
+            } else {
+                i += 6
+            }
+        }
+        return nil
     }
 }

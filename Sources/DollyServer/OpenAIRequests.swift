@@ -1,11 +1,33 @@
 import Foundation
 
+extension SingleValueDecodingContainer {
+    /// The value as a string; nil when it is another type (or null). A string that does not decode is
+    /// an error of its own, not "another type": JSON allows escapes of lone UTF-16 surrogates
+    /// ("\ud800"), which are not Unicode, and saying "expected an array" about one would mislead.
+    func decodeStringIfString() throws -> String? {
+        do {
+            return try decode(String.self)
+        } catch DecodingError.typeMismatch, DecodingError.valueNotFound {
+            return nil
+        } catch let e as DecodingError {
+            throw e
+        } catch {
+            // Foundation's own parser error (e.g. expectedLowSurrogateUTF8SequenceAfterHighSurrogate), which
+            // its decoder would turn into "not valid JSON" with no path.
+            let described = "\(error)"
+            let reason = described.contains("Surrogate") || described.contains("UnicodeScalar")
+                ? JSONBody.notUnicode : "the string cannot be decoded (\(described))"
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: reason))
+        }
+    }
+}
+
 /// `stop`: OpenAI takes one string or a list of up to 4.
 struct StopField: Decodable, Sendable {
     let texts: [String]
     init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { texts = [] } else if let s = try? c.decode(String.self) { texts = [s] } else {
+        if c.decodeNil() { texts = [] } else if let s = try c.decodeStringIfString() { texts = [s] } else {
             texts = try c.decode([String].self)
         }
     }
@@ -20,7 +42,7 @@ struct MessageContent: Decodable, Sendable {
     }
     init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let s = try? c.decode(String.self) {
+        if let s = try c.decodeStringIfString() {
             text = s
             return
         }
@@ -98,7 +120,7 @@ enum PromptField: Decodable, Sendable {
 
     init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let s = try? c.decode(String.self) {
+        if let s = try c.decodeStringIfString() {
             self = .text(s)
         } else if let list = try? c.decode([String].self) {
             guard list.count == 1 else { throw APIError.invalid("one prompt per request (n = 1)", param: "prompt") }
