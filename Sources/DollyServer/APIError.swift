@@ -14,6 +14,8 @@ enum APIError: Error, Sendable {
     /// 503 with Retry-After: every slot busy and the queue full, or the model still loading.
     case busy(String, retryAfter: Int)
     case shuttingDown
+    /// 503: the work was stopped (the client left, or a shutdown's grace ended).
+    case cancelled
     case internalError(String)
 
     var status: HTTPResponse.Status {
@@ -23,7 +25,7 @@ enum APIError: Error, Sendable {
         case .notFound: return .notFound
         case .methodNotAllowed: return .methodNotAllowed
         case .bodyTooLarge: return .contentTooLarge
-        case .busy, .shuttingDown: return .serviceUnavailable
+        case .busy, .shuttingDown, .cancelled: return .serviceUnavailable
         case .internalError: return .internalServerError
         }
     }
@@ -46,6 +48,8 @@ enum APIError: Error, Sendable {
             return ErrorBody(message: message, type: "server_error", param: nil, code: "server_busy")
         case .shuttingDown:
             return ErrorBody(message: "the server is shutting down", type: "server_error", param: nil, code: "shutting_down")
+        case .cancelled:
+            return ErrorBody(message: "the request was cancelled", type: "server_error", param: nil, code: "cancelled")
         case let .internalError(message):
             return ErrorBody(message: message, type: "server_error", param: nil, code: nil)
         }
@@ -64,6 +68,12 @@ enum APIError: Error, Sendable {
             case .badToken: self = .invalid(e.localizedDescription, param: "prompt")
             }
         case let e as ModelError: self = .invalid(e.localizedDescription)
+        case let e as TokenizerError:
+            switch e {
+            case .cancelled: self = .cancelled
+            case .tooManyTokens: self = .invalid(e.localizedDescription, param: "prompt")
+            default: self = .internalError(e.localizedDescription)
+            }
         case let e as DecodingError: self = .invalid(Self.describe(e))
         case let e as HTTPError:
             switch e.status {

@@ -43,6 +43,19 @@ struct Completions: Sendable {
         return asked
     }
 
+    /// The prompt's tokens, refused before encoding when its length proves it cannot leave room for an
+    /// answer in the context (`Tokenizer.encode(_:atMost:)`); large prompts are encoded off the event loop.
+    func promptTokens(_ text: String, _ tokenizer: Tokenizer, context: Int, param: String,
+                      in request: DollyRequestContext) async throws -> [Int32] {
+        do {
+            return try await RequestWork.run(bytes: text.utf8.count, context: request, state: state) { cancelled in
+                try tokenizer.encode(text, atMost: context - 1, isCancelled: cancelled)
+            }
+        } catch let TokenizerError.tooManyTokens(atLeast, _) {
+            throw APIError.invalid("the prompt has at least \(atLeast) tokens; the context holds \(context)", param: param)
+        }
+    }
+
     func checkPrompt(_ count: Int, context: Int) throws {
         guard count > 0 else { throw APIError.invalid("the prompt is empty", param: "prompt") }
         guard count < context else {
@@ -63,12 +76,13 @@ struct Completions: Sendable {
 
     // MARK: - Chat
 
-    func chat(_ request: inout Request) async throws -> Response {
+    func chat(_ request: inout Request, context requestContext: DollyRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(ChatCompletionRequest.self, from: &request, limit: state.configuration.bodyLimit)
         let (model, engine) = try state.ready()
         let (instruction, context) = try ChatPrompt.map(body.messages)
-        let prompt = model.tokenizer.encode(DollyPrompt.format(instruction: instruction, context: context))
         let ctx = engine.options.context
+        let prompt = try await promptTokens(DollyPrompt.format(instruction: instruction, context: context), model.tokenizer,
+                                            context: ctx, param: "messages", in: requestContext)
         try checkPrompt(prompt.count, context: ctx)
         var top: Int?
         if body.logprobs == true {
@@ -119,13 +133,16 @@ struct Completions: Sendable {
 
     // MARK: - Completions
 
-    func complete(_ request: inout Request) async throws -> Response {
+    func complete(_ request: inout Request, context requestContext: DollyRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(CompletionRequest.self, from: &request, limit: state.configuration.bodyLimit)
         let (model, engine) = try state.ready()
         let tokenizer = model.tokenizer
+        let ctx = engine.options.context
         let prompt: [Int32], promptText: String
         switch body.prompt {
-        case let .text(t): prompt = tokenizer.encode(t); promptText = t
+        case let .text(t):
+            prompt = try await promptTokens(t, tokenizer, context: ctx, param: "prompt", in: requestContext)
+            promptText = t
         case let .tokens(ids):
             let vocab = model.config.vocabSize
             if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocab }) {
@@ -133,7 +150,6 @@ struct Completions: Sendable {
             }
             prompt = ids; promptText = tokenizer.decode(ids)
         }
-        let ctx = engine.options.context
         try checkPrompt(prompt.count, context: ctx)
         if let n = body.logprobs, !(0...5).contains(n) { throw APIError.invalid("logprobs must be in 0...5", param: "logprobs") }
         let echo = body.echo == true

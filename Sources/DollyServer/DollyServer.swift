@@ -51,10 +51,13 @@ public final class DollyServer: @unchecked Sendable {
             logger: logger)
         let engineService = EngineShutdown(state: state, grace: configuration.shutdownGrace)
         // Shut down in reverse order: the engine first (grace period, then cancel), then the HTTP server.
-        let group = ServiceGroup(configuration: .init(
+        var groupConfiguration = ServiceGroupConfiguration(
             services: [app, engineService],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
-            logger: logger))
+            logger: logger)
+        // A backstop: whatever a handler is doing, the grace plus this margin ends it (by cancellation).
+        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64((configuration.shutdownGrace + 10) * 1000))
+        let group = ServiceGroup(configuration: groupConfiguration)
         lock.withLock { self.group = group }
         try await group.run()
     }
@@ -65,8 +68,8 @@ public final class DollyServer: @unchecked Sendable {
         await group?.triggerGracefulShutdown()
     }
 
-    static func router(state: ServerState) -> Router<BasicRequestContext> {
-        let router = Router()
+    static func router(state: ServerState) -> Router<DollyRequestContext> {
+        let router = Router(context: DollyRequestContext.self)
         router.add(middleware: ErrorMiddleware(state: state))
         if let origin = state.configuration.corsOrigin {
             router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin),
@@ -78,7 +81,7 @@ public final class DollyServer: @unchecked Sendable {
 
         router.get("health") { _, _ -> Response in
             state.isReady ? JSONBody.response(["status": "ok"])
-                : ErrorMiddleware<BasicRequestContext>.response(.busy("the model is loading", retryAfter: 2))
+                : ErrorMiddleware<DollyRequestContext>.response(.busy("the model is loading", retryAfter: 2))
         }
         router.get("metrics") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -87,20 +90,24 @@ public final class DollyServer: @unchecked Sendable {
         router.get("v1/models") { _, _ -> Response in
             JSONBody.response(ModelList(data: [.init(id: state.configuration.modelName, created: state.started)]))
         }
-        router.post("v1/chat/completions") { request, _ -> Response in
+        router.post("v1/chat/completions") { request, context -> Response in
             var request = request
-            return try await completions.chat(&request)
+            return try await completions.chat(&request, context: context)
         }
-        router.post("v1/completions") { request, _ -> Response in
+        router.post("v1/completions") { request, context -> Response in
             var request = request
-            return try await completions.complete(&request)
+            return try await completions.complete(&request, context: context)
         }
-        router.post("tokenize") { request, _ -> Response in
+        router.post("tokenize") { request, context -> Response in
             var request = request
             let body = try await JSONBody.decode(TokenizeRequest.self, from: &request, limit: state.configuration.bodyLimit)
-            return JSONBody.response(TokenizeResponse(tokens: try state.ready().model.tokenizer.encode(body.content)))
+            let tokenizer = try state.ready().model.tokenizer, text = body.content
+            let ids = try await RequestWork.run(bytes: text.utf8.count, context: context, state: state) { cancelled in
+                try tokenizer.encode(text, atMost: .max, isCancelled: cancelled)
+            }
+            return JSONBody.response(TokenizeResponse(tokens: ids))
         }
-        router.post("detokenize") { request, _ -> Response in
+        router.post("detokenize") { request, context -> Response in
             var request = request
             let body = try await JSONBody.decode(DetokenizeRequest.self, from: &request, limit: state.configuration.bodyLimit)
             let model = try state.ready().model
@@ -108,7 +115,10 @@ public final class DollyServer: @unchecked Sendable {
             if let bad = body.tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
                 throw APIError.invalid("token id \(bad) is outside the vocabulary (\(vocab))", param: "tokens")
             }
-            return JSONBody.response(DetokenizeResponse(content: model.tokenizer.decode(body.tokens)))
+            let tokenizer = model.tokenizer, ids = body.tokens
+            // Decoding is linear and never long, but a megabyte of ids is still no work for an event loop.
+            let text = try await RequestWork.run(bytes: ids.count * 4, context: context, state: state) { _ in tokenizer.decode(ids) }
+            return JSONBody.response(DetokenizeResponse(content: text))
         }
         return router
     }
@@ -121,6 +131,9 @@ private struct EngineShutdown: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
+        // Tokenizing a large request is not the engine's: it too gets the grace, then stops.
+        let state = self.state
+        DispatchQueue.global().asyncAfter(deadline: .now() + grace) { state.cancelAllWork() }
         guard let engine = state.engineIfLoaded else { return }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             Thread.detachNewThread {

@@ -9,6 +9,10 @@ final class ServerState: @unchecked Sendable {
     private var loaded: (model: DollyModel, engine: BatchEngine)?
     private var loadError: String?
     private var requestsByStatus: [Int: Int] = [:]
+    /// Off-loop work in flight (`RequestWork`), cancelled together when a shutdown's grace ends.
+    private var work: [ObjectIdentifier: CancelFlag] = [:]
+    private var workCancelled = false
+    private var cancelledWork = 0
 
     init(configuration: ServerConfiguration) { self.configuration = configuration }
 
@@ -28,11 +32,32 @@ final class ServerState: @unchecked Sendable {
         }
     }
 
+    func track(_ flag: CancelFlag) {
+        let cancelNow = lock.withLock {
+            if !workCancelled { work[ObjectIdentifier(flag)] = flag }
+            return workCancelled
+        }
+        if cancelNow { flag.cancel() }
+    }
+
+    func countCancelledWork() { lock.withLock { cancelledWork += 1 } }
+
+    func untrack(_ flag: CancelFlag) { _ = lock.withLock { work.removeValue(forKey: ObjectIdentifier(flag)) } }
+
+    /// Stops every running piece of off-loop work, and any started later.
+    func cancelAllWork() {
+        let flags = lock.withLock {
+            workCancelled = true
+            return Array(work.values)
+        }
+        for f in flags { f.cancel() }
+    }
+
     func count(status: Int) { lock.withLock { requestsByStatus[status, default: 0] += 1 } }
 
     /// Prometheus text exposition of the counters and the engine's statistics.
     func metricsText() -> String {
-        let (byStatus, engine) = lock.withLock { (requestsByStatus, loaded?.engine) }
+        let (byStatus, engine, cancelled, working) = lock.withLock { (requestsByStatus, loaded?.engine, cancelledWork, work.count) }
         let s = engine?.statistics ?? BatchEngine.Statistics()
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Double)]) {
@@ -42,6 +67,11 @@ final class ServerState: @unchecked Sendable {
         func formatted(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
         metric("dolly_requests_total", "counter", "HTTP requests answered, by status code.",
                byStatus.sorted { $0.key < $1.key }.map { ("{status=\"\($0.key)\"}", Double($0.value)) })
+        metric("dolly_tokenizations_active", "gauge", "Large inputs being tokenized or detokenized off the event loop.",
+               [("", Double(working))])
+        metric("dolly_tokenizations_cancelled_total", "counter",
+               "Tokenizations of large inputs stopped because the client left or a shutdown's grace ended.",
+               [("", Double(cancelled))])
         metric("dolly_prompt_tokens_total", "counter", "Prompt tokens run through the model.", [("", Double(s.promptTokens))])
         metric("dolly_prompt_tokens_cached_total", "counter", "Prompt tokens reused from a slot's cache.",
                [("", Double(s.cachedPromptTokens))])
