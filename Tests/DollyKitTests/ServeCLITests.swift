@@ -55,6 +55,42 @@ extension CLITests {
         XCTAssertEqual(p.terminationStatus, 0)
     }
 
+    /// SIGTERM while a megabyte-long single word is being tokenized: the server still exits 0 within its
+    /// grace period (10 s), the request ended one way or the other.
+    func testSIGTERMDuringALongTokenizationExitsWithinTheGrace() throws {
+        let p = Process()
+        p.executableURL = CLITests.binary
+        p.arguments = ["serve", "--model", Self.serveDemo, "--port", "0", "-t", "2"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        var text = ""
+        let deadline = Date().addingTimeInterval(60)
+        while !text.contains("\n") && Date() < deadline {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let line = try XCTUnwrap(text.split(separator: "\n").first.map(String.init))
+        let base = String(line.dropFirst("listening on ".count))
+
+        var request = URLRequest(url: URL(string: base + "/tokenize")!)
+        request.httpMethod = "POST"
+        request.httpBody = try JSONSerialization.data(withJSONObject: ["content": String(repeating: "a", count: (1 << 20) - 256)])
+        let done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { _, _, _ in done.signal() }.resume()
+        usleep(300_000)  // the body sent, the word being tokenized
+        kill(p.processIdentifier, SIGTERM)
+        let sent = Date()
+        while p.isRunning && Date().timeIntervalSince(sent) < 20 { usleep(20_000) }
+        XCTAssertFalse(p.isRunning)
+        XCTAssertLessThan(Date().timeIntervalSince(sent), 10.5)
+        XCTAssertEqual(p.terminationStatus, 0)
+        _ = done.wait(timeout: .now() + 10)
+    }
+
     func testBadServeInputIsOneCleanError() throws {
         // Flags: swift-argument-parser's usage error (status 64), nothing on stdout.
         for (args, fragment) in [(["--model", "/no/such/model"], "no such file"),
