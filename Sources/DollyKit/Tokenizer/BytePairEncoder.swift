@@ -20,7 +20,15 @@ struct BytePairEncoder: Sendable {
         fileprivate var next: [Int32] = []
         fileprivate var prev: [Int32] = []
         fileprivate var heap: [UInt64] = []
+        fileprivate var run: [UInt64] = []
+        fileprivate var counts: [Int32] = []
     }
+
+    /// From this many symbols on, the first candidates are sorted by counting sort on their rank into
+    /// a run read in order, and only pairs formed by merging go through the heap: most pops of a long
+    /// piece are of first candidates, and taking them from a run instead of the root of a heap
+    /// larger than the caches is what keeps a megabyte-long word linear in practice.
+    private static let runMinimum = 1 << 14
 
     /// Pops between two cancellation checks inside one piece (a few milliseconds of work).
     private static let checkEvery = 1 << 16
@@ -63,6 +71,7 @@ struct BytePairEncoder: Sendable {
             let m = merges.lookup(scratch.ids[i], scratch.ids[i + 1])
             if m != MergeTable.none { scratch.heap.append(m & 0xFFFF_FFFF_0000_0000 | UInt64(i)) }
         }
+        if n >= Self.runMinimum { sortIntoRun(&scratch) } else { scratch.run.removeAll(keepingCapacity: true) }
         // Each merge pops one entry and pushes at most two: the heap never holds more than 2n.
         scratch.heap.reserveCapacity(2 * n)
         try merge(&scratch, isCancelled: isCancelled)
@@ -75,14 +84,45 @@ struct BytePairEncoder: Sendable {
         }
     }
 
+    /// Moves the first candidates from `heap` into `run`, ordered by rank and, within a rank, by
+    /// position (they were appended by position and the sort is stable), leaving the heap empty.
+    private func sortIntoRun(_ s: inout Scratch) {
+        let ranks = merges.rankCount
+        s.counts.removeAll(keepingCapacity: true)
+        s.counts.append(contentsOf: repeatElement(0, count: ranks + 1))
+        for key in s.heap { s.counts[Int(key >> 32) + 1] += 1 }
+        for r in 0..<ranks { s.counts[r + 1] += s.counts[r] }
+        s.run.removeAll(keepingCapacity: true)
+        s.run.append(contentsOf: repeatElement(0, count: s.heap.count))
+        for key in s.heap {
+            let r = Int(key >> 32)
+            s.run[Int(s.counts[r])] = key
+            s.counts[r] += 1
+        }
+        s.heap.removeAll(keepingCapacity: true)
+    }
+
     private func merge(_ s: inout Scratch, isCancelled: (() -> Bool)?) throws {
         // Swapped in and out rather than copied, so the storage stays uniquely owned (no copy on write).
         var heap = MinHeap()
         swap(&heap.storage, &s.heap)
         defer { swap(&heap.storage, &s.heap) }
         heap.heapify()
+        var cursor = 0
+        let runCount = s.run.count
         var pops = 0
-        while let top = heap.popMin() {
+        while true {
+            // The smaller of the run's next key and the heap's least: keys are unique (one position each).
+            let fromRun = cursor < runCount ? s.run[cursor] : UInt64.max
+            let top: UInt64
+            if let least = heap.storage.first, least < fromRun {
+                top = heap.popMin()!
+            } else if cursor < runCount {
+                top = fromRun
+                cursor += 1
+            } else {
+                break
+            }
             pops += 1
             if pops & (Self.checkEvery - 1) == 0, let isCancelled, isCancelled() { throw TokenizerError.cancelled }
             let pos = Int(top & 0xFFFF_FFFF)

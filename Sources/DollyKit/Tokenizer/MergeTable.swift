@@ -12,6 +12,8 @@ struct MergeTable: Sendable {
     private var values: [UInt64]
     private let shift: UInt64
     private let mask: Int
+    /// Ranks run from 0 to `rankCount - 1`.
+    let rankCount: Int
 
     init(_ pairs: [(left: Int32, right: Int32, result: Int32)]) {
         var bits: UInt64 = 4
@@ -20,6 +22,7 @@ struct MergeTable: Sendable {
         values = [UInt64](repeating: 0, count: 1 << bits)
         shift = 64 - bits
         mask = (1 << Int(bits)) - 1
+        rankCount = pairs.count
         for (rank, m) in pairs.enumerated() {
             // Like tokenizers, a repeated pair keeps its first (best) rank.
             insertIfAbsent(Self.key(m.left, m.right), UInt64(rank) << 32 | UInt64(UInt32(bitPattern: m.result)))
