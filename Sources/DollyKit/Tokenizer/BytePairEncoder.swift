@@ -19,15 +19,12 @@ struct BytePairEncoder: Sendable {
         fileprivate var ids: [Int32] = []
         fileprivate var next: [Int32] = []
         fileprivate var prev: [Int32] = []
-        fileprivate var heap: [UInt64] = []
-        fileprivate var run: [UInt64] = []
-        fileprivate var counts: [Int32] = []
+        fileprivate var heap = MinHeap()
+        fileprivate var runs = RunQueue()
     }
 
-    /// From this many symbols on, the first candidates are sorted by counting sort on their rank into
-    /// a run read in order, and only pairs formed by merging go through the heap: most pops of a long
-    /// piece are of first candidates, and taking them from a run instead of the root of a heap
-    /// larger than the caches is what keeps a megabyte-long word linear in practice.
+    /// From this many symbols on, candidates go through a `RunQueue` rather than one heap: the same
+    /// order, without a heap larger than the caches (what keeps a megabyte-long word linear in practice).
     private static let runMinimum = 1 << 14
 
     /// Pops between two cancellation checks inside one piece (a few milliseconds of work).
@@ -62,19 +59,33 @@ struct BytePairEncoder: Sendable {
         }
         scratch.next.removeAll(keepingCapacity: true)
         scratch.prev.removeAll(keepingCapacity: true)
-        scratch.heap.removeAll(keepingCapacity: true)
         for i in 0..<n {
             scratch.next.append(i + 1 < n ? Int32(i + 1) : -1)
             scratch.prev.append(Int32(i - 1))
         }
-        for i in 0..<(n - 1) {
-            let m = merges.lookup(scratch.ids[i], scratch.ids[i + 1])
-            if m != MergeTable.none { scratch.heap.append(m & 0xFFFF_FFFF_0000_0000 | UInt64(i)) }
+        if n >= Self.runMinimum {
+            // Swapped out of the scratch while in use, so its storage stays uniquely owned (no copy on write).
+            var queue = RunQueue()
+            swap(&queue, &scratch.runs)
+            defer { swap(&queue, &scratch.runs) }
+            queue.reset(rankCount: merges.rankCount)
+            for i in 0..<(n - 1) {  // in increasing position: every rank's run takes them in order
+                let m = merges.lookup(scratch.ids[i], scratch.ids[i + 1])
+                if m != MergeTable.none { queue.push(m & 0xFFFF_FFFF_0000_0000 | UInt64(i)) }
+            }
+            try merge(&scratch, &queue, isCancelled: isCancelled)
+        } else {
+            var heap = MinHeap()
+            swap(&heap, &scratch.heap)
+            defer { swap(&heap, &scratch.heap) }
+            heap.storage.removeAll(keepingCapacity: true)
+            for i in 0..<(n - 1) {
+                let m = merges.lookup(scratch.ids[i], scratch.ids[i + 1])
+                if m != MergeTable.none { heap.storage.append(m & 0xFFFF_FFFF_0000_0000 | UInt64(i)) }
+            }
+            heap.heapify()
+            try merge(&scratch, &heap, isCancelled: isCancelled)
         }
-        if n >= Self.runMinimum { sortIntoRun(&scratch) } else { scratch.run.removeAll(keepingCapacity: true) }
-        // Each merge pops one entry and pushes at most two: the heap never holds more than 2n.
-        scratch.heap.reserveCapacity(2 * n)
-        try merge(&scratch, isCancelled: isCancelled)
         scratch.ids.withUnsafeBufferPointer { ids in
             var i: Int32 = 0
             while i >= 0 {
@@ -84,45 +95,9 @@ struct BytePairEncoder: Sendable {
         }
     }
 
-    /// Moves the first candidates from `heap` into `run`, ordered by rank and, within a rank, by
-    /// position (they were appended by position and the sort is stable), leaving the heap empty.
-    private func sortIntoRun(_ s: inout Scratch) {
-        let ranks = merges.rankCount
-        s.counts.removeAll(keepingCapacity: true)
-        s.counts.append(contentsOf: repeatElement(0, count: ranks + 1))
-        for key in s.heap { s.counts[Int(key >> 32) + 1] += 1 }
-        for r in 0..<ranks { s.counts[r + 1] += s.counts[r] }
-        s.run.removeAll(keepingCapacity: true)
-        s.run.append(contentsOf: repeatElement(0, count: s.heap.count))
-        for key in s.heap {
-            let r = Int(key >> 32)
-            s.run[Int(s.counts[r])] = key
-            s.counts[r] += 1
-        }
-        s.heap.removeAll(keepingCapacity: true)
-    }
-
-    private func merge(_ s: inout Scratch, isCancelled: (() -> Bool)?) throws {
-        // Swapped in and out rather than copied, so the storage stays uniquely owned (no copy on write).
-        var heap = MinHeap()
-        swap(&heap.storage, &s.heap)
-        defer { swap(&heap.storage, &s.heap) }
-        heap.heapify()
-        var cursor = 0
-        let runCount = s.run.count
+    private func merge<Queue: MergeQueue>(_ s: inout Scratch, _ queue: inout Queue, isCancelled: (() -> Bool)?) throws {
         var pops = 0
-        while true {
-            // The smaller of the run's next key and the heap's least: keys are unique (one position each).
-            let fromRun = cursor < runCount ? s.run[cursor] : UInt64.max
-            let top: UInt64
-            if let least = heap.storage.first, least < fromRun {
-                top = heap.popMin()!
-            } else if cursor < runCount {
-                top = fromRun
-                cursor += 1
-            } else {
-                break
-            }
+        while let top = queue.popMin() {
             pops += 1
             if pops & (Self.checkEvery - 1) == 0, let isCancelled, isCancelled() { throw TokenizerError.cancelled }
             let pos = Int(top & 0xFFFF_FFFF)
@@ -141,21 +116,26 @@ struct BytePairEncoder: Sendable {
             let before = s.prev[pos]
             if before >= 0 {
                 let p = merges.lookup(s.ids[Int(before)], merged)
-                if p != MergeTable.none { heap.push(p & 0xFFFF_FFFF_0000_0000 | UInt64(before)) }
+                if p != MergeTable.none { queue.push(p & 0xFFFF_FFFF_0000_0000 | UInt64(before)) }
             }
             if after >= 0 {
                 let q = merges.lookup(merged, s.ids[Int(after)])
-                if q != MergeTable.none { heap.push(q & 0xFFFF_FFFF_0000_0000 | UInt64(pos)) }
+                if q != MergeTable.none { queue.push(q & 0xFFFF_FFFF_0000_0000 | UInt64(pos)) }
             }
         }
     }
 }
 
+/// Candidate merges, `rank << 32 | position`, taken smallest first.
+protocol MergeQueue {
+    mutating func push(_ key: UInt64)
+    mutating func popMin() -> UInt64?
+}
+
 /// A 4-ary min-heap of packed `rank << 32 | position` keys: the smallest rank first, and among equal
 /// ranks the leftmost position, which is the order `tokenizers` merges in. Four children to a node
-/// halve the levels of a binary heap and sit in one cache line: on a megabyte-long word, whose heap
-/// far exceeds the caches, that is most of the cost.
-struct MinHeap {
+/// halve the levels of a binary heap and sit in one cache line.
+struct MinHeap: MergeQueue {
     var storage: [UInt64] = []
 
     /// Orders `storage`, filled in any order, in O(n).
