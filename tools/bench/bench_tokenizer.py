@@ -84,18 +84,47 @@ def hf_worker(tokenizer_json, files):
     print(json.dumps(out))
 
 
+def issue_table(args, tokenizer_json):
+    """`dolly tokenize --file` and a `tokenizers` one-liner on N bytes of 'a', whole processes timed."""
+    os.makedirs(args.work, exist_ok=True)
+    python = VENV_PYTHON if os.path.exists(VENV_PYTHON) else sys.executable
+    sizes = [2_000, 8_000, 32_000, 128_000, 900_000]
+    times = {n: {"dolly": [], "tokenizers": []} for n in sizes}
+    for _ in range(args.rounds):
+        for n in sizes:
+            path = os.path.join(args.work, f"a-{n}.txt")
+            with open(path, "w") as f:
+                f.write("a" * n)
+            for tool, cmd in [("dolly", [args.dolly, "tokenize", "--model", args.model, "--file", path]),
+                              ("tokenizers", [python, "-c", "import sys; from tokenizers import Tokenizer; "
+                                              "t = Tokenizer.from_file(sys.argv[1]); "
+                                              "print(' '.join(map(str, t.encode(open(sys.argv[2]).read()).ids)))",
+                                              tokenizer_json, path])]:
+                start = time.perf_counter()
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+                times[n][tool].append(time.perf_counter() - start)
+    print(f"{args.rounds} alternating rounds, medians; whole processes (loading included)\n")
+    print("| N bytes of one word | dolly tokenize | tokenizers (python -c) |\n|---:|---:|---:|")
+    for n in sizes:
+        print(f"| {n:,} | {statistics.median(times[n]['dolly']):.2f} s | {statistics.median(times[n]['tokenizers']):.2f} s |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dolly", default=os.path.join(ROOT, ".build", "release", "dolly"))
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "dolly-demo"))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--work", default="/tmp/dolly-tokenizer-bench")
+    ap.add_argument("--issue-table", action="store_true",
+                    help="instead: issue 25's table, N bytes of one word end to end (loading included), both tools")
     ap.add_argument("--hf-worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     tokenizer_json = os.path.join(args.model, "tokenizer.json")
     if args.hf_worker:
         return hf_worker(tokenizer_json, args.hf_worker)
 
+    if args.issue_table:
+        return issue_table(args, tokenizer_json)
     paths = write_inputs(args.work)
     timed = [n for n in paths if n != "word-900k"]
     files = [paths[n] for n in timed]
