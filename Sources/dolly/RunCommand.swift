@@ -13,6 +13,7 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var context: ContextOptions
+    @OptionGroup var constraint: ConstraintOptions
 
     @Flag(name: .long, help: "Treat the text as a plain prompt instead of an instruction.")
     var raw = false
@@ -40,8 +41,10 @@ struct RunCommand: ParsableCommand {
                 while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
             }
             let contextText = try context.read()
+            let grammar = try constraint.compile()
             let (model, session) = try modelOptions.load()
-            let request = sampling.request(text, context: contextText, raw: raw)
+            var request = sampling.request(text, context: contextText, raw: raw)
+            request.sampling.constraint = try ConstraintOptions.constraint(grammar, model: model)
             let result = try model.generate(request, session: session, isCancelled: { Interrupt.requested }) { piece in
                 Console.write(piece)
                 return true
@@ -53,6 +56,12 @@ struct RunCommand: ParsableCommand {
             }
             if result.stopReason == .contextFull {
                 Console.note("dolly: stopped: the context (\(session.contextLength) tokens) is full")
+            }
+            if grammar != nil && result.stopReason == .maxTokens {
+                Console.note("dolly: stopped: --max-tokens reached before the grammar was complete or the model stopped")
+            }
+            if result.stopReason == .noAllowedToken {
+                Console.note("dolly: stopped: the grammar allows no token here")
             }
             if verbose {
                 let n = result.tokens.count
