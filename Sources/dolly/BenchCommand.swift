@@ -33,6 +33,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("o"), help: "Output format: md or json.")
     var output = OutputFormat.md
 
+    @OptionGroup(title: "Constraint (measure the grammar's cost per token instead)") var constraint: ConstraintOptions
+
     func validate() throws {
         guard promptTokens >= 0, generatedTokens >= 0, promptTokens + generatedTokens > 0 else {
             throw ValidationError("-p and -n must be >= 0 and not both 0")
@@ -43,6 +45,9 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try Console.guarded {
+            if constraint.grammar != nil || constraint.jsonSchema != nil || constraint.json {
+                return try runGrammarBench { try constraint.compile() }
+            }
             let n = threads.count
             let m = try DollyModel.load(path: model)
             let results = try m.benchmark(promptTokens: promptTokens, generatedTokens: generatedTokens, repetitions: repetitions,

@@ -110,6 +110,7 @@ final class GrammarParserTests: XCTestCase {
         XCTAssertEqual(error("root ::= a\na ::= \"x\" b"), .unknownRule(name: "b", line: 2, column: 11))
         XCTAssertEqual(error("root ::= \"x\"\nroot ::= \"y\""), .duplicateRule(name: "root", line: 2, column: 1))
         XCTAssertEqual(error("start ::= \"x\""), .missingRoot)
+        XCTAssertEqual(error("root ::= \"a\"?*+?*"), .syntax(line: 1, column: 17, message: "more than 4 repetition operators on one item"))
         XCTAssertEqual(error("root ::= expr\nexpr ::= expr \"+\" \"1\" | \"1\""), .leftRecursion(rule: "expr"))
         XCTAssertEqual(error("root ::= a\na ::= b? a \"x\" | \"y\"\nb ::= \"z\""), .leftRecursion(rule: "a"))
         XCTAssertEqual(error("root ::= [^\\x00-\\U0010FFFF]"), .emptyLanguage(rule: "root"))
@@ -119,6 +120,14 @@ final class GrammarParserTests: XCTestCase {
         let huge = "root ::= " + String(repeating: "\"a\"{9000} ", count: 25)
         XCTAssertEqual(error(huge), .tooLarge("more than 200000 elements after expanding repetitions"))
         XCTAssertEqual(GrammarError.syntax(line: 2, column: 3, message: "m").localizedDescription, "grammar:2:3: m")
+    }
+
+    func testDeepChainsEndInADeadStateNotACrash() throws {
+        // 3,000 rules each just naming the next: expanding the start passes the depth limit.
+        var g = "root ::= r0\n"
+        for i in 0..<3000 { g += "r\(i) ::= r\(i + 1)\n" }
+        g += "r3000 ::= \"x\"\n"
+        XCTAssertThrowsError(try GrammarConstraint(grammar: CompiledGrammar(gbnf: g), vocabulary: Self.bytes))
     }
 
     func testUnproductiveAlternativesAreDropped() throws {

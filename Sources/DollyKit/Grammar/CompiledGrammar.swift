@@ -17,6 +17,8 @@ public struct CompiledGrammar: Sendable {
 
     /// Most elements a grammar may expand to (after repetitions), so no request can make it huge.
     static let maxElements = 200_000
+    /// Most rules, named and generated: the analyses are quadratic in a chain of rules.
+    static let maxRules = 20_000
 
     func classContains(_ cls: Int32, _ c: UInt32) -> Bool {
         if c < 128 {
@@ -60,6 +62,9 @@ struct GrammarLowering {
     mutating func declare(_ definitions: [GrammarRuleDefinition]) throws {
         // root first, so it is rule 0.
         guard definitions.contains(where: { $0.name == "root" }) else { throw GrammarError.missingRoot }
+        guard definitions.count <= CompiledGrammar.maxRules else {
+            throw GrammarError.tooLarge("more than \(CompiledGrammar.maxRules) rules")
+        }
         _ = newRule("root")
         for d in definitions where d.name != "root" {
             if ids[d.name] != nil { throw GrammarError.duplicateRule(name: d.name, line: d.line, column: d.column) }
@@ -76,7 +81,10 @@ struct GrammarLowering {
         return names.count - 1
     }
 
-    private mutating func anonymousRule(_ parent: Int) -> Int {
+    private mutating func anonymousRule(_ parent: Int) throws -> Int {
+        guard names.count < CompiledGrammar.maxRules else {
+            throw GrammarError.tooLarge("more than \(CompiledGrammar.maxRules) rules after expanding groups and repetitions")
+        }
         let id = names.count
         names.append("\(names[parent])-\(id)")
         bodies.append([])
@@ -130,19 +138,19 @@ struct GrammarLowering {
             guard let id = ids[name] else { throw GrammarError.unknownRule(name: name, line: line, column: column) }
             return (.rule, Int32(id))
         case .sequence, .alternatives:
-            let id = anonymousRule(rule)
+            let id = try anonymousRule(rule)
             bodies[id] = try lowerAlternatives(node, rule: id)
             return (.rule, Int32(id))
         case let .repeated(inner, low, high):
             let item = try element(inner, rule: rule)
-            let id = anonymousRule(rule)
+            let id = try anonymousRule(rule)
             var body = [Element](repeating: item, count: low)
             try count(low + 2)
             if let high {
                 // x{m,n}: m copies, then n-m nested optionals (opt_k ::= x opt_{k-1} | ε), linear in n.
                 var tail: Element?
                 for _ in 0..<(high - low) {
-                    let opt = anonymousRule(rule)
+                    let opt = try anonymousRule(rule)
                     bodies[opt] = [tail.map { [item, $0] } ?? [item], []]
                     try count(3)
                     tail = (.rule, Int32(opt))
@@ -150,7 +158,7 @@ struct GrammarLowering {
                 if let tail { body.append(tail) }
             } else {
                 // x{m,}: m copies, then star ::= x star | ε (right recursion: the stack does not grow).
-                let star = anonymousRule(rule)
+                let star = try anonymousRule(rule)
                 bodies[star] = [[item, (.rule, Int32(star))], []]
                 try count(3)
                 body.append((.rule, Int32(star)))

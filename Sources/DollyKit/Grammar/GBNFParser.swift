@@ -127,8 +127,11 @@ struct GBNFParser {
                 break
             }
             skipSpace(newlines: nested)
-            // Postfix repetitions apply to the item just parsed, and may stack (`x?*`).
+            // Postfix repetitions apply to the item just parsed, and may stack (`x?*`) a few times.
+            var stacked = 0
             while let r = current, r == "*" || r == "+" || r == "?" || r == "{" {
+                stacked += 1
+                guard stacked <= 4 else { throw error("more than 4 repetition operators on one item") }
                 let (low, high) = try parseRepetition()
                 item = .repeated(item, min: low, max: high)
                 skipSpace(newlines: nested)

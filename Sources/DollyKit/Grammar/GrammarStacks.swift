@@ -17,6 +17,9 @@ struct GrammarStacks {
     /// dead (nothing allowed), which ends the generation with a reason instead of stalling.
     static let maxStacks = 2048
     static let maxWork = 200_000
+    /// Deepest chain of pushes and pops one expansion may recurse through (small thread stacks:
+    /// the server's engine thread runs this too).
+    static let maxDepth = 1_000
     /// Most nodes kept; a generation past it ends as above instead of growing without bound.
     static let maxNodes = 4_000_000
 
@@ -39,7 +42,7 @@ struct GrammarStacks {
         var out: [Int32] = []
         work = 0
         for alt in grammar.alternatives[0] {
-            guard expand(alt, 0, into: &out) else { return nil }
+            guard expand(alt, 0, depth: 0, into: &out) else { return nil }
         }
         return normalize(&out)
     }
@@ -51,7 +54,7 @@ struct GrammarStacks {
         for top in tops where top != 0 {
             let pos = nodePos[Int(top)]
             guard grammar.classContains(grammar.args[Int(pos)], c) else { continue }
-            guard expand(pos + 1, nodeParent[Int(top)], into: &out) else { return nil }
+            guard expand(pos + 1, nodeParent[Int(top)], depth: 0, into: &out) else { return nil }
         }
         return normalize(&out)
     }
@@ -73,11 +76,11 @@ struct GrammarStacks {
     }
 
     /// Pushes the stacks that continue at `pos` (returning to `parent` after its alternative ends)
-    /// until each tops at a class. False past the limits. Recursion depth is bounded by the rule
-    /// count: without left recursion no rule re-enters itself before a class is reached.
-    private mutating func expand(_ pos: Int32, _ parent: Int32, into out: inout [Int32]) -> Bool {
+    /// until each tops at a class. False past the limits. Without left recursion no rule re-enters
+    /// itself before a class is reached, so only long chains of rules reach the depth limit.
+    private mutating func expand(_ pos: Int32, _ parent: Int32, depth: Int, into out: inout [Int32]) -> Bool {
         work += 1
-        guard work <= Self.maxWork, out.count <= 4 * Self.maxStacks, nodePos.count < Self.maxNodes else { return false }
+        guard work <= Self.maxWork, depth < Self.maxDepth, out.count <= 4 * Self.maxStacks, nodePos.count < Self.maxNodes else { return false }
         switch grammar.kinds[Int(pos)] {
         case .chars:
             out.append(node(pos, parent))
@@ -85,7 +88,7 @@ struct GrammarStacks {
             if parent == 0 {
                 out.append(0)
             } else {
-                return expand(nodePos[Int(parent)], nodeParent[Int(parent)], into: &out)
+                return expand(nodePos[Int(parent)], nodeParent[Int(parent)], depth: depth + 1, into: &out)
             }
         case .rule:
             // A reference at the end of an alternative returns straight to `parent` (a tail call),
@@ -93,7 +96,7 @@ struct GrammarStacks {
             let next = pos + 1
             let cont = grammar.kinds[Int(next)] == .end ? parent : node(next, parent)
             for alt in grammar.alternatives[Int(grammar.args[Int(pos)])] {
-                guard expand(alt, cont, into: &out) else { return false }
+                guard expand(alt, cont, depth: depth + 1, into: &out) else { return false }
             }
         }
         return true

@@ -50,6 +50,7 @@ public enum JSONSchemaGrammar {
         private var refRules: [String: String] = [:]
         private var resolving: Set<String> = []
         private var counter = 0
+        private var depth = 0
 
         init(root: Any) {
             self.root = root
@@ -64,6 +65,10 @@ public enum JSONSchemaGrammar {
 
         /// A GBNF expression matching the values `schema` allows (each followed by whitespace).
         mutating func expression(_ schema: Any, path: String) throws -> String {
+            // Deeply nested schemas are refused rather than recursed into without bound.
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= 64 else { throw GrammarError.invalidSchema(path: path, message: "nested deeper than 64 levels") }
             if let allow = schema as? Bool {
                 guard allow else { throw GrammarError.invalidSchema(path: path, message: "the schema false allows nothing") }
                 return "value"
