@@ -26,8 +26,11 @@ public final class GrammarConstraint: @unchecked Sendable {
     private var stackSetIds: [[Int32]: Int32] = [:]
     private var states: [State] = []
     private var stateIds: [State: Int32] = [:]
-    /// transitions[s * 256 + b]: the state after byte b, `unknown`, or `dead`.
-    private var transitions: [Int32] = []
+    /// transitions[s * 256 + b]: the state after byte b, `unknown`, or `dead`. A raw buffer (grown
+    /// by doubling): the trie walk reads it through a local pointer, without the exclusivity checks
+    /// a class's array property costs on every access.
+    private var transitions = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
+    private var transitionStates = 0
     private var maskOffset: [Int32] = []
     private var maskStore: [UInt64] = []
     private var walk: [(node: Int32, state: Int32)] = []
@@ -39,6 +42,10 @@ public final class GrammarConstraint: @unchecked Sendable {
     /// vocabulary 50k); past them a new state is dead and masks are recomputed instead of kept.
     static let maxStates = 60_000
     static let maxCachedMasks = 4_096
+
+    deinit {
+        transitions.deallocate()
+    }
 
     public init(grammar: CompiledGrammar, vocabulary: TokenVocabulary) throws {
         self.grammar = grammar
@@ -70,7 +77,15 @@ public final class GrammarConstraint: @unchecked Sendable {
         let id = Int32(states.count)
         states.append(s)
         stateIds[s] = id
-        transitions.append(contentsOf: repeatElement(Self.unknown, count: 256))
+        if id == transitionStates {
+            let grown = max(64, 2 * transitionStates)
+            let table = UnsafeMutablePointer<Int32>.allocate(capacity: grown << 8)
+            table.update(from: transitions, count: transitionStates << 8)
+            (table + (transitionStates << 8)).initialize(repeating: Self.unknown, count: (grown - transitionStates) << 8)
+            transitions.deallocate()
+            transitions = table
+            transitionStates = grown
+        }
         maskOffset.append(-1)
         return id
     }
@@ -175,22 +190,40 @@ public final class GrammarConstraint: @unchecked Sendable {
     }
 
     /// Walks the trie from state `s`: every token whose bytes all step to a live state is allowed.
+    /// The hot loop of a new state's mask: the trie arrays and the transition table are read
+    /// through local pointers (the table's only changes when a transition is computed).
     private func fill(_ s: Int32, _ mask: UnsafeMutableBufferPointer<UInt64>) {
         let v = vocabulary
-        walk.removeAll(keepingCapacity: true)
-        walk.append((0, s))
-        while let (node, state) = walk.popLast() {
-            for e in Int(v.firstEdge[Int(node)]) ..< Int(v.firstEdge[Int(node) + 1]) {
-                let next = step(state, v.edgeByte[e])
-                if next < 0 { continue }
-                let child = Int(v.edgeTarget[e])
-                for t in Int(v.firstToken[child]) ..< Int(v.firstToken[child + 1]) {
-                    let id = Int(v.tokenIds[t])
-                    mask[id >> 6] |= 1 << UInt64(id & 63)
+        var pending = walk
+        walk = []
+        pending.removeAll(keepingCapacity: true)
+        pending.append((0, s))
+        v.firstEdge.withUnsafeBufferPointer { firstEdge in
+        v.edgeByte.withUnsafeBufferPointer { edgeByte in
+        v.edgeTarget.withUnsafeBufferPointer { edgeTarget in
+        v.firstToken.withUnsafeBufferPointer { firstToken in
+        v.tokenIds.withUnsafeBufferPointer { tokenIds in
+            var table = transitions
+            while let (node, state) = pending.popLast() {
+                var row = table + (Int(state) << 8)
+                for e in Int(firstEdge[Int(node)]) ..< Int(firstEdge[Int(node) + 1]) {
+                    var next = row[Int(edgeByte[e])]
+                    if next == Self.unknown {
+                        next = step(state, edgeByte[e])
+                        table = transitions  // computing it may have grown (moved) the table
+                        row = table + (Int(state) << 8)
+                    }
+                    if next < 0 { continue }
+                    let child = Int(edgeTarget[e])
+                    for t in Int(firstToken[child]) ..< Int(firstToken[child + 1]) {
+                        let id = Int(tokenIds[t])
+                        mask[id >> 6] |= 1 << UInt64(id & 63)
+                    }
+                    if firstEdge[child] < firstEdge[child + 1] { pending.append((Int32(child), next)) }
                 }
-                if v.firstEdge[child] < v.firstEdge[child + 1] { walk.append((Int32(child), next)) }
             }
-        }
+        } } } } }
+        walk = pending
     }
 }
 
