@@ -65,7 +65,7 @@ struct Completions: Sendable {
 
     static func finishReason(_ r: StopReason) -> String {
         switch r {
-        case .stopToken, .stopText, .cancelled: return "stop"
+        case .stopToken, .stopText, .cancelled, .noAllowedToken: return "stop"
         case .maxTokens, .contextFull: return "length"
         }
     }

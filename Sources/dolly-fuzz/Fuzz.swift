@@ -16,6 +16,8 @@ enum FuzzTarget: String, CaseIterable {
     case dollyFile = "dolly-file"
     case tokenize          // encode/decode of arbitrary text and ids
     case imatrix           // dolly imatrix's file, its covariance bands factored as the converter does
+    case gbnf              // a GBNF grammar: parsed, compiled, and its masks walked for a few steps
+    case jsonSchema = "json-schema"  // a JSON schema compiled to a grammar, then as gbnf
 
     static let current: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["DOLLY_FUZZ_TARGET"] ?? "pickle"
@@ -113,6 +115,10 @@ func runOne(_ bytes: UnsafeRawBufferPointer) {
                 for t in c.tensors { _ = try? c.factor(of: t.name) }
             }
         } }
+    case .gbnf:
+        if let g = try? CompiledGrammar(gbnf: String(decoding: bytes, as: UTF8.self)) { walkGrammar(g) }
+    case .jsonSchema:
+        if let g = try? JSONSchemaGrammar.compile(schema: String(decoding: bytes, as: UTF8.self)) { walkGrammar(g) }
     case .tokenize:
         guard let tokenizer = fuzzTokenizer else { return }
         let text = String(decoding: bytes, as: UTF8.self)
@@ -124,6 +130,25 @@ func runOne(_ bytes: UnsafeRawBufferPointer) {
         var stream = StreamingDecoder(tokenizer: tokenizer)
         for id in raw { _ = stream.append(id) }
         _ = stream.flush()
+    }
+}
+
+/// A vocabulary of every single byte and a few longer pieces, for walking grammars.
+let fuzzVocabulary = TokenVocabulary(tokenBytes: (0..<256).map { [UInt8($0)] }
+    + ["{\"", "\":", "\",\"", "true", "null", " \"", "é", "\u{1F600}", "ab"].map { Array($0.utf8) })
+
+/// Binds a compiled grammar to the vocabulary and follows its masks for a few steps (the lowest
+/// allowed id each time): the recognizer, the DFA and the trie walk on whatever the fuzzer built.
+func walkGrammar(_ g: CompiledGrammar) {
+    guard let c = try? GrammarConstraint(grammar: g, vocabulary: fuzzVocabulary) else { return }
+    var cursor = c.start()
+    var mask = [UInt64](repeating: 0, count: fuzzVocabulary.maskWords)
+    for step in 0..<16 {
+        guard mask.withUnsafeMutableBufferPointer({ cursor.mask(into: $0) }) else { return }
+        let w = mask.firstIndex { $0 != 0 }!
+        let candidates = (0..<64).filter { mask[w] >> UInt64($0) & 1 == 1 }
+        cursor.advance(token: Int32(w * 64 + candidates[step % candidates.count]))
+        _ = cursor.isComplete
     }
 }
 

@@ -38,6 +38,8 @@ struct BenchCommand: ParsableCommand {
                                valueName: "FILE"))
     var tokenizerFiles: [String] = []
 
+    @OptionGroup(title: "Constraint (measure the grammar's cost per token instead)") var constraint: ConstraintOptions
+
     func validate() throws {
         guard promptTokens >= 0, generatedTokens >= 0, promptTokens + generatedTokens > 0 else {
             throw ValidationError("-p and -n must be >= 0 and not both 0")
@@ -54,6 +56,9 @@ struct BenchCommand: ParsableCommand {
             }
         }
         try Console.guarded {
+            if constraint.grammar != nil || constraint.jsonSchema != nil || constraint.json {
+                return try runGrammarBench { try constraint.compile() }
+            }
             let n = threads.count
             let m = try DollyModel.load(path: model)
             let results = try m.benchmark(promptTokens: promptTokens, generatedTokens: generatedTokens, repetitions: repetitions,

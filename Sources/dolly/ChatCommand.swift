@@ -21,6 +21,7 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var contextOptions: ContextOptions
+    @OptionGroup var constraint: ConstraintOptions
 
     static let help = """
         /input             then the context's lines, ended by a line /end
@@ -33,7 +34,11 @@ struct ChatCommand: ParsableCommand {
         Interrupt.install()
         try Console.guarded {
             var context = try contextOptions.read()
+            let grammar = try constraint.compile()
             let (model, session) = try modelOptions.load()
+            // One compiled constraint for the whole conversation: its caches carry over between answers.
+            var sampling = self.sampling.parameters
+            sampling.constraint = try ConstraintOptions.constraint(grammar, model: model)
             let interactive = isatty(0) != 0
             let input = LineReader()
             func prompt(_ mark: String) { if interactive { Console.note(mark, terminator: " ") } }
@@ -83,7 +88,9 @@ struct ChatCommand: ParsableCommand {
                     continue
                 }
                 do {
-                    let result = try model.generate(sampling.request(instruction, context: context), session: session,
+                    var request = self.sampling.request(instruction, context: context)
+                    request.sampling = sampling
+                    let result = try model.generate(request, session: session,
                                                     isCancelled: { Interrupt.requested }) { piece in
                         Console.write(piece)
                         return true

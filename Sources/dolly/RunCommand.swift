@@ -13,6 +13,7 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var context: ContextOptions
+    @OptionGroup var constraint: ConstraintOptions
 
     @Flag(name: .long, help: "Treat the text as a plain prompt instead of an instruction.")
     var raw = false
@@ -43,6 +44,7 @@ struct RunCommand: ParsableCommand {
                 while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
             }
             let contextText = try context.read()
+            let grammar = try constraint.compile()  // a bad grammar is refused before any file is read
             if verify {
                 guard DollyFile.hasMagic(path: modelOptions.model) else {
                     throw ValidationError("--verify checks a .dolly file's tensor checksums; \(modelOptions.model) is not one")
@@ -50,7 +52,8 @@ struct RunCommand: ParsableCommand {
                 try DollyFile(path: modelOptions.model).verify()
             }
             let (model, session) = try modelOptions.load()
-            let request = sampling.request(text, context: contextText, raw: raw)
+            var request = sampling.request(text, context: contextText, raw: raw)
+            request.sampling.constraint = try ConstraintOptions.constraint(grammar, model: model)
             let result = try model.generate(request, session: session, isCancelled: { Interrupt.requested }) { piece in
                 Console.write(piece)
                 return true
@@ -62,6 +65,12 @@ struct RunCommand: ParsableCommand {
             }
             if result.stopReason == .contextFull {
                 Console.note("dolly: stopped: the context (\(session.contextLength) tokens) is full")
+            }
+            if grammar != nil && result.stopReason == .maxTokens {
+                Console.note("dolly: stopped: --max-tokens reached before the grammar was complete or the model stopped")
+            }
+            if result.stopReason == .noAllowedToken {
+                Console.note("dolly: stopped: the grammar allows no token here")
             }
             if verbose {
                 let n = result.tokens.count

@@ -10,7 +10,7 @@ cd "$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || echo "$here/../.."
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle bin safetensors config tokenizer-json dolly-file tokenize imatrix)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle bin safetensors config tokenizer-json dolly-file tokenize imatrix gbnf json-schema)
 
 swift build --product dolly-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING --scratch-path .build-fuzz >/dev/null
 bin=.build-fuzz/debug/dolly-fuzz
@@ -44,6 +44,21 @@ mkdir -p "$root/tokenize"
 head -c 2000 README.md > "$root/tokenize/seed-readme"
 head -c 2000 Tests/Fixtures/heldout.txt > "$root/tokenize/seed-heldout"
 printf 'Below is an instruction.\n\n### Instruction:\nhi   there\n\nInput:\nctx\n\n### Response:\n\xe2\x82\xac\xf0\x9f\x99\x82\n\n### End' > "$root/tokenize/seed-dolly"
+
+mkdir -p "$root/gbnf" "$root/json-schema"
+cat > "$root/gbnf/seed-constructs" <<'GBNF'
+# every construct of the documented subset
+root ::= greeting (" " name){1,3} [.!]? tail*
+greeting ::= "hi" | "h\x65llo\u00e9\n\t\"" | [^a-z\]]+
+name ::= ([A-Z] [a-z]{0,8}) | . "x"{2,}
+tail ::= ("é" | [\u4e00-\u9fff] | "\U0001F600")?
+GBNF
+cat > "$root/json-schema/seed-person" <<'JSON'
+{"$defs": {"pet": {"type": "object", "properties": {"kind": {"enum": ["cat", "dog"]}, "age": {"type": "number"}}, "required": ["kind"]}},
+ "type": "object", "properties": {"name": {"type": "string", "maxLength": 8}, "pets": {"type": "array", "items": {"$ref": "#/$defs/pet"}, "maxItems": 3},
+ "id": {"anyOf": [{"type": "integer"}, {"type": "null"}]}, "flag": {"const": true}, "extra": {"type": "object", "additionalProperties": {"type": "boolean"}}},
+ "required": ["name", "pets"], "additionalProperties": false}
+JSON
 
 status=0
 passed=0

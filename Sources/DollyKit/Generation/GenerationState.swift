@@ -19,6 +19,10 @@ public struct GenerationState {
     private var history = TokenHistory()
     private let tracksHistory: Bool
     private var text: TextAssembly?
+    private var grammar: GrammarCursor?
+    /// The grammar's allowed ids for the current step (a bitset sized once: no allocation per token).
+    private var allowed: [UInt64] = []
+    private let sortedStopTokens: [Int32]
 
     /// The text side: ids to UTF-8, stop texts, and (for instructions) Dolly's whitespace strip.
     private struct TextAssembly {
@@ -39,7 +43,12 @@ public struct GenerationState {
                 vocabularySize: Int, tokenizer: Tokenizer? = nil, stopTexts: [String] = [], strip: Bool = false) {
         self.maxNewTokens = maxNewTokens
         self.stopTokens = stopTokens
+        sortedStopTokens = stopTokens.sorted()
         sampler = Sampler(sampling)
+        if let constraint = sampling.constraint {
+            grammar = constraint.start()
+            allowed = [UInt64](repeating: 0, count: max(constraint.vocabulary.maskWords, (vocabularySize + 63) / 64))
+        }
         // Only the processors read the history; without them it stays empty (nothing to keep).
         tracksHistory = sampling.hasProcessors
         if tracksHistory {
@@ -61,7 +70,36 @@ public struct GenerationState {
     public mutating func next(_ logits: UnsafeBufferPointer<Float>,
                               observe: ((UnsafeBufferPointer<Float>) -> Void)? = nil) -> Int32? {
         guard stopReason == nil else { return nil }
+        if grammar != nil { return nextConstrained(logits, observe: observe) }
         let id = sampler.sample(logits, history: history, observe: observe)
+        return record(id)
+    }
+
+    /// `next` under a grammar: the choice is among the ids the grammar allows here, stop tokens
+    /// only where the grammar is complete. Nothing allowed ends the generation (never token 0).
+    private mutating func nextConstrained(_ logits: UnsafeBufferPointer<Float>,
+                                          observe: ((UnsafeBufferPointer<Float>) -> Void)?) -> Int32? {
+        let complete = grammar!.isComplete
+        let any = allowed.withUnsafeMutableBufferPointer { grammar!.mask(into: $0) }
+        for id in sortedStopTokens where Int(id) >= 0 && Int(id) < allowed.count * 64 {
+            if complete { allowed[Int(id) >> 6] |= 1 << UInt64(id & 63) } else { allowed[Int(id) >> 6] &= ~(1 << UInt64(id & 63)) }
+        }
+        guard any || (complete && !stopTokens.isEmpty) else {
+            // Complete with no stop token to emit: the grammar has ended the output by itself.
+            stopReason = complete ? .stopToken : .noAllowedToken
+            return nil
+        }
+        let id = allowed.withUnsafeBufferPointer { sampler.sample(logits, history: history, allowed: $0, observe: observe) }
+        // Scores that were all -inf or NaN can make the sampler fall back to an id the mask refused.
+        guard id >= 0, Int(id) < allowed.count * 64, allowed[Int(id) >> 6] >> UInt64(id & 63) & 1 == 1 else {
+            stopReason = .noAllowedToken
+            return nil
+        }
+        if !stopTokens.contains(id) { grammar!.advance(token: id) }
+        return record(id)
+    }
+
+    private mutating func record(_ id: Int32) -> Int32? {
         if stopTokens.contains(id) {
             stopReason = .stopToken
             stopToken = id

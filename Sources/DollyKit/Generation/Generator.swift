@@ -12,6 +12,9 @@ public enum StopReason: String, Sendable {
     case contextFull
     /// The caller's callback asked to stop.
     case cancelled
+    /// The grammar constraint allowed no token (a dead end the vocabulary cannot spell its way out
+    /// of, or the constraint engine's size limits), so nothing could be chosen.
+    case noAllowedToken
 }
 
 public struct GenerationResult: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Picks tokens from logits in transformers' order (`generation/utils.py` `_get_logits_processor`):
-/// the logits processors (repetition penalty, then no-repeat n-gram, then OpenAI's frequency and
+/// the grammar mask (when the caller passes one), then the logits processors (repetition penalty, then no-repeat n-gram, then OpenAI's frequency and
 /// presence penalties, which transformers lacks), then, when sampling, the
 /// warpers temperature → top-k → top-p → min-p, then a draw from the softmax. Scratch space is
 /// reused across calls: no allocation per token.
@@ -31,9 +31,11 @@ public struct Sampler {
 
     /// The next token after `history` (prompt and output so far, which the processors look at).
     /// `observe` sees the scores the choice is made from (the logits after the processors).
+    /// `allowed`: a bitset over the ids (bit id % 64 of word id / 64); the others get -inf.
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory,
+                                allowed: UnsafeBufferPointer<UInt64>? = nil,
                                 observe: ((UnsafeBufferPointer<Float>) -> Void)? = nil) -> Int32 {
-        guard applyProcessors(logits, history: history) else {
+        guard applyProcessors(logits, history: history, allowed: allowed) else {
             observe?(logits)
             return choose(logits)
         }
@@ -79,15 +81,20 @@ public struct Sampler {
     }
 
     /// Writes the processed logits into `processed`; false (and nothing written) when no processor
-    /// is on, so the caller uses the logits as they are.
-    private mutating func applyProcessors(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory) -> Bool {
+    /// is on, so the caller uses the logits as they are. The mask applies from the first step; the
+    /// penalties once there is a history.
+    private mutating func applyProcessors(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory,
+                                          allowed: UnsafeBufferPointer<UInt64>? = nil) -> Bool {
         let p = parameters
-        guard p.hasProcessors, !history.isEmpty else { return false }
+        let penalties = p.hasProcessors && !history.isEmpty
+        guard penalties || allowed != nil else { return false }
         if processed.count != logits.count { processed = [Float](repeating: 0, count: logits.count) }
-        if p.noRepeatNgramSize > 0 { history.bannedNextTokens(ngramSize: p.noRepeatNgramSize, into: &banned) }
+        if p.noRepeatNgramSize > 0 && penalties { history.bannedNextTokens(ngramSize: p.noRepeatNgramSize, into: &banned) }
         let bannedIds = banned
         processed.withUnsafeMutableBufferPointer { out in
             _ = out.initialize(from: logits)
+            if let allowed { Self.mask(out, allowed) }
+            guard penalties else { return }
             if p.repetitionPenalty != 1 {
                 for id in history.distinctIds where Int(id) < out.count {
                     let s = out[Int(id)]
@@ -104,6 +111,23 @@ public struct Sampler {
             }
         }
         return true
+    }
+
+    /// Sets every score whose bit is clear to -inf (whole words at a time where all 64 agree).
+    private static func mask(_ out: UnsafeMutableBufferPointer<Float>, _ allowed: UnsafeBufferPointer<UInt64>) {
+        for w in 0..<min(allowed.count, (out.count + 63) / 64) {
+            let bits = allowed[w]
+            if bits == .max { continue }
+            let base = w << 6
+            let end = min(base + 64, out.count)
+            if bits == 0 {
+                for i in base..<end { out[i] = -.infinity }
+            } else {
+                for i in base..<end where bits >> UInt64(i - base) & 1 == 0 { out[i] = -.infinity }
+            }
+        }
+        // Ids past the mask's end are not in the constraint's vocabulary.
+        for i in min(out.count, allowed.count * 64)..<out.count { out[i] = -.infinity }
     }
 
     /// Fills `candidates` (sorted, warped logits) and `probs` (unnormalised weights of the ones a

@@ -25,10 +25,14 @@ public struct SamplingParameters: Sendable, Equatable {
     public var presencePenalty: Float
     /// Seed of the sampler; nil picks one at random.
     public var seed: UInt64?
+    /// Only tokens that keep the output inside this grammar (applied first, at every step including
+    /// the first); a stop token only where the grammar is complete. Held by reference: one compiled
+    /// grammar serves every generation that uses it, and equality compares identity.
+    public var constraint: GrammarConstraint?
 
     public init(greedy: Bool = false, temperature: Float = 1.0, topP: Float = 0.92, topK: Int = 0, minP: Float = 0,
                 repetitionPenalty: Float = 1, noRepeatNgramSize: Int = 0, frequencyPenalty: Float = 0,
-                presencePenalty: Float = 0, seed: UInt64? = nil) {
+                presencePenalty: Float = 0, seed: UInt64? = nil, constraint: GrammarConstraint? = nil) {
         self.greedy = greedy
         self.temperature = temperature
         self.topP = topP
@@ -39,6 +43,14 @@ public struct SamplingParameters: Sendable, Equatable {
         self.frequencyPenalty = frequencyPenalty
         self.presencePenalty = presencePenalty
         self.seed = seed
+        self.constraint = constraint
+    }
+
+    public static func == (a: SamplingParameters, b: SamplingParameters) -> Bool {
+        a.greedy == b.greedy && a.temperature == b.temperature && a.topP == b.topP && a.topK == b.topK
+            && a.minP == b.minP && a.repetitionPenalty == b.repetitionPenalty
+            && a.noRepeatNgramSize == b.noRepeatNgramSize && a.frequencyPenalty == b.frequencyPenalty
+            && a.presencePenalty == b.presencePenalty && a.seed == b.seed && a.constraint === b.constraint
     }
 
     public static let dollyDefaults = SamplingParameters()

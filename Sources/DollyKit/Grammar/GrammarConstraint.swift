@@ -1,0 +1,267 @@
+import Foundation
+
+/// A compiled grammar bound to a vocabulary: per parser state, the set of token ids whose bytes keep
+/// the output inside the language. Its states form a DFA over bytes, built lazily: a state is a set
+/// of parser stacks plus an unfinished UTF-8 sequence, every byte transition is computed once, and
+/// the token mask of a state is computed once by walking the vocabulary trie from it (a rejected
+/// byte prunes the subtree) and then served from a cache. One instance is shared by every
+/// generation using the grammar (held by reference; a lock guards the caches), each generation
+/// keeping only its current state (`GrammarCursor`).
+public final class GrammarConstraint: @unchecked Sendable {
+    public let grammar: CompiledGrammar
+    public let vocabulary: TokenVocabulary
+
+    private struct State: Hashable {
+        var stacks: Int32
+        /// The code point bits read so far and the continuation bytes still needed (0: none).
+        var value: UInt32
+        var need: UInt8
+        /// The lead byte while only it has been read (it limits the second byte), else 0.
+        var lead: UInt8
+    }
+
+    private let lock = NSLock()
+    private var stacks: GrammarStacks
+    private var stackSets: [[Int32]] = []
+    private var stackSetIds: [[Int32]: Int32] = [:]
+    private var states: [State] = []
+    private var stateIds: [State: Int32] = [:]
+    /// transitions[s * 256 + b]: the state after byte b, `unknown`, or `dead`. A raw buffer (grown
+    /// by doubling): the trie walk reads it through a local pointer, without the exclusivity checks
+    /// a class's array property costs on every access.
+    private var transitions = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
+    private var transitionStates = 0
+    private var maskOffset: [Int32] = []
+    private var maskStore: [UInt64] = []
+    private var walk: [(node: Int32, state: Int32)] = []
+    private let initialState: Int32
+
+    private static let unknown: Int32 = -2
+    static let dead: Int32 = -1
+    /// Bounds on the lazily built tables (a state costs 1 KiB of transitions, a mask 6 KiB at
+    /// vocabulary 50k); past them a new state is dead and masks are recomputed instead of kept.
+    static let maxStates = 60_000
+    static let maxCachedMasks = 4_096
+
+    deinit {
+        transitions.deallocate()
+    }
+
+    public init(grammar: CompiledGrammar, vocabulary: TokenVocabulary) throws {
+        self.grammar = grammar
+        self.vocabulary = vocabulary
+        stacks = GrammarStacks(grammar: grammar)
+        guard let tops = stacks.initial() else { throw GrammarError.tooLarge("the grammar's start expands to too many parses") }
+        initialState = 0
+        _ = intern(State(stacks: internStacks(tops), value: 0, need: 0, lead: 0))
+    }
+
+    /// A cursor at the start of the grammar, for one generation.
+    public func start() -> GrammarCursor {
+        GrammarCursor(constraint: self, state: initialState)
+    }
+
+    // MARK: - States
+
+    private func internStacks(_ tops: [Int32]) -> Int32 {
+        if let id = stackSetIds[tops] { return id }
+        let id = Int32(stackSets.count)
+        stackSets.append(tops)
+        stackSetIds[tops] = id
+        return id
+    }
+
+    private func intern(_ s: State) -> Int32 {
+        if let id = stateIds[s] { return id }
+        guard states.count < Self.maxStates else { return Self.dead }
+        let id = Int32(states.count)
+        states.append(s)
+        stateIds[s] = id
+        if id == transitionStates {
+            let grown = max(64, 2 * transitionStates)
+            let table = UnsafeMutablePointer<Int32>.allocate(capacity: grown << 8)
+            table.update(from: transitions, count: transitionStates << 8)
+            (table + (transitionStates << 8)).initialize(repeating: Self.unknown, count: (grown - transitionStates) << 8)
+            transitions.deallocate()
+            transitions = table
+            transitionStates = grown
+        }
+        maskOffset.append(-1)
+        return id
+    }
+
+    /// The state after `byte` (computed once, then read from the table).
+    private func step(_ s: Int32, _ byte: UInt8) -> Int32 {
+        let t = transitions[Int(s) << 8 | Int(byte)]
+        if t != Self.unknown { return t }
+        let next = computeStep(states[Int(s)], byte)
+        transitions[Int(s) << 8 | Int(byte)] = next
+        return next
+    }
+
+    private func computeStep(_ s: State, _ b: UInt8) -> Int32 {
+        var value: UInt32, need: UInt8, lead: UInt8 = 0
+        if s.need == 0 {
+            switch b {
+            case 0x00...0x7F: return acceptScalar(s.stacks, UInt32(b))
+            case 0xC2...0xDF: value = UInt32(b & 0x1F); need = 1
+            case 0xE0...0xEF: value = UInt32(b & 0x0F); need = 2
+            case 0xF0...0xF4: value = UInt32(b & 0x07); need = 3
+            default: return Self.dead
+            }
+            lead = b
+        } else {
+            // The second byte's range depends on the lead (no overlong forms, surrogates or > U+10FFFF).
+            var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
+            switch s.lead {
+            case 0xE0: lo = 0xA0
+            case 0xED: hi = 0x9F
+            case 0xF0: lo = 0x90
+            case 0xF4: hi = 0x8F
+            default: break
+            }
+            guard b >= lo && b <= hi else { return Self.dead }
+            value = s.value << 6 | UInt32(b & 0x3F)
+            need = s.need - 1
+            if need == 0 { return acceptScalar(s.stacks, value) }
+        }
+        // Unfinished: go on only if some stack accepts a code point this sequence can still become.
+        // After the lead byte alone its range is clipped to what the second byte may still give.
+        let shift = UInt32(6 * need)
+        var lo = value << shift, hi = lo | (1 << shift - 1)
+        if lead == 0xE0 { lo = max(lo, 0x800) }
+        if lead == 0xF0 { lo = max(lo, 0x10000) }
+        if lead == 0xED { hi = min(hi, 0xD7FF) }
+        hi = min(hi, CharacterRanges.maxScalar)
+        guard lo <= hi, stacks.accepts(stackSets[Int(s.stacks)], lo, hi) else { return Self.dead }
+        return intern(State(stacks: s.stacks, value: value, need: need, lead: lead))
+    }
+
+    private func acceptScalar(_ set: Int32, _ c: UInt32) -> Int32 {
+        guard let tops = stacks.accept(stackSets[Int(set)], c), !tops.isEmpty else { return Self.dead }
+        return intern(State(stacks: internStacks(tops), value: 0, need: 0, lead: 0))
+    }
+
+    // MARK: - For cursors (all under the lock)
+
+    func advance(_ s: Int32, bytes: [UInt8]) -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        var s = s
+        for b in bytes {
+            s = step(s, b)
+            if s < 0 { return Self.dead }
+        }
+        return s
+    }
+
+    func isComplete(_ s: Int32) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let state = states[Int(s)]
+        return state.need == 0 && stackSets[Int(state.stacks)].first == 0
+    }
+
+    /// Writes the mask of state `s` into `mask` (maskWords words); true when any token is allowed.
+    func mask(_ s: Int32, into mask: UnsafeMutableBufferPointer<UInt64>) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let words = vocabulary.maskWords
+        if maskOffset[Int(s)] < 0 {
+            guard maskStore.count / words < Self.maxCachedMasks else {
+                for w in 0..<words { mask[w] = 0 }
+                fill(s, mask)
+                return mask.contains { $0 != 0 }
+            }
+            let offset = maskStore.count
+            maskStore.append(contentsOf: repeatElement(0, count: words))
+            maskStore.withUnsafeMutableBufferPointer { fill(s, UnsafeMutableBufferPointer(rebasing: $0[offset ..< offset + words])) }
+            maskOffset[Int(s)] = Int32(offset)
+        }
+        let offset = Int(maskOffset[Int(s)])
+        var any: UInt64 = 0
+        maskStore.withUnsafeBufferPointer { store in
+            for w in 0..<words {
+                mask[w] = store[offset + w]
+                any |= store[offset + w]
+            }
+        }
+        return any != 0
+    }
+
+    /// Walks the trie from state `s`: every token whose bytes all step to a live state is allowed.
+    /// The hot loop of a new state's mask: the trie arrays and the transition table are read
+    /// through local pointers (the table's only changes when a transition is computed).
+    private func fill(_ s: Int32, _ mask: UnsafeMutableBufferPointer<UInt64>) {
+        let v = vocabulary
+        var pending = walk
+        walk = []
+        pending.removeAll(keepingCapacity: true)
+        pending.append((0, s))
+        v.firstEdge.withUnsafeBufferPointer { firstEdge in
+        v.edgeByte.withUnsafeBufferPointer { edgeByte in
+        v.edgeTarget.withUnsafeBufferPointer { edgeTarget in
+        v.firstToken.withUnsafeBufferPointer { firstToken in
+        v.tokenIds.withUnsafeBufferPointer { tokenIds in
+            var table = transitions
+            while let (node, state) = pending.popLast() {
+                var row = table + (Int(state) << 8)
+                for e in Int(firstEdge[Int(node)]) ..< Int(firstEdge[Int(node) + 1]) {
+                    var next = row[Int(edgeByte[e])]
+                    if next == Self.unknown {
+                        next = step(state, edgeByte[e])
+                        table = transitions  // computing it may have grown (moved) the table
+                        row = table + (Int(state) << 8)
+                    }
+                    if next < 0 { continue }
+                    let child = Int(edgeTarget[e])
+                    for t in Int(firstToken[child]) ..< Int(firstToken[child + 1]) {
+                        let id = Int(tokenIds[t])
+                        mask[id >> 6] |= 1 << UInt64(id & 63)
+                    }
+                    if firstEdge[child] < firstEdge[child + 1] { pending.append((Int32(child), next)) }
+                }
+            }
+        } } } } }
+        walk = pending
+    }
+}
+
+/// One generation's place in a grammar: a state of the shared `GrammarConstraint`.
+public struct GrammarCursor: Sendable {
+    public let constraint: GrammarConstraint
+    private(set) var state: Int32
+
+    init(constraint: GrammarConstraint, state: Int32) {
+        self.constraint = constraint
+        self.state = state
+    }
+
+    /// Whether the output so far is a whole sentence of the grammar (a stop token may end it).
+    public var isComplete: Bool { state >= 0 && constraint.isComplete(state) }
+    /// Whether the output so far has left the grammar (or hit the engine's limits).
+    public var isDead: Bool { state < 0 }
+
+    /// Moves past token `id`'s bytes; a token the mask did not allow leaves the cursor dead.
+    public mutating func advance(token id: Int32) {
+        guard state >= 0, id >= 0, Int(id) < constraint.vocabulary.size else { state = GrammarConstraint.dead; return }
+        let bytes = constraint.vocabulary.bytes[Int(id)]
+        state = bytes.isEmpty ? GrammarConstraint.dead : constraint.advance(state, bytes: bytes)
+    }
+
+    /// Moves past raw bytes (for tests and callers that feed text).
+    public mutating func advance(bytes: [UInt8]) {
+        guard state >= 0 else { return }
+        state = constraint.advance(state, bytes: bytes)
+    }
+
+    /// The allowed tokens as a bitset over the vocabulary; false when none is (stop tokens are the
+    /// caller's to add when `isComplete`).
+    public func mask(into mask: UnsafeMutableBufferPointer<UInt64>) -> Bool {
+        guard state >= 0 else {
+            for w in mask.indices { mask[w] = 0 }
+            return false
+        }
+        return constraint.mask(state, into: mask)
+    }
+}
