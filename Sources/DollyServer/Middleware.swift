@@ -81,10 +81,10 @@ enum JSONBody {
 
     static let notUnicode = "the string is not valid Unicode (it holds a lone surrogate escape such as \\ud800)"
 
-    /// The first `\uXXXX` escape of a UTF-16 surrogate without its other half, as written.
+    /// The first `\u` escape (four hex digits) of a UTF-16 surrogate without its other half, as written.
     static func loneSurrogateEscape(in data: Data) -> String? {
         let bytes = [UInt8](data)
-        func escape(at i: Int) -> UInt32? {  // the value of `\uXXXX` at i
+        func escape(at i: Int) -> UInt32? {  // the value of the `\u` escape at i
             guard i + 6 <= bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u"),
                   let v = UInt32(String(decoding: bytes[(i + 2)..<(i + 6)], as: UTF8.self), radix: 16) else { return nil }
             return v

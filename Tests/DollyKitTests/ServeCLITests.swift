@@ -11,19 +11,16 @@ extension CLITests {
     static var serveDemo: String { FixturePaths.root.deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("models/dolly-demo").path }
 
-    func testServeAnswersLikeRunAndStopsOnSIGINT() throws {
-        let run = try dolly(["run", "--model", Self.serveDemo, "--greedy", "--max-tokens", "40", "Name three colors."])
-        XCTAssertEqual(run.status, 0)
-
+    /// Starts `dolly serve` and returns it with its base URL once it listens.
+    func startServe(_ args: [String], environment: [String: String] = [:]) throws -> (Process, String) {
         let p = Process()
         p.executableURL = CLITests.binary
-        p.arguments = ["serve", "--model", Self.serveDemo, "--port", "0", "--parallel", "2", "-t", "2"]
+        p.arguments = ["serve", "--port", "0"] + args
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let err = Pipe()
         p.standardError = err
         p.standardOutput = FileHandle.nullDevice
         try p.run()
-        defer { if p.isRunning { p.terminate() } }
-        // "listening on http://127.0.0.1:PORT"
         var text = ""
         let deadline = Date().addingTimeInterval(60)
         while !text.contains("\n") && Date() < deadline {
@@ -31,9 +28,17 @@ extension CLITests {
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
         }
-        let line = try XCTUnwrap(text.split(separator: "\n").first.map(String.init))
+        let line = try XCTUnwrap(text.split(separator: "\n").first.map(String.init), "serve printed: \(text)")
         XCTAssertTrue(line.hasPrefix("listening on http://127.0.0.1:"), line)
-        let base = String(line.dropFirst("listening on ".count))
+        return (p, String(line.dropFirst("listening on ".count)))
+    }
+
+    func testServeAnswersLikeRunAndStopsOnSIGINT() throws {
+        let run = try dolly(["run", "--model", Self.serveDemo, "--greedy", "--max-tokens", "40", "Name three colors."])
+        XCTAssertEqual(run.status, 0)
+
+        let (p, base) = try startServe(["--model", Self.serveDemo, "--parallel", "2", "-t", "2"])
+        defer { if p.isRunning { p.terminate() } }
 
         let body = try JSONSerialization.data(withJSONObject: [
             "messages": [["role": "user", "content": "Name three colors."]], "temperature": 0, "max_tokens": 40])
@@ -58,23 +63,8 @@ extension CLITests {
     /// SIGTERM while a megabyte-long single word is being tokenized: the server still exits 0 within its
     /// grace period (10 s), the request ended one way or the other.
     func testSIGTERMDuringALongTokenizationExitsWithinTheGrace() throws {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = ["serve", "--model", Self.serveDemo, "--port", "0", "-t", "2"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let (p, base) = try startServe(["--model", Self.serveDemo, "-t", "2"])
         defer { if p.isRunning { p.terminate() } }
-        var text = ""
-        let deadline = Date().addingTimeInterval(60)
-        while !text.contains("\n") && Date() < deadline {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        let line = try XCTUnwrap(text.split(separator: "\n").first.map(String.init))
-        let base = String(line.dropFirst("listening on ".count))
 
         var request = URLRequest(url: URL(string: base + "/tokenize")!)
         request.httpMethod = "POST"

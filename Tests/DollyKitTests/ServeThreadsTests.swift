@@ -9,28 +9,6 @@ import XCTest
 /// a 4-core / 8-thread laptop): prompts that nearly fill the context, alone and three at once on two
 /// slots, all answer and the process stays up. Run by the ASan build too (tools/ci/sanitize.sh).
 extension CLITests {
-    /// Starts `dolly serve` and returns it with its base URL once it listens.
-    func startServe(_ args: [String], environment: [String: String] = [:]) throws -> (Process, String) {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = ["serve", "--port", "0"] + args
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        var text = ""
-        let deadline = Date().addingTimeInterval(60)
-        while !text.contains("\n") && Date() < deadline {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        let line = try XCTUnwrap(text.split(separator: "\n").first.map(String.init), "serve printed: \(text)")
-        XCTAssertTrue(line.hasPrefix("listening on http://127.0.0.1:"), line)
-        return (p, String(line.dropFirst("listening on ".count)))
-    }
-
     /// POSTs `body` to each path at once; the HTTP statuses and JSON bodies, in order.
     func postAll(_ base: String, _ requests: [(path: String, body: [String: Any])], timeout: TimeInterval = 120) throws
         -> [(status: Int, json: [String: Any]?)] {
