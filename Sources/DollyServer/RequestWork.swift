@@ -27,21 +27,21 @@ enum RequestWork {
                                  _ work: @escaping @Sendable (_ isCancelled: @escaping @Sendable () -> Bool) throws -> T)
         async throws -> T {
         if bytes < inlineBytes { return try work { false } }
-        let flag = CancelFlag()
+        let flag = StopFlag()
         let watcher = DisconnectWatcher(flag: flag)
         let pipeline = context.channel.pipeline
         try? await pipeline.addHandler(watcher, position: .first).get()
         defer { pipeline.removeHandler(watcher, promise: nil) }
-        if !context.channel.isActive { flag.cancel() }  // gone before the watcher was in place
+        if !context.channel.isActive { flag.set() }  // gone before the watcher was in place
         state.track(flag)
         defer { state.untrack(flag) }
         do {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (done: CheckedContinuation<T, Error>) in
-                    Thread.detachNewThread { done.resume(with: Result { try work { flag.isCancelled } }) }
+                    Thread.detachNewThread { done.resume(with: Result { try work { flag.isSet } }) }
                 }
             } onCancel: {
-                flag.cancel()
+                flag.set()
             }
         } catch TokenizerError.cancelled {
             state.countCancelledWork()
@@ -50,30 +50,22 @@ enum RequestWork {
     }
 }
 
-/// Set once, read from the working thread.
-final class CancelFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var cancelled = false
-    var isCancelled: Bool { lock.withLock { cancelled } }
-    func cancel() { lock.withLock { cancelled = true } }
-}
-
 /// Sits first in a connection's pipeline while work for it runs: the client closing its side (the
 /// server allows half-closed connections, so that is an event, not a closed channel) or the
 /// connection dropping cancels the work.
 private final class DisconnectWatcher: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
-    let flag: CancelFlag
+    let flag: StopFlag
 
-    init(flag: CancelFlag) { self.flag = flag }
+    init(flag: StopFlag) { self.flag = flag }
 
     func channelInactive(context: ChannelHandlerContext) {
-        flag.cancel()
+        flag.set()
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let e = event as? ChannelEvent, e == .inputClosed { flag.cancel() }
+        if let e = event as? ChannelEvent, e == .inputClosed { flag.set() }
         context.fireUserInboundEventTriggered(event)
     }
 }

@@ -10,7 +10,7 @@ final class ServerState: @unchecked Sendable {
     private var loadError: String?
     private var requestsByStatus: [Int: Int] = [:]
     /// Off-loop work in flight (`RequestWork`), cancelled together when a shutdown's grace ends.
-    private var work: [ObjectIdentifier: CancelFlag] = [:]
+    private var work: [ObjectIdentifier: StopFlag] = [:]
     private var workCancelled = false
     private var cancelledWork = 0
 
@@ -32,17 +32,17 @@ final class ServerState: @unchecked Sendable {
         }
     }
 
-    func track(_ flag: CancelFlag) {
+    func track(_ flag: StopFlag) {
         let cancelNow = lock.withLock {
             if !workCancelled { work[ObjectIdentifier(flag)] = flag }
             return workCancelled
         }
-        if cancelNow { flag.cancel() }
+        if cancelNow { flag.set() }
     }
 
     func countCancelledWork() { lock.withLock { cancelledWork += 1 } }
 
-    func untrack(_ flag: CancelFlag) { _ = lock.withLock { work.removeValue(forKey: ObjectIdentifier(flag)) } }
+    func untrack(_ flag: StopFlag) { _ = lock.withLock { work.removeValue(forKey: ObjectIdentifier(flag)) } }
 
     /// Stops every running piece of off-loop work, and any started later.
     func cancelAllWork() {
@@ -50,7 +50,7 @@ final class ServerState: @unchecked Sendable {
             workCancelled = true
             return Array(work.values)
         }
-        for f in flags { f.cancel() }
+        for f in flags { f.set() }
     }
 
     func count(status: Int) { lock.withLock { requestsByStatus[status, default: 0] += 1 } }

@@ -5,12 +5,6 @@ import XCTest
 /// Issue 29, in the library: outputs never clobber inputs or foreign files, nothing partial is ever
 /// visible, stale temporaries of killed writers are removed (and nothing else).
 final class FileSafetyTests: XCTestCase {
-    func scratch() throws -> URL {
-        let dir = try FixturePaths.temporaryDirectory("dolly-files")
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
-
     /// A copy of tiny-bin (a checkpoint folder we may point outputs at).
     func checkpointCopy(in dir: URL) throws -> URL {
         let src = dir.appendingPathComponent("tiny-bin")
@@ -38,7 +32,7 @@ final class FileSafetyTests: XCTestCase {
     // MARK: - Outputs never clobber inputs
 
     func testConverterRefusesItsInputsTheirFolderAndForeignFiles() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("dolly-files")
         let src = try checkpointCopy(in: dir)
         let before = try digest(src)
         let converter = Converter(sourceDirectory: src.path, recipe: .q8)
@@ -72,7 +66,7 @@ final class FileSafetyTests: XCTestCase {
     }
 
     func testImportanceMatrixIsNotWrittenOverItsInputs() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("dolly-files")
         let text = dir.appendingPathComponent("calibration.txt")
         try Data("calibration text".utf8).write(to: text)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: FixturePaths.path("imatrix_reference.json")))
@@ -90,7 +84,7 @@ final class FileSafetyTests: XCTestCase {
 
     func testUnfinishedOutputIsInvisibleAndAbandonedLeavesNothing() throws {
         for named in [false, true] {
-            let dir = try scratch()
+            let dir = try scratchDirectory("dolly-files")
             if named { setenv("DOLLY_NO_TMPFILE", "1", 1) } else { unsetenv("DOLLY_NO_TMPFILE") }
             defer { unsetenv("DOLLY_NO_TMPFILE") }
             let out = dir.appendingPathComponent("out.dolly").path
@@ -112,7 +106,7 @@ final class FileSafetyTests: XCTestCase {
     }
 
     func testStaleTemporariesOfDeadWritersAreRemovedAndNothingElse() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("dolly-files")
         let gone = Process()
         gone.executableURL = URL(fileURLWithPath: "/bin/true")
         try gone.run()

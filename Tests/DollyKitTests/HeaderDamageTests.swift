@@ -4,17 +4,11 @@ import XCTest
 
 /// A damaged header reads as damage, never as a truncated file (issue 29).
 final class HeaderDamageTests: XCTestCase {
-    func scratch() throws -> URL {
-        let dir = try FixturePaths.temporaryDirectory("dolly-files")
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
-
     // MARK: - Header damage
 
     /// One flipped byte in every header field: the right message, never "truncated".
     func testFlippedByteInEachHeaderFieldReadsAsDamage() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("dolly-files")
         let good = dir.appendingPathComponent("good.dolly").path
         _ = try Converter(sourceDirectory: FixturePaths.path("tiny-bin"), recipe: .q8).convert(to: good)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: good))

@@ -4,16 +4,10 @@ import XCTest
 
 /// A model read into memory (`serve`'s default) outlives whatever happens to its file (issue 29).
 final class InMemoryModelTests: XCTestCase {
-    func scratch() throws -> URL {
-        let dir = try FixturePaths.temporaryDirectory("dolly-files")
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
-
     // MARK: - A model copied into memory outlives its file
 
     func testModelReadIntoMemorySurvivesTruncationAndRewrite() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("dolly-files")
         let path = dir.appendingPathComponent("m.dolly").path
         _ = try Converter(sourceDirectory: FixturePaths.path("tiny-bin"), recipe: .q8).convert(to: path)
         let original = try Data(contentsOf: URL(fileURLWithPath: path))

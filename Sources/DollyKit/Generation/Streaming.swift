@@ -26,12 +26,3 @@ extension DollyModel {
         }
     }
 }
-
-/// A flag set from one thread and read from another.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
-}

@@ -15,7 +15,7 @@ public enum StaleTemporaries {
     }
 
     /// Magic numbers of the files dolly writes (.dolly, importance matrix).
-    static let magics: [[UInt8]] = [FileHeader.magic, Array("DLYIMTX1".utf8)]
+    static let magics: [[UInt8]] = [FileHeader.magic, ImportanceMatrix.magic]
 
     static func name(for file: String, in dir: String, pid: Int32) -> String {
         (dir as NSString).appendingPathComponent(".\(file).tmp-\(pid)")
