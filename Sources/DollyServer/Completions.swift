@@ -79,7 +79,8 @@ struct Completions: Sendable {
     func chat(_ request: inout Request, context requestContext: DollyRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(ChatCompletionRequest.self, from: &request, limit: state.configuration.bodyLimit)
         let (model, engine) = try state.ready()
-        let (instruction, context) = try ChatPrompt.map(body.messages)
+        let plan = try OutputPlan.read(body.output, tools: body.tools, toolChoice: body.toolChoice)
+        let (instruction, context) = try ChatPrompt.map(body.messages, toolsContext: plan.toolsContext)
         let ctx = engine.options.context
         let prompt = try await promptTokens(DollyPrompt.format(instruction: instruction, context: context), model.tokenizer,
                                             context: ctx, param: "messages", in: requestContext)
@@ -90,9 +91,11 @@ struct Completions: Sendable {
             guard (0...5).contains(n) else { throw APIError.invalid("top_logprobs must be in 0...5", param: "top_logprobs") }
             top = n
         }
+        var parameters = try sampling(body.sampling)
+        parameters.constraint = try await plan.constraint(state: state, context: requestContext)
         let batch = BatchRequest(prompt: prompt, maxNewTokens: try maxTokens(body.sampling, promptTokens: prompt.count, context: ctx,
                                                                              allowZero: false),
-                                 sampling: try sampling(body.sampling), stopTexts: try stopTexts(body.sampling), strip: true,
+                                 sampling: parameters, stopTexts: try stopTexts(body.sampling), strip: true,
                                  logprobs: top)
         let events = try engine.submit(batch)
         let id = Self.newID("chatcmpl"), created = Int(Date().timeIntervalSince1970), name = state.configuration.modelName
@@ -102,19 +105,24 @@ struct Completions: Sendable {
         }
         if body.sampling.stream == true {
             let includeUsage = body.sampling.streamOptions?.includeUsage == true
+            let callsTools = plan.callsTools
             return Self.eventStream { send in
+                var answer = ChatAnswer(callsTools: callsTools)
                 try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [
                     ChatChunkChoice(delta: ChatDelta(role: "assistant", content: ""))]))
                 for await event in events {
                     switch event {
                     case let .text(text, _, lps):
-                        guard !text.isEmpty || !lps.isEmpty else { continue }
-                        try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [
-                            ChatChunkChoice(delta: ChatDelta(content: text), logprobs: logprobs(lps))]))
+                        var deltas = answer.deltas(text)
+                        if deltas.isEmpty && !lps.isEmpty { deltas = [ChatDelta()] }  // the log-probabilities still go out
+                        for (i, delta) in deltas.enumerated() {
+                            try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [
+                                ChatChunkChoice(delta: delta, logprobs: i == 0 ? logprobs(lps) : nil)]))
+                        }
                     case let .finished(s):
                         if s.stopReason == .cancelled { throw APIError.shuttingDown }
                         try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [
-                            ChatChunkChoice(delta: ChatDelta(), finishReason: Self.finishReason(s.stopReason))]))
+                            ChatChunkChoice(delta: ChatDelta(), finishReason: answer.finishReason(s.stopReason))]))
                         if includeUsage {  // as OpenAI: one more chunk, no choices, the usage
                             try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [],
                                                                usage: Usage(promptTokens: s.promptTokens,
@@ -125,9 +133,10 @@ struct Completions: Sendable {
             }
         }
         let (text, lps, summary) = try await Self.collect(events)
+        var answer = ChatAnswer(callsTools: plan.callsTools)
+        let message = answer.message(text)
         return JSONBody.response(ChatCompletion(id: id, created: created, model: name, choices: [
-            ChatChoice(message: ChatMessageOut(content: text), logprobs: logprobs(lps),
-                       finishReason: Self.finishReason(summary.stopReason))],
+            ChatChoice(message: message, logprobs: logprobs(lps), finishReason: answer.finishReason(summary.stopReason))],
             usage: Usage(promptTokens: summary.promptTokens, completionTokens: summary.completionTokens)))
     }
 
@@ -136,6 +145,7 @@ struct Completions: Sendable {
     func complete(_ request: inout Request, context requestContext: DollyRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(CompletionRequest.self, from: &request, limit: state.configuration.bodyLimit)
         let (model, engine) = try state.ready()
+        let plan = try OutputPlan.read(body.output)
         let tokenizer = model.tokenizer
         let ctx = engine.options.context
         let prompt: [Int32], promptText: String
@@ -153,9 +163,11 @@ struct Completions: Sendable {
         try checkPrompt(prompt.count, context: ctx)
         if let n = body.logprobs, !(0...5).contains(n) { throw APIError.invalid("logprobs must be in 0...5", param: "logprobs") }
         let echo = body.echo == true
+        var parameters = try sampling(body.sampling)
+        parameters.constraint = try await plan.constraint(state: state, context: requestContext)
         let batch = BatchRequest(prompt: prompt, maxNewTokens: try maxTokens(body.sampling, promptTokens: prompt.count, context: ctx,
                                                                              allowZero: echo),
-                                 sampling: try sampling(body.sampling), stopTexts: try stopTexts(body.sampling), strip: false,
+                                 sampling: parameters, stopTexts: try stopTexts(body.sampling), strip: false,
                                  logprobs: body.logprobs, promptLogprobs: echo && body.logprobs != nil)
         let events = try engine.submit(batch)
         let id = Self.newID("cmpl"), created = Int(Date().timeIntervalSince1970), name = state.configuration.modelName

@@ -57,6 +57,37 @@ struct MessageContent: Decodable, Sendable {
 struct ChatMessage: Decodable, Sendable {
     let role: String
     let content: MessageContent?
+    let name: String?
+    /// An assistant turn's calls (the history of a tool conversation).
+    let toolCalls: [ToolCallIn]?
+    /// A `tool` message's answer to which call.
+    let toolCallId: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case role, content, name, toolCalls = "tool_calls", toolCallId = "tool_call_id"
+    }
+
+    init(from decoder: Decoder) throws {
+        try RequestFields.refuseUnknown(in: decoder, known: CodingKeys.allCases.map(\.rawValue), param: "messages")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        role = try c.decode(String.self, forKey: .role)
+        content = try c.decodeIfPresent(MessageContent.self, forKey: .content)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        toolCalls = try c.decodeIfPresent([ToolCallIn].self, forKey: .toolCalls)
+        toolCallId = try c.decodeIfPresent(String.self, forKey: .toolCallId)
+    }
+}
+
+/// A call in an assistant message of the history.
+struct ToolCallIn: Decodable, Sendable {
+    let id: String?
+    let type: String?
+    let function: Function
+
+    struct Function: Decodable, Sendable {
+        let name: String
+        let arguments: String
+    }
 }
 
 /// The sampling fields both endpoints share: OpenAI's, plus transformers' controls as extensions.
@@ -83,7 +114,7 @@ struct SamplingFields: Decodable, Sendable {
         enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", temperature
         case topP = "top_p", topK = "top_k", minP = "min_p", seed, stop
         case frequencyPenalty = "frequency_penalty", presencePenalty = "presence_penalty"
@@ -98,18 +129,36 @@ struct ChatCompletionRequest: Decodable, Sendable {
     let logprobs: Bool?
     let topLogprobs: Int?
     let sampling: SamplingFields
+    let output: OutputFields
+    let tools: [ToolField]?
+    let toolChoice: ToolChoice?
+    let parallelToolCalls: Bool?
 
-    enum CodingKeys: String, CodingKey {
-        case model, messages, logprobs, topLogprobs = "top_logprobs"
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, messages, logprobs, topLogprobs = "top_logprobs", tools, toolChoice = "tool_choice"
+        case parallelToolCalls = "parallel_tool_calls"
+        /// Accepted: they ask nothing of the answer (`user` labels the caller; `store` must be false).
+        case user, store
     }
 
     init(from decoder: Decoder) throws {
+        try RequestFields.refuseUnknown(in: decoder, known: CodingKeys.allCases.map(\.rawValue)
+                                            + SamplingFields.CodingKeys.allCases.map(\.rawValue)
+                                            + OutputFields.CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         model = try c.decodeIfPresent(String.self, forKey: .model)
         messages = try c.decode([ChatMessage].self, forKey: .messages)
         logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
         topLogprobs = try c.decodeIfPresent(Int.self, forKey: .topLogprobs)
+        tools = try c.decodeIfPresent([ToolField].self, forKey: .tools)
+        toolChoice = try c.decodeIfPresent(ToolChoice.self, forKey: .toolChoice)
+        parallelToolCalls = try c.decodeIfPresent(Bool.self, forKey: .parallelToolCalls)
+        _ = try c.decodeIfPresent(String.self, forKey: .user)
+        if try c.decodeIfPresent(Bool.self, forKey: .store) == true {
+            throw APIError.invalid("store: the server keeps no completions", param: "store")
+        }
         sampling = try SamplingFields(from: decoder)
+        output = try OutputFields(from: decoder)
     }
 }
 
@@ -139,23 +188,53 @@ struct CompletionRequest: Decodable, Sendable {
     let echo: Bool?
     let logprobs: Int?
     let sampling: SamplingFields
+    let output: OutputFields
 
-    enum CodingKeys: String, CodingKey { case model, prompt, echo, logprobs }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, prompt, echo, logprobs, user
+        /// Accepted at their only supported values: best_of 1, suffix null or empty.
+        case bestOf = "best_of", suffix
+    }
 
     init(from decoder: Decoder) throws {
+        try RequestFields.refuseUnknown(in: decoder, known: CodingKeys.allCases.map(\.rawValue)
+                                            + SamplingFields.CodingKeys.allCases.map(\.rawValue)
+                                            + OutputFields.CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         model = try c.decodeIfPresent(String.self, forKey: .model)
         prompt = try c.decode(PromptField.self, forKey: .prompt)
         echo = try c.decodeIfPresent(Bool.self, forKey: .echo)
         logprobs = try c.decodeIfPresent(Int.self, forKey: .logprobs)
+        _ = try c.decodeIfPresent(String.self, forKey: .user)
+        if let n = try c.decodeIfPresent(Int.self, forKey: .bestOf), n != 1 {
+            throw APIError.invalid("best_of must be 1", param: "best_of")
+        }
+        if let suffix = try c.decodeIfPresent(String.self, forKey: .suffix), !suffix.isEmpty {
+            throw APIError.invalid("suffix is not supported (Dolly does not fill in the middle)", param: "suffix")
+        }
         sampling = try SamplingFields(from: decoder)
+        output = try OutputFields(from: decoder)
     }
 }
 
 struct TokenizeRequest: Decodable, Sendable {
     let content: String
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case content }
+
+    init(from decoder: Decoder) throws {
+        try RequestFields.refuseUnknown(in: decoder, known: CodingKeys.allCases.map(\.rawValue))
+        content = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .content)
+    }
 }
 
 struct DetokenizeRequest: Decodable, Sendable {
     let tokens: [Int32]
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case tokens }
+
+    init(from decoder: Decoder) throws {
+        try RequestFields.refuseUnknown(in: decoder, known: CodingKeys.allCases.map(\.rawValue))
+        tokens = try decoder.container(keyedBy: CodingKeys.self).decode([Int32].self, forKey: .tokens)
+    }
 }

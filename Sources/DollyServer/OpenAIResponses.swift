@@ -45,7 +45,38 @@ struct ChatLogprobs: Encodable, Sendable {
 
 struct ChatMessageOut: Encodable, Sendable {
     let role = "assistant"
-    let content: String
+    /// null when the answer is a tool call, as OpenAI sends it.
+    let content: Nullable<String>
+    let toolCalls: [ToolCallOut]?
+    enum CodingKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
+
+    init(content: String?, toolCalls: [ToolCallOut]? = nil) {
+        self.content = Nullable(content)
+        self.toolCalls = toolCalls
+    }
+}
+
+/// A call in an answer: `arguments` is the JSON text the model wrote.
+struct ToolCallOut: Encodable, Sendable {
+    let id: String
+    let type = "function"
+    let function: Function
+    struct Function: Encodable, Sendable {
+        let name: String
+        let arguments: String
+    }
+}
+
+/// A streamed piece of a call: the first carries id, type and name, the rest argument fragments.
+struct ToolCallDelta: Encodable, Sendable {
+    let index = 0
+    var id: String?
+    var type: String?
+    let function: Function
+    struct Function: Encodable, Sendable {
+        var name: String?
+        var arguments: String
+    }
 }
 
 struct ChatChoice: Encodable, Sendable {
@@ -74,6 +105,8 @@ struct ChatCompletion: Encodable, Sendable {
 struct ChatDelta: Encodable, Sendable {
     var role: String?
     var content: String?
+    var toolCalls: [ToolCallDelta]?
+    enum CodingKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
 }
 
 struct ChatChunkChoice: Encodable, Sendable {

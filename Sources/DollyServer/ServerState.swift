@@ -7,6 +7,8 @@ final class ServerState: @unchecked Sendable {
     let started = Int(Date().timeIntervalSince1970)
     private let lock = NSLock()
     private var loaded: (model: DollyModel, engine: BatchEngine)?
+    /// Compiled grammars on the model's vocabulary, shared by every request (built on first use).
+    private var grammarCache: GrammarCache?
     private var loadError: String?
     private var requestsByStatus: [Int: Int] = [:]
     /// Off-loop work in flight (`RequestWork`), cancelled together when a shutdown's grace ends.
@@ -16,7 +18,12 @@ final class ServerState: @unchecked Sendable {
 
     init(configuration: ServerConfiguration) { self.configuration = configuration }
 
-    func setLoaded(model: DollyModel, engine: BatchEngine) { lock.withLock { loaded = (model, engine) } }
+    func setLoaded(model: DollyModel, engine: BatchEngine) {
+        lock.withLock {
+            loaded = (model, engine)
+            grammarCache = GrammarCache(tokenizer: model.tokenizer)
+        }
+    }
     func setFailed(_ message: String) { lock.withLock { loadError = message } }
 
     var isReady: Bool { lock.withLock { loaded != nil } }
@@ -30,6 +37,12 @@ final class ServerState: @unchecked Sendable {
             }
             return loaded
         }
+    }
+
+    /// The grammar cache, or 503 while loading.
+    func grammars() throws -> GrammarCache {
+        _ = try ready()
+        return lock.withLock { grammarCache! }
     }
 
     func track(_ flag: StopFlag) {

@@ -40,12 +40,24 @@ public enum JSONSchemaGrammar {
         null ::= "null" ws
         """#
 
+    /// The string formats supported, as patterns (RFC 3339 shapes; a date's day is not checked
+    /// against its month).
+    static let formats: [String: String] = {
+        let date = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+        let time = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+        return ["date": "^\(date)$", "time": "^\(time)$", "date-time": "^\(date)T\(time)$",
+                "uuid": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"]
+    }()
+
     /// Keywords that describe rather than constrain.
     static let annotations: Set<String> = ["title", "description", "$schema", "$id", "$comment", "default",
                                            "examples", "deprecated", "readOnly", "writeOnly", "$defs", "definitions"]
 
     struct Compiler {
-        let root: Any
+        /// The schema `$ref`s resolve in (one per tool when several schemas share a grammar).
+        var root: Any {
+            didSet { refRules = [:] }
+        }
         var rules: [String] = []
         private var refRules: [String: String] = [:]
         private var resolving: Set<String> = []
@@ -77,7 +89,8 @@ public enum JSONSchemaGrammar {
                 throw GrammarError.invalidSchema(path: path, message: "a schema must be an object")
             }
             let known: Set<String> = ["type", "properties", "required", "additionalProperties", "enum", "const", "items",
-                                      "minItems", "maxItems", "anyOf", "oneOf", "$ref", "minLength", "maxLength"]
+                                      "minItems", "maxItems", "anyOf", "oneOf", "$ref", "minLength", "maxLength",
+                                      "pattern", "format"]
             for key in s.keys.sorted() where !known.contains(key) && !Self.isAnnotation(key) {
                 throw GrammarError.unsupportedKeyword(path: path, keyword: key)
             }
@@ -122,6 +135,12 @@ public enum JSONSchemaGrammar {
             case "string":
                 let low = try count(s, "minLength", path: path) ?? 0
                 let high = try count(s, "maxLength", path: path)
+                if let shape = try stringShape(s, path: path) {
+                    guard low == 0 && high == nil else {
+                        throw GrammarError.invalidSchema(path: path, message: "minLength/maxLength with pattern or format is not supported")
+                    }
+                    return newRule("\"\\\"\" " + shape + " \"\\\"\" ws")
+                }
                 if low == 0 && high == nil { return "string" }
                 if let high, high < low { throw GrammarError.invalidSchema(path: path, message: "maxLength is below minLength") }
                 return newRule("\"\\\"\" char{\(low),\(high.map(String.init) ?? "")} \"\\\"\" ws")
@@ -131,6 +150,24 @@ public enum JSONSchemaGrammar {
             case "null": return "null"
             default: throw GrammarError.invalidSchema(path: path + "/type", message: "unknown type '\(type)'")
             }
+        }
+
+        /// The content of a string with a `pattern` or a `format` (between its quotes); nil without either.
+        private func stringShape(_ s: [String: Any], path: String) throws -> String? {
+            if s["pattern"] != nil && s["format"] != nil {
+                throw GrammarError.invalidSchema(path: path, message: "pattern together with format is not supported")
+            }
+            if let pattern = s["pattern"] {
+                guard let pattern = pattern as? String else {
+                    throw GrammarError.invalidSchema(path: path + "/pattern", message: "must be a string")
+                }
+                return try PatternGrammar.gbnf(pattern, path: path + "/pattern")
+            }
+            guard let format = s["format"] else { return nil }
+            guard let name = format as? String, let pattern = JSONSchemaGrammar.formats[name] else {
+                throw GrammarError.unsupportedKeyword(path: path + "/format", keyword: "format: \(format)")
+            }
+            return try PatternGrammar.gbnf(pattern, path: path + "/format")
         }
 
         private func count(_ s: [String: Any], _ key: String, path: String) throws -> Int? {
