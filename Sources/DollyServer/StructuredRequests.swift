@@ -46,7 +46,9 @@ enum JSONValue: Decodable, Sendable {
         }
     }
 
-    /// Compact JSON text.
+    /// Compact JSON text, object keys sorted: the decoder does not keep their order, and the same
+    /// schema must give the same text every time (the grammar cache's key, the tools paragraph of a
+    /// prompt whose prefix a slot may have cached).
     var text: String {
         switch self {
         case .null: return "null"
@@ -55,7 +57,8 @@ enum JSONValue: Decodable, Sendable {
         case let .double(d): return d.isFinite ? "\(d)" : "null"
         case let .string(s): return Self.quoted(s)
         case let .array(items): return "[" + items.map(\.text).joined(separator: ",") + "]"
-        case let .object(pairs): return "{" + pairs.map { Self.quoted($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
+        case let .object(pairs):
+            return "{" + pairs.sorted { $0.0 < $1.0 }.map { Self.quoted($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
         }
     }
 

@@ -1,3 +1,4 @@
+import CSIMD
 @testable import DollyKit
 import Foundation
 import XCTest
@@ -127,18 +128,53 @@ final class GrammarGenerationTests: XCTestCase {
         }
     }
 
+    static let patternSchema = #"""
+        {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[A-Z]{2}-\\d{3}(x|\\.[a-z\"]+)?$"},
+         "day": {"type": "string", "format": "date"}}, "required": ["code", "day"]}
+        """#
+    static let tools = [
+        ToolDefinition(name: "get_weather", parameters: #"{"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}"#),
+        ToolDefinition(name: "add", parameters: #"{"properties": {"a": {"type": "number"}, "b": {"type": "number"}}, "required": ["a", "b"]}"#),
+    ]
+
+    /// The generation's logits come from whichever kernel path runs; the masks must not care. Every
+    /// path this CPU runs, each grammar, two seeds.
     func testMasksEqualBruteForceAtEveryStep() throws {
         let grammars = [
             ("flat schema", try JSONSchemaGrammar.gbnf(schema: Self.flatSchema)),
             ("json_object", JSONSchemaGrammar.anyObjectGBNF),
             ("unicode gbnf", #"root ::= ([a-z ]+ | [\u00e0-\u00ff\u4e00-\u9fff]+ | "😀") ("." | "!")"#),
+            ("pattern and format", try JSONSchemaGrammar.gbnf(schema: Self.patternSchema)),
+            ("tool call or text", try ToolCallGrammar.gbnf(tools: Self.tools, orText: true)),
         ]
-        for (label, gbnf) in grammars {
-            for seed: UInt64 in [1, 2] {
-                let c = try constraint(gbnf)
-                let (_, result) = try generate(c, seed: seed, maxTokens: 10)
-                checkEveryStep(c, tokens: result.tokens, label: "\(label) seed \(seed)")
+        let saved = String(cString: csimd_kernel_name())
+        defer { _ = csimd_kernel_force(saved) }
+        let names: [String] = ["scalar", "avx2", "avx2-vnni", "avx512-vnni", "avx512-vbmi", "neon", "neon-dotprod"]
+        let paths = names.filter { csimd_kernel_supported($0) == 1 }
+        XCTAssertFalse(paths.isEmpty)
+        for path in paths {
+            XCTAssertEqual(csimd_kernel_force(path), 0, path)
+            for (label, gbnf) in grammars {
+                for seed: UInt64 in path == saved ? [1, 2] : [1] {
+                    let c = try constraint(gbnf)
+                    let (_, result) = try generate(c, seed: seed, maxTokens: 10)
+                    checkEveryStep(c, tokens: result.tokens, label: "\(path) \(label) seed \(seed)")
+                }
             }
+        }
+    }
+
+    /// A constraint shared by many generations (the server's cache) answers as a fresh one does:
+    /// its cached masks and transitions equal what a new walk computes.
+    func testASharedConstraintAnswersAsAFreshOne() throws {
+        let gbnf = try ToolCallGrammar.gbnf(tools: Self.tools, orText: false)
+        let shared = try constraint(gbnf)
+        for seed: UInt64 in 1...4 {
+            let fresh = try generate(try constraint(gbnf), seed: seed, maxTokens: 60).result.tokens
+            let again = try generate(shared, seed: seed, maxTokens: 60).result.tokens
+            let third = try generate(shared, seed: seed, maxTokens: 60).result.tokens
+            XCTAssertEqual(again, fresh, "seed \(seed)")
+            XCTAssertEqual(third, fresh, "seed \(seed)")
         }
     }
 

@@ -74,7 +74,13 @@ final class JSONSchemaGrammarTests: XCTestCase {
 
     func testErrors() {
         XCTAssertEqual(error("{nope"), .invalidSchema(path: "#", message: "not valid JSON"))
-        XCTAssertEqual(error(#"{"type": "string", "format": "email"}"#), .unsupportedKeyword(path: "#", keyword: "format"))
+        XCTAssertEqual(error(#"{"type": "string", "format": "email"}"#), .unsupportedKeyword(path: "#/format", keyword: "format: email"))
+        XCTAssertEqual(error(#"{"type": "string", "pattern": "(a"}"#),
+                       .invalidSchema(path: "#/pattern", message: "pattern: missing ')' at character 3"))
+        XCTAssertEqual(error(#"{"type": "string", "pattern": "(?=a)b"}"#),
+                       .invalidSchema(path: "#/pattern", message: "pattern: lookaround and named groups are not supported at character 2"))
+        XCTAssertEqual(error(#"{"type": "string", "pattern": "(a)\\1"}"#),
+                       .invalidSchema(path: "#/pattern", message: "pattern: backreferences are not supported at character 6"))
         XCTAssertEqual(error(#"{"type": "object", "properties": {"a": {"type": "integer", "minimum": 3}}}"#),
                        .unsupportedKeyword(path: "#/properties/a", keyword: "minimum"))
         XCTAssertEqual(error(#"{"type": "strin"}"#), .invalidSchema(path: "#/type", message: "unknown type 'strin'"))

@@ -112,7 +112,7 @@ final class ServerTests: XCTestCase {
             ("last message not the user's", try JSONSerialization.data(withJSONObject: ["messages": [
                 ["role": "user", "content": "hi"], ["role": "assistant", "content": "hello"]]]), 400),
             ("unknown role", try JSONSerialization.data(withJSONObject: ["messages": [
-                ["role": "tool", "content": "x"], ["role": "user", "content": "hi"]]]), 400),
+                ["role": "robot", "content": "x"], ["role": "user", "content": "hi"]]]), 400),
             ("temperature < 0", try JSONSerialization.data(withJSONObject: chat("hi", extra: ["temperature": -1])), 400),
             ("top_p > 1", try JSONSerialization.data(withJSONObject: chat("hi", extra: ["top_p": 1.5])), 400),
             ("presence_penalty > 2", try JSONSerialization.data(withJSONObject: chat("hi", extra: ["presence_penalty": 3])), 400),

@@ -40,10 +40,13 @@ public enum JSONSchemaGrammar {
         null ::= "null" ws
         """#
 
-    /// The string formats supported, as patterns (RFC 3339 shapes; a date's day is not checked
-    /// against its month).
+    /// The string formats supported, as patterns (RFC 3339). Every date generated exists: the day
+    /// fits the month, and since a pattern cannot tell leap years, February stops at the 28th; year 0
+    /// (which RFC 3339 allows and most parsers refuse) is left out.
     static let formats: [String: String] = {
-        let date = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+        let year = "([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+        let monthDay = "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+        let date = year + "-" + monthDay
         let time = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
         return ["date": "^\(date)$", "time": "^\(time)$", "date-time": "^\(date)T\(time)$",
                 "uuid": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"]

@@ -176,14 +176,24 @@ enum PatternGrammar {
             }
             let digit: [ClosedRange<UInt32>] = [0x30...0x39]
             let word: [ClosedRange<UInt32>] = [0x30...0x39, 0x41...0x5A, 0x5F...0x5F, 0x61...0x7A]
-            let space: [ClosedRange<UInt32>] = [0x09...0x0D, 0x20...0x20, 0xA0...0xA0, 0x2028...0x2029, 0xFEFF...0xFEFF]
+            // ECMA-262's WhiteSpace and LineTerminator: the Zs separators, tab, VT, FF, BOM, LF, CR, LS, PS.
+            // (U+FEFF left out: ECMA counts it, Python's re does not.)
+            let space: [ClosedRange<UInt32>] = [0x09...0x0D, 0x20...0x20, 0xA0...0xA0, 0x1680...0x1680, 0x2000...0x200A,
+                                                0x2028...0x2029, 0x202F...0x202F, 0x205F...0x205F, 0x3000...0x3000]
             switch e {
             case "d": return set(digit)
             case "w": return set(word)
             case "s": return set(space)
-            case "D", "W", "S":
+            case "S":
+                // Not a space for ECMA-262 nor for Python's re (which counts U+001C-U+001F and U+0085).
+                if inClass { throw fail("'\\S' inside a class is not supported") }
+                return set(space + [0x1C...0x1F, 0x85...0x85, 0xFEFF...0xFEFF], true)
+            case "D", "W":
+                // Generated as ASCII only: engines that read \d and \w as Unicode classes (ICU,
+                // Python's re) then agree with ECMA-262 that the output matches.
                 if inClass { throw fail("'\\\(e)' inside a class is not supported") }
-                return set(e == "D" ? digit : e == "W" ? word : space, true)
+                let excluded = e == "D" ? digit : word
+                return set(PatternGrammar.subtract([0x20...0x7E], excluded) + [0x09...0x0A, 0x0D...0x0D])
             case "t": return set([0x09...0x09])
             case "n": return set([0x0A...0x0A])
             case "r": return set([0x0D...0x0D])
@@ -296,7 +306,7 @@ enum PatternGrammar {
         return "\\U" + String(repeating: "0", count: 8 - hex.count) + hex
     }
 
-    private static func subtract(_ ranges: [ClosedRange<UInt32>], _ holes: [ClosedRange<UInt32>]) -> [ClosedRange<UInt32>] {
+    static func subtract(_ ranges: [ClosedRange<UInt32>], _ holes: [ClosedRange<UInt32>]) -> [ClosedRange<UInt32>] {
         var out = ranges
         for hole in holes {
             out = out.flatMap { r -> [ClosedRange<UInt32>] in
