@@ -110,15 +110,14 @@ struct OutputPlan: Sendable {
         }
     }
 
-    /// The tools paragraph of the prompt's context: what each does, its arguments' schema, and how
+    /// The tools paragraph of the prompt's context: each function's signature and description, and how
     /// to call one. Written the same way every turn, so a conversation's prompts share their prefix.
     var toolsContext: String? {
         guard callsTools else { return nil }
         var lines = ["You can call these functions:"]
         for tool in tools {
-            var line = "- \(tool.name)"
+            var line = "- " + tool.signature
             if let d = tool.description, !d.isEmpty { line += ": \(d)" }
-            line += " Arguments: \(tool.parameters ?? "{}")"
             lines.append(line)
         }
         let call = #"{"name": "<function name>", "arguments": {<arguments>}}"#

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import jsonschema
@@ -62,8 +63,11 @@ def start_server(dolly, model, parallel):
 def post(base, body):
     request = urllib.request.Request(base + "/v1/chat/completions", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=600) as r:
-        return json.load(r)
+    try:
+        with urllib.request.urlopen(request, timeout=600) as r:
+            return json.load(r)
+    except urllib.error.HTTPError as e:
+        sys.exit(f"structured_validity.py: HTTP {e.code}: {e.read().decode(errors='replace')}")
 
 
 def tool_definitions():
@@ -114,7 +118,7 @@ def main():
     ap.add_argument("--base-url", help="a running server instead of starting one")
     ap.add_argument("-n", type=int, default=200, help="generations per schema")
     ap.add_argument("--parallel", type=int, default=4, help="server slots and concurrent requests")
-    ap.add_argument("--max-tokens", type=int, default=200)
+    ap.add_argument("--max-tokens", type=int, help="default: what the context leaves (at most 256)")
     ap.add_argument("--only", help="comma-separated schema names")
     args = ap.parse_args()
 
@@ -129,8 +133,9 @@ def main():
             if args.only and name not in args.only.split(","):
                 continue
             started = time.time()
+            limit = {"max_tokens": args.max_tokens} if args.max_tokens else {}
             bodies = [{"messages": [{"role": "user", "content": PROMPTS[name]}], "temperature": 1, "seed": seed,
-                       "max_tokens": args.max_tokens, **fields} for seed in range(1, args.n + 1)]
+                       **limit, **fields} for seed in range(1, args.n + 1)]
             with concurrent.futures.ThreadPoolExecutor(args.parallel) as pool:
                 verdicts = list(pool.map(lambda b: judge(name, schema, post(base, b)), bodies))
             valid = sum(v[0] for v in verdicts)

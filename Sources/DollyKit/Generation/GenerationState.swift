@@ -80,7 +80,13 @@ public struct GenerationState {
     private mutating func nextConstrained(_ logits: UnsafeBufferPointer<Float>,
                                           observe: ((UnsafeBufferPointer<Float>) -> Void)?) -> Int32? {
         let complete = grammar!.isComplete
-        let any = allowed.withUnsafeMutableBufferPointer { grammar!.mask(into: $0) }
+        let budget = maxNewTokens - tokens.count
+        let any = allowed.withUnsafeMutableBufferPointer { words in
+            guard grammar!.mask(into: words) else { return false }
+            // Near the end of the budget, only tokens that still leave room to finish.
+            if !complete { grammar!.keepFinishable(budget: budget, mask: words) }
+            return true
+        }
         for id in sortedStopTokens where Int(id) >= 0 && Int(id) < allowed.count * 64 {
             if complete { allowed[Int(id) >> 6] |= 1 << UInt64(id & 63) } else { allowed[Int(id) >> 6] &= ~(1 << UInt64(id & 63)) }
         }

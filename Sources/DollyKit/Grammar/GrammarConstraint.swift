@@ -11,7 +11,7 @@ public final class GrammarConstraint: @unchecked Sendable {
     public let grammar: CompiledGrammar
     public let vocabulary: TokenVocabulary
 
-    private struct State: Hashable {
+    struct State: Hashable {
         var stacks: Int32
         /// The code point bits read so far and the continuation bytes still needed (0: none).
         var value: UInt32
@@ -20,11 +20,11 @@ public final class GrammarConstraint: @unchecked Sendable {
         var lead: UInt8
     }
 
-    private let lock = NSLock()
-    private var stacks: GrammarStacks
-    private var stackSets: [[Int32]] = []
+    let lock = NSLock()
+    var stacks: GrammarStacks
+    var stackSets: [[Int32]] = []
     private var stackSetIds: [[Int32]: Int32] = [:]
-    private var states: [State] = []
+    var states: [State] = []
     private var stateIds: [State: Int32] = [:]
     /// transitions[s * 256 + b]: the state after byte b, `unknown`, or `dead`. A raw buffer (grown
     /// by doubling): the trie walk reads it through a local pointer, without the exclusivity checks
@@ -90,8 +90,12 @@ public final class GrammarConstraint: @unchecked Sendable {
         return id
     }
 
+    /// Shortest completions (`GrammarDistance`): per position, per stack node, per state.
+    var distances: GrammarDistance?
+    var keptScratch: [UInt64] = []
+
     /// The state after `byte` (computed once, then read from the table).
-    private func step(_ s: Int32, _ byte: UInt8) -> Int32 {
+    func step(_ s: Int32, _ byte: UInt8) -> Int32 {
         let t = transitions[Int(s) << 8 | Int(byte)]
         if t != Self.unknown { return t }
         let next = computeStep(states[Int(s)], byte)
@@ -253,6 +257,17 @@ public struct GrammarCursor: Sendable {
     public mutating func advance(bytes: [UInt8]) {
         guard state >= 0 else { return }
         state = constraint.advance(state, bytes: bytes)
+    }
+
+    /// Tokens within this many of the end of the budget are checked one by one (`keepFinishable`).
+    public static let finishWindow = 64
+
+    /// Narrows `mask` to tokens after which the grammar can still be finished in `budget - 1` more
+    /// tokens (`budget`: the tokens left, this one included), when some are; so a constrained answer
+    /// ends complete whenever its budget allows the grammar's shortest completion.
+    public func keepFinishable(budget: Int, mask: UnsafeMutableBufferPointer<UInt64>) {
+        guard state >= 0 else { return }
+        constraint.keepFinishable(state, budget: budget, window: Self.finishWindow, mask: mask)
     }
 
     /// The allowed tokens as a bitset over the vocabulary; false when none is (stop tokens are the

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Compiles a JSON Schema (the subset OpenAI's structured outputs accept) to GBNF, which then
-/// compiles like any grammar. Output is compact JSON with a little optional whitespace (a blank, or a
-/// newline and up to 8 blanks, between tokens), numbers of bounded length, and object properties in a
+/// compiles like any grammar. Output is compact JSON (at most one blank between tokens: a small model
+/// given more spends its budget on newlines and tabs, as Outlines found), numbers of bounded length, and object properties in a
 /// fixed order: the `required` ones in the order `required` lists them, then the others sorted by
 /// name (Foundation's parser does not keep an object's key order). Properties not listed are never
 /// generated, whether or not the schema says `additionalProperties: false`.
@@ -27,7 +27,7 @@ public enum JSONSchemaGrammar {
 
     // Every value rule eats the whitespace after it, so a rule for a value never starts with blanks.
     static let baseRules = #"""
-        ws ::= (" " | "\n" [ \t]{0,8})?
+        ws ::= " "?
         value ::= object | array | string | number | boolean | null
         object ::= "{" ws (string ":" ws value ("," ws string ":" ws value)*)? "}" ws
         array ::= "[" ws (value ("," ws value)*)? "]" ws
