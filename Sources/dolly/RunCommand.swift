@@ -66,8 +66,12 @@ struct RunCommand: ParsableCommand {
             if result.stopReason == .contextFull {
                 Console.note("dolly: stopped: the context (\(session.contextLength) tokens) is full")
             }
-            if grammar != nil && result.stopReason == .maxTokens {
-                Console.note("dolly: stopped: --max-tokens reached before the grammar was complete or the model stopped")
+            if let constraint = request.sampling.constraint, result.stopReason == .maxTokens {
+                var cursor = constraint.start()
+                for t in result.tokens { cursor.advance(token: t) }
+                Console.note(cursor.isComplete
+                    ? "dolly: --max-tokens reached; the answer was closed to fit it (complete in the grammar)"
+                    : "dolly: stopped: --max-tokens reached before the grammar was complete")
             }
             if result.stopReason == .noAllowedToken {
                 Console.note("dolly: stopped: the grammar allows no token here")

@@ -16,6 +16,10 @@ Starts `dolly serve` on a free port (or uses a running server with --base-url), 
     the prompt's with echo=True and max_tokens=0 (first token_logprob None, the rest floats), chat's
     top_logprobs;
   - 4 concurrent streams give the sequential answer;
+  - structured output: `chat.completions.parse` with a Pydantic model, `response_format` json_object,
+    llama-server's `json_schema` and `grammar` (extra_body); tools with tool_choice required and named,
+    `tool_calls` streamed and not (the fragments join to the same arguments), then a tool result;
+    fields the server does not implement (logit_bias, functions, audio) raise BadRequestError;
   - temperature=-1 raises openai.BadRequestError (400, param "temperature");
   - the greedy chat answer equals `dolly run --greedy` and the raw completion `dolly run --raw --greedy`;
   - a second server with `--api-key k`: a wrong key raises openai.AuthenticationError, the right
@@ -45,8 +49,11 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # tools/
 from toolpaths import ROOT  # noqa: E402
 
+from typing import Annotated, Literal  # noqa: E402
+
 try:
     import openai  # noqa: E402
+    import pydantic  # noqa: E402  (the openai package depends on it)
     from openai.types import Completion, Model  # noqa: E402
     from openai.types.chat import ChatCompletion, ChatCompletionChunk  # noqa: E402
 except ImportError:
@@ -434,6 +441,93 @@ def main():
             for i, r in enumerate(results):
                 expect(r == want, f"stream {i}: {r!r} != {want!r}")
         runner.check("4 concurrent streams = the sequential answer", concurrent)
+
+        # --- structured output
+        class City(pydantic.BaseModel):
+            name: Annotated[str, pydantic.Field(max_length=16)]
+            country: Literal["France", "Japan", "Peru"]
+            rank: int
+
+        def parse_pydantic():
+            for seed in (1, 2, 3):
+                out = client.chat.completions.parse(model=name, messages=[{"role": "user", "content": "Name a city."}],
+                                                    response_format=City, temperature=1, seed=seed, max_tokens=60)
+                city = out.choices[0].message.parsed
+                expect(isinstance(city, City), f"seed {seed}: parsed {city!r} from {out.choices[0].message.content!r}")
+            return repr(city)
+        runner.check("chat.completions.parse(response_format=<pydantic model>) returns the model", parse_pydantic)
+
+        def json_modes():
+            out = client.chat.completions.create(model=name, messages=[{"role": "user", "content": "Describe Lyon."}],
+                                                 response_format={"type": "json_object"}, seed=4, max_tokens=40)
+            expect(isinstance(json.loads(out.choices[0].message.content), dict), f"json_object: {out.choices[0].message.content!r}")
+            schema = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 3}
+            out = client.chat.completions.create(model=name, messages=[{"role": "user", "content": "Some numbers."}],
+                                                 extra_body={"json_schema": schema}, seed=5, max_tokens=40)
+            numbers = json.loads(out.choices[0].message.content)
+            expect(isinstance(numbers, list) and 2 <= len(numbers) <= 3 and all(isinstance(x, int) for x in numbers),
+                   f"json_schema: {numbers!r}")
+            out = client.completions.create(model=name, prompt="Is water wet? Answer:", seed=6, max_tokens=5,
+                                            extra_body={"grammar": 'root ::= " yes" | " no"'})
+            expect(out.choices[0].text in (" yes", " no"), f"grammar: {out.choices[0].text!r}")
+        runner.check("response_format json_object; extra_body json_schema and grammar", json_modes)
+
+        tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather now",
+                                                   "parameters": {"type": "object", "required": ["city"],
+                                                                  "properties": {"city": {"type": "string", "maxLength": 12}}}}},
+                 {"type": "function", "function": {"name": "add", "parameters": {
+                     "type": "object", "required": ["a", "b"],
+                     "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}}}]
+
+        def tool_calls():
+            asked = [{"role": "user", "content": "What is the weather in Paris?"}]
+            for choice_field in ("required", {"type": "function", "function": {"name": "add"}}):
+                out = client.chat.completions.create(model=name, messages=asked, tools=tools, tool_choice=choice_field,
+                                                     seed=7, max_tokens=80)
+                validate(ChatCompletion, out.to_dict(), "the tool-call completion")
+                choice = out.choices[0]
+                expect(choice.finish_reason == "tool_calls", f"finish_reason {choice.finish_reason!r}")
+                call = choice.message.tool_calls[0]
+                expect(call.function.name in ("get_weather", "add"), f"name {call.function.name!r}")
+                if isinstance(choice_field, dict):
+                    expect(call.function.name == "add", f"named add, called {call.function.name!r}")
+                arguments = json.loads(call.function.arguments)
+                expect(set(arguments) == ({"a", "b"} if call.function.name == "add" else {"city"}), f"arguments {arguments!r}")
+                # Streamed as OpenAI streams calls: id and name first, then argument fragments.
+                stream = client.chat.completions.create(model=name, messages=asked, tools=tools, tool_choice=choice_field,
+                                                        seed=7, max_tokens=80, stream=True)
+                streamed_name, fragments, finish, ids = None, "", None, set()
+                for chunk in stream:
+                    validate(ChatCompletionChunk, chunk.to_dict(), "a tool-call chunk")
+                    for c in chunk.choices:
+                        finish = c.finish_reason or finish
+                        for d in c.delta.tool_calls or []:
+                            if d.id:
+                                ids.add(d.id)
+                            if d.function and d.function.name:
+                                streamed_name = d.function.name
+                            fragments += (d.function.arguments or "") if d.function else ""
+                expect(streamed_name == call.function.name and fragments == call.function.arguments,
+                       f"streamed {streamed_name}({fragments!r}) != {call.function.name}({call.function.arguments!r})")
+                expect(finish == "tool_calls" and len(ids) == 1, f"streamed finish {finish!r}, ids {ids}")
+            # The call's result goes back as a tool message; the answer is words.
+            history = asked + [{"role": "assistant", "content": None, "tool_calls": [call.to_dict()]},
+                               {"role": "tool", "tool_call_id": call.id, "content": "Sunny, 21 C"}]
+            out = client.chat.completions.create(model=name, messages=history, tools=tools, tool_choice="none",
+                                                 temperature=0, max_tokens=10)
+            expect(out.choices[0].message.content and not out.choices[0].message.tool_calls, f"after the result: {out}")
+            return f"{call.function.name}({call.function.arguments})"
+        runner.check("tools: tool_calls streamed and not (required, named), then a tool result", tool_calls)
+
+        def unsupported_fields():
+            for extra in ({"logit_bias": {"50": 1}}, {"functions": [{"name": "f"}]}, {"audio": {"voice": "x"}}):
+                try:
+                    client.chat.completions.create(model=name, messages=messages, max_tokens=2, extra_body=extra)
+                except openai.BadRequestError as e:
+                    expect(e.param == next(iter(extra)), f"{extra}: param {e.param!r}")
+                else:
+                    raise CheckFailed(f"{extra} was accepted")
+        runner.check("unsupported fields (logit_bias, functions, audio) raise BadRequestError naming them", unsupported_fields)
 
         # --- errors
         def bad_request():
