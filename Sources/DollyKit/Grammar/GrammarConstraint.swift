@@ -92,7 +92,10 @@ public final class GrammarConstraint: @unchecked Sendable {
 
     /// Shortest completions (`GrammarDistance`): per position, per stack node, per state.
     var distances: GrammarDistance?
-    var keptScratch: [UInt64] = []
+    /// Per state met near the end of a budget, its tokens by the distance they leave (bounded).
+    var finishLevels: [Int32: FinishLevels] = [:]
+    var finishLevelWords = 0
+    static let maxFinishLevelWords = 8 << 20  // 64 MiB
 
     /// The state after `byte` (computed once, then read from the table).
     func step(_ s: Int32, _ byte: UInt8) -> Int32 {

@@ -87,36 +87,73 @@ extension GrammarConstraint {
         return best
     }
 
-    /// Clears from `mask` every token after which the grammar could not finish within `budget - 1`
-    /// more tokens, unless that would clear them all. Only near the end of the budget (within
-    /// `window` tokens of the state's own distance) is each allowed token checked; earlier, no JSON
-    /// token moves the end that far.
+    /// Clears from `mask` (state `s`'s mask) every token after which the grammar could not finish
+    /// within `budget - 1` more tokens, unless that would clear them all. Only near the end of the
+    /// budget (within `window` tokens of the state's own distance) is anything cleared: there, the
+    /// state's allowed tokens are sorted once into levels by the distance they leave (level c: the
+    /// tokens leaving at most c), kept, and each later step is one AND with a level.
     func keepFinishable(_ s: Int32, budget: Int, window: Int, mask: UnsafeMutableBufferPointer<UInt64>) {
         lock.lock()
         defer { lock.unlock() }
         let here = Int(distance(s))
         guard budget <= here + window, here <= budget else { return }
-        if keptScratch.count != mask.count { keptScratch = [UInt64](repeating: 0, count: mask.count) }
-        for w in 0..<mask.count { keptScratch[w] = 0 }
-        var any = false
-        for w in 0..<mask.count where mask[w] != 0 {
-            var bits = mask[w]
-            while bits != 0 {
-                let bit = bits.trailingZeroBitCount
-                bits &= bits - 1
-                let id = w << 6 | bit
-                guard id < vocabulary.size else { continue }
-                var t = s
-                for b in vocabulary.bytes[id] {
-                    t = step(t, b)
-                    if t < 0 { break }
-                }
-                if t >= 0 && Int(distance(t)) <= budget - 1 {
-                    keptScratch[w] |= 1 << UInt64(bit)
-                    any = true
+        let words = mask.count
+        if finishLevels[s] == nil {
+            var levels = FinishLevels(base: here - 1, maxAfter: here - 1, words: [])
+            // Distance after each allowed token, bucketed from base = here - 1 (a budget never asks less).
+            var after: [(id: Int, distance: Int)] = []
+            for w in 0..<words where mask[w] != 0 {
+                var bits = mask[w]
+                while bits != 0 {
+                    let id = w << 6 | bits.trailingZeroBitCount
+                    bits &= bits - 1
+                    guard id < vocabulary.size else { continue }
+                    var t = s
+                    for b in vocabulary.bytes[id] {
+                        t = step(t, b)
+                        if t < 0 { break }
+                    }
+                    let d = t < 0 ? Int(GrammarDistance.unreachable) : Int(distance(t))
+                    if d > levels.base { after.append((id, d)) }
+                    levels.maxAfter = max(levels.maxAfter, d)
                 }
             }
+            // Level k (cutoff base + k) for k in 0..<count: the tokens leaving more than the cutoff cleared.
+            let count = min(levels.maxAfter - levels.base, window + 1)
+            levels.words = [UInt64](repeating: 0, count: max(count, 0) * words)
+            for k in 0..<max(count, 0) {
+                for w in 0..<words { levels.words[k * words + w] = mask[w] }
+            }
+            for (id, d) in after {
+                // Cleared at every cutoff below d.
+                for k in 0..<min(d - levels.base, max(count, 0)) { levels.words[k * words + id >> 6] &= ~(1 << UInt64(id & 63)) }
+            }
+            if finishLevelWords + levels.words.count <= Self.maxFinishLevelWords {
+                finishLevelWords += levels.words.count
+                finishLevels[s] = levels
+            } else {
+                apply(levels, budget: budget, mask: mask)  // past the memory bound: used once, not kept
+                return
+            }
         }
-        if any { for w in 0..<mask.count { mask[w] = keptScratch[w] } }
+        apply(finishLevels[s]!, budget: budget, mask: mask)
     }
+
+    private func apply(_ levels: FinishLevels, budget: Int, mask: UnsafeMutableBufferPointer<UInt64>) {
+        let k = budget - 1 - levels.base
+        let words = mask.count
+        guard k >= 0, levels.maxAfter > budget - 1, (k + 1) * words <= levels.words.count else { return }
+        var any: UInt64 = 0
+        for w in 0..<words { any |= levels.words[k * words + w] }
+        guard any != 0 else { return }  // nothing can finish in time: leave the mask (ends at the budget)
+        for w in 0..<words { mask[w] = levels.words[k * words + w] }
+    }
+}
+
+/// A state's allowed tokens by the distance they leave: `words` holds, for cutoff base + k, the mask
+/// of the tokens leaving at most that many bytes.
+struct FinishLevels {
+    let base: Int
+    var maxAfter: Int
+    var words: [UInt64]
 }
