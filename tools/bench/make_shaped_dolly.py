@@ -2,7 +2,7 @@
 """Writes a .dolly file of a full-size Dolly shape (3b, 7b, 12b) with placeholder weights, straight
 from docs/FORMAT.md, in seconds instead of a checkpoint download and a conversion: for measuring
 what depends on the file's size only (start-up, memory, `run --verify`, mapping against copying),
-not answers. Layer matrices are q4nr16, embeddings q8 / q8r16 (the q4 recipe's layout); every
+not answers (the weights are random with small scales: generation runs, for timing). Layer matrices are q4nr16, embeddings q8 / q8r16 (the q4 recipe's layout); every
 CRC is right, so `dolly inspect --verify` passes.
 
     python3 tools/bench/make_shaped_dolly.py --shape 3b --tokenizer models/dolly-demo/tokenizer.json -o /tmp/3b-q4.dolly
@@ -39,13 +39,24 @@ def main():
     plan += [("final_norm.weight", "f32", [h], 4 * h), ("final_norm.bias", "f32", [h], 4 * h),
              ("embed_out", "q8r16", [VOCAB, h], nbytes("q8r16", VOCAB, h))]
     noise = os.urandom(1 << 20)
+    # Whole blocks / tiles of random values with small scales (weights of about ±0.03), so that a
+    # forward pass stays finite and generation runs (for timing it; the answers are noise).
+    layouts = {"q8": (34, 2, 0.00025), "q8r16": (544, 32, 0.00025), "q4nr16": (288, 32, 0.0005)}  # block, scale bytes, d
+    patterns = {}
+    for kind, (block, scale_bytes, d) in layouts.items():
+        count = (1 << 20) // block
+        pattern = bytearray(noise[:count * block])
+        for b in range(count):
+            pattern[b * block: b * block + scale_bytes] = struct.pack("<e", d) * (scale_bytes // 2)
+        patterns[kind] = bytes(pattern)
 
     def content(name, kind, size):
         if kind == "u8":
             return tokenizer
         if kind == "f32":  # LayerNorm weight 1, everything else 0
             return struct.pack("<f", 1.0 if name.endswith("norm.weight") else 0.0) * (size // 4)
-        return (noise * (size // len(noise) + 1))[:size]
+        pattern = patterns[kind]
+        return (pattern * (size // len(pattern) + 1))[:size]
 
     tensors, offset = [], 0
     for name, kind, shape, size in plan:
