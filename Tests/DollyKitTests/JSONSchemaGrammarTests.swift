@@ -79,6 +79,8 @@ final class JSONSchemaGrammarTests: XCTestCase {
                        .invalidSchema(path: "#/pattern", message: "pattern: missing ')' at character 3"))
         XCTAssertEqual(error(#"{"type": "string", "pattern": "(?=a)b"}"#),
                        .invalidSchema(path: "#/pattern", message: "pattern: lookaround and named groups are not supported at character 2"))
+        XCTAssertEqual(error(#"{"type": "string", "pattern": "\#(String(repeating: "(", count: 5000))a\#(String(repeating: ")", count: 5000))"}"#),
+                       .invalidSchema(path: "#/pattern", message: "pattern: groups nested deeper than 64 at character 65"))
         XCTAssertEqual(error(#"{"type": "string", "pattern": "(a)\\1"}"#),
                        .invalidSchema(path: "#/pattern", message: "pattern: backreferences are not supported at character 6"))
         XCTAssertEqual(error(#"{"type": "object", "properties": {"a": {"type": "integer", "minimum": 3}}}"#),

@@ -59,6 +59,12 @@ cat > "$root/json-schema/seed-person" <<'JSON'
  "id": {"anyOf": [{"type": "integer"}, {"type": "null"}]}, "flag": {"const": true}, "extra": {"type": "object", "additionalProperties": {"type": "boolean"}}},
  "required": ["name", "pets"], "additionalProperties": false}
 JSON
+cat > "$root/json-schema/seed-patterns" <<'JSON'
+{"type": "object", "properties": {"sku": {"type": "string", "pattern": "^[A-Z]{3}-\\d{4}(x|\\.[a-z\"]+)?$"},
+ "mail": {"type": "string", "pattern": "\\w+@(?:\\w+\\.)+(com|org)"}, "day": {"type": "string", "format": "date"},
+ "at": {"type": "string", "format": "date-time"}, "id": {"type": "string", "format": "uuid"}, "s": {"type": "string", "pattern": "[^\\s]\\S*\\D\\W.{0,3}"}},
+ "required": ["sku", "mail"]}
+JSON
 
 status=0
 passed=0

@@ -36,6 +36,7 @@ enum PatternGrammar {
         let scalars: [Unicode.Scalar]
         let path: String
         var i = 0
+        var depth = 0
 
         init(scalars: [Unicode.Scalar], path: String) {
             self.scalars = scalars
@@ -135,6 +136,10 @@ enum PatternGrammar {
             let c = current!
             switch c {
             case "(":
+                // Nesting is recursion here: bounded, so no pattern can exhaust the stack.
+                depth += 1
+                defer { depth -= 1 }
+                guard depth <= 64 else { throw fail("groups nested deeper than 64") }
                 i += 1
                 if current == "?" {
                     guard i + 1 < scalars.count, scalars[i + 1] == ":" else {
