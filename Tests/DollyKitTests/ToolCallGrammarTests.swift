@@ -73,3 +73,24 @@ final class ToolCallGrammarTests: XCTestCase {
         XCTAssertFalse(unfinished.isComplete)
     }
 }
+
+/// The server's grammar cache: one compile per grammar text, bounded by count and memory.
+final class GrammarCacheTests: XCTestCase {
+    func testKeepsAndBounds() throws {
+        let tokenizer = PromptFidelityTests.demoModel.tokenizer
+        let cache = GrammarCache(tokenizer: tokenizer, capacity: 2)
+        let a = try cache.constraint(gbnf: #"root ::= "a""#)
+        XCTAssertTrue(try cache.constraint(gbnf: #"root ::= "a""#) === a)
+        _ = try cache.constraint(gbnf: #"root ::= "b""#)
+        _ = try cache.constraint(gbnf: #"root ::= "c""#)
+        XCTAssertNil(cache.cached(gbnf: #"root ::= "a""#), "the least recently used went first")
+        XCTAssertNotNil(cache.cached(gbnf: #"root ::= "c""#))
+        XCTAssertThrowsError(try cache.constraint(gbnf: "root ::= nope"))
+        // A memory limit below one grammar's tables keeps only the newest.
+        let small = GrammarCache(tokenizer: tokenizer, memoryLimit: 1)
+        _ = try small.constraint(gbnf: #"root ::= "x""#)
+        _ = try small.constraint(gbnf: #"root ::= "y""#)
+        XCTAssertNil(small.cached(gbnf: #"root ::= "x""#))
+        XCTAssertNotNil(small.cached(gbnf: #"root ::= "y""#))
+    }
+}

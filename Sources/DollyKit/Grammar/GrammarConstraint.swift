@@ -56,6 +56,17 @@ public final class GrammarConstraint: @unchecked Sendable {
         _ = intern(State(stacks: internStacks(tops), value: 0, need: 0, lead: 0))
     }
 
+    /// Approximate bytes its lazily built tables hold (transitions, masks, end-of-budget levels).
+    public var memoryBytes: Int {
+        lock.withLock { transitionStates << 10 + maskStore.count * 8 + finishLevelWords * 8 + states.count * 64 }
+    }
+
+    /// Whether a table reached its bound: new states would be dead ends and masks recomputed every
+    /// time. A cache should then start afresh for new generations (running ones keep this one).
+    public var isSaturated: Bool {
+        lock.withLock { states.count >= Self.maxStates * 9 / 10 || maskStore.count / max(vocabulary.maskWords, 1) >= Self.maxCachedMasks }
+    }
+
     /// A cursor at the start of the grammar, for one generation.
     public func start() -> GrammarCursor {
         GrammarCursor(constraint: self, state: initialState)
