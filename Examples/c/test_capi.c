@@ -254,6 +254,12 @@ static void generation_checks(dolly_model *model) {
     s.max_tokens = 8;
     EXPECT_STATUS(DOLLY_OK, dolly_generate(session, &s, collect, &again, &r, E));
     CHECK(r.stop_reason == DOLLY_STOP_MAX_TOKENS && r.n_generated_tokens == 8);
+    /* A cancel between prompt and generate: the generation returns at once. */
+    EXPECT_STATUS(DOLLY_OK, dolly_prompt(session, counting, NULL, DOLLY_PROMPT_RAW, NULL, E));
+    dolly_session_cancel(session);
+    collected none = {0};
+    EXPECT_STATUS(DOLLY_OK, dolly_generate(session, &s, collect, &none, &r, E));
+    CHECK(r.stop_reason == DOLLY_STOP_CANCELLED && r.n_generated_tokens == 0 && none.pieces == 0);
     /* A stop text ends the answer before it. */
     EXPECT_STATUS(DOLLY_OK, dolly_prompt(session, "Once upon a time", NULL, DOLLY_PROMPT_RAW, NULL, E));
     const char *stops[] = {" "};

@@ -66,6 +66,12 @@ public func dollyGenerate(_ session: OpaquePointer?, _ sampling: UnsafePointer<d
             try apply(sampling?.pointee ?? dollySamplingDefaultParams(), to: &request, session: handle)
             handle.hasLogits = false
             let cancel = handle.cancel
+            if cancel.isSet {  // cancelled between dolly_prompt and now: not even the prompt runs
+                outResult?.pointee = dolly_generate_result(stop_reason: Int32(DOLLY_STOP_CANCELLED.rawValue),
+                                                           n_prompt_tokens: 0, n_generated_tokens: 0,
+                                                           prompt_seconds: 0, generation_seconds: 0)
+                return
+            }
             let result = try handle.owner.model.generate(request, session: handle.session,
                                                          isCancelled: { cancel.isSet }) { piece in
                 guard let callback else { return true }
