@@ -1,7 +1,8 @@
 /* The C API's test (run by test.sh, natively and under the sanitizers / Valgrind):
  *
  *   test_capi errors MODEL SCRATCH_DIR   every documented error path returns its code, and the
- *                                        calls around them (tokenizer, grammar, logits, cancel)
+ *                                        calls around them (tokenizer, grammar, logits, cancel,
+ *                                        two threads with a session each on one model)
  *   test_capi cycles MODEL N             load -> session -> prompt -> generate -> free, N times
  *                                        (for the leak checkers)
  *
@@ -299,6 +300,38 @@ static size_t heap_in_use(void) {
 #endif
 }
 
+/* One model, two threads, a session each, at once: both answers equal the one a lone session gives. */
+typedef struct parallel_run {
+    dolly_model *model;
+    collected answer;
+    dolly_status status;
+} parallel_run;
+
+static void *generate_alone(void *argument) {
+    parallel_run *run = argument;
+    dolly_session *session = NULL;
+    dolly_model_params p = dolly_model_default_params();
+    p.n_threads = 1;
+    run->status = dolly_session_create(run->model, &p, &session, NULL);
+    if (run->status != DOLLY_OK) return NULL;
+    dolly_sampling_params s = dolly_sampling_default_params();
+    s.greedy = true;
+    run->status = dolly_prompt(session, "Who is quoted in this text?", quote, 0, NULL, NULL);
+    if (run->status == DOLLY_OK) run->status = dolly_generate(session, &s, collect, &run->answer, NULL, NULL);
+    dolly_session_free(session);
+    return NULL;
+}
+
+static void parallel_sessions(dolly_model *model) {
+    parallel_run alone = {.model = model}, runs[2] = {{.model = model}, {.model = model}};
+    generate_alone(&alone);
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++) pthread_create(&threads[i], NULL, generate_alone, &runs[i]);
+    for (int i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+    CHECK(alone.status == DOLLY_OK && alone.answer.length > 0);
+    for (int i = 0; i < 2; i++) CHECK(runs[i].status == DOLLY_OK && strcmp(runs[i].answer.text, alone.answer.text) == 0);
+}
+
 static int cycles(const char *model_path, int n) {
     size_t after_first = 0;
     for (int i = 0; i < n; i++) {
@@ -352,6 +385,7 @@ int main(int argc, char **argv) {
     tokenizer_checks(model, &info);
     session_errors(model, &info);
     generation_checks(model);
+    parallel_sessions(model);
     dolly_model_free(model);
     if (failures == 0) printf("test_capi: all checks passed\n");
     return failures ? 1 : 0;
