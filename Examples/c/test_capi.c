@@ -1,4 +1,4 @@
-/* The C API's test (run by test.sh, natively and under the sanitizers / Valgrind):
+/* The C API's test (run by tools/ci/capi.sh, natively and under the sanitizers / Valgrind):
  *
  *   test_capi errors MODEL SCRATCH_DIR   every documented error path returns its code, and the
  *                                        calls around them (tokenizer, grammar, logits, cancel,
