@@ -30,6 +30,10 @@ let package = Package(
     products: [
         .library(name: "DollyKit", targets: ["DollyKit"]),
         .library(name: "DollyServer", targets: ["DollyServer"]),
+        // libdolly, the C API (Sources/CDolly/include/dolly.h): shared and static. SwiftPM names the
+        // files after the products (libDollyC.so, libDollyCStatic.a); `dolly` is the CLI's name.
+        .library(name: "DollyC", type: .dynamic, targets: ["DollyC"]),
+        .library(name: "DollyCStatic", type: .static, targets: ["DollyC"]),
         .executable(name: "dolly", targets: ["dolly"]),
     ],
     dependencies: [
@@ -49,6 +53,14 @@ let package = Package(
             name: "DollyKit",
             dependencies: ["CSIMD"],
             path: "Sources/DollyKit"
+        ),
+        // The C API's header (and nothing else: a C target needs one source file).
+        .target(name: "CDolly", path: "Sources/CDolly"),
+        // The C API: @_cdecl functions over DollyKit.
+        .target(
+            name: "DollyC",
+            dependencies: ["DollyKit", "CDolly"],
+            path: "Sources/DollyC"
         ),
         // `dolly serve`: OpenAI-compatible HTTP API over DollyKit's BatchEngine.
         .target(

@@ -9,5 +9,7 @@ public final class StopFlag: @unchecked Sendable {
     public init() {}
 
     public func set() { lock.withLock { value = true } }
+    /// Lowers the flag again, for a flag reused by one request after another (the C API's sessions).
+    public func clear() { lock.withLock { value = false } }
     public var isSet: Bool { lock.withLock { value } }
 }
