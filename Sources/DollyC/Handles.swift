@@ -11,24 +11,15 @@ final class ModelHandle {
     let threads: Int
     let context: Int
     let kvType: KVCacheType
-    private let lock = NSLock()
-    private var vocabulary: TokenVocabulary?
+    /// Grammars bound to the vocabulary (its trie built at the first grammar), kept by their text.
+    let grammars: GrammarCache
 
     init(model: DollyModel, threads: Int, context: Int, kvType: KVCacheType) {
         self.model = model
         self.threads = threads
         self.context = context
         self.kvType = kvType
-    }
-
-    /// The vocabulary grammars bind to: built at the first grammar (it walks every token), then shared.
-    var tokenVocabulary: TokenVocabulary {
-        lock.withLock {
-            if let vocabulary { return vocabulary }
-            let built = TokenVocabulary(tokenizer: model.tokenizer)
-            vocabulary = built
-            return built
-        }
+        grammars = GrammarCache(tokenizer: model.tokenizer)
     }
 }
 

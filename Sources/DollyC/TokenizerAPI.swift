@@ -65,7 +65,7 @@ public func dollyGrammarFromGBNF(_ model: OpaquePointer?, _ gbnf: UnsafePointer<
         let handle = try object(model, as: ModelHandle.self, name: "model")
         let text = try string(gbnf, name: "gbnf")
         let out = try required(outGrammar, name: "out_grammar")
-        out.pointee = try grammarHandle(CompiledGrammar(gbnf: text), handle)
+        out.pointee = try grammarHandle(gbnf: text, handle)
     }
 }
 
@@ -76,15 +76,14 @@ public func dollyGrammarFromJSONSchema(_ model: OpaquePointer?, _ schema: Unsafe
     call(error) {
         let handle = try object(model, as: ModelHandle.self, name: "model")
         let out = try required(outGrammar, name: "out_grammar")
-        let grammar = try schema == nil ? CompiledGrammar(gbnf: JSONSchemaGrammar.anyObjectGBNF)
-            : JSONSchemaGrammar.compile(schema: string(schema, name: "schema"))
-        out.pointee = try grammarHandle(grammar, handle)
+        let gbnf = try schema == nil ? JSONSchemaGrammar.anyObjectGBNF : JSONSchemaGrammar.gbnf(schema: string(schema, name: "schema"))
+        out.pointee = try grammarHandle(gbnf: gbnf, handle)
     }
 }
 
-private func grammarHandle(_ grammar: CompiledGrammar, _ model: ModelHandle) throws -> OpaquePointer {
-    let constraint = try GrammarConstraint(grammar: grammar, vocabulary: model.tokenVocabulary)
-    return retained(GrammarHandle(owner: model, constraint: constraint))
+/// Grammars come from the model's cache: the same text twice shares one automaton and its masks.
+private func grammarHandle(gbnf: String, _ model: ModelHandle) throws -> OpaquePointer {
+    retained(GrammarHandle(owner: model, constraint: try model.grammars.constraint(gbnf: gbnf)))
 }
 
 @_cdecl("dolly_grammar_free")
