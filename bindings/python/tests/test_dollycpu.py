@@ -103,7 +103,17 @@ def test_errors_raise_with_the_library_message(model, tmp_path):
     assert model.generate(QUESTION, context=QUOTE, greedy=True) + "\n" == cli("--greedy", "--input", QUOTE, QUESTION)
 
 
-def test_keyboard_interrupt_stops_a_stream_cleanly(model):
+@pytest.fixture
+def ctrl_c():
+    """Python's own SIGINT handler, whatever this process inherited: a shell that starts a job in
+    the background (`.ci/run &`, nohup) hands it SIGINT ignored, and Python then never installs the
+    handler that raises KeyboardInterrupt."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_keyboard_interrupt_stops_a_stream_cleanly(model, ctrl_c):
     session = model.session(threads=1)
     pieces = []
     with pytest.raises(KeyboardInterrupt):
@@ -117,7 +127,7 @@ def test_keyboard_interrupt_stops_a_stream_cleanly(model):
                                                                                     greedy=True)
 
 
-def test_keyboard_interrupt_stops_a_whole_generation_cleanly(model):
+def test_keyboard_interrupt_stops_a_whole_generation_cleanly(model, ctrl_c):
     session = model.session(threads=1)
     timer = threading.Timer(0.05, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
