@@ -83,10 +83,14 @@ ok "kill -9 at 10 moments of a ${span} ms conversion ($landed mid-run): nothing 
 for i in 3 6 9; do
   DOLLY_NO_TMPFILE=1 "$dolly" convert "$demo" -o "$work/out/m.dolly" --quant q4 -t 1 2>/dev/null &
   pid=$!
-  sleep "$(awk -v s="$span" -v i="$i" 'BEGIN { printf "%.3f", s * i / 11 / 1000 }')"
+  # Kill while its named temporary exists (a kill timed from the first run's span alone could land
+  # before the file is made, leaving nothing for the next run to report).
+  for _ in $(seq 1 1000); do [ -e "$work/out/.m.dolly.tmp-$pid" ] && break; sleep 0.005; done
+  sleep "$(awk -v s="$span" -v i="$i" 'BEGIN { printf "%.3f", s * i / 11 / 1000 / 4 }')"
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 done
+[ -n "$(ls -A "$work/out" | grep '^\.m\.dolly\.tmp-')" ] || fail "fallback: no debris to test with (the kills came too late)"
 DOLLY_NO_TMPFILE=1 "$dolly" convert "$demo" -o "$work/out/m.dolly" --quant q4 -t 1 2>"$work/err" || fail "run after kills: $(cat "$work/err")"
 if ls -A "$work/out" | grep -q '^\.'; then fail "fallback: the next run left $(ls -A "$work/out" | tr '\n' ' ')"; fi
 [ "$(ls -A "$work/out")" = "m.dolly" ] || fail "fallback: $(ls -A "$work/out")"
