@@ -9,7 +9,7 @@ struct Completions: Sendable {
     static let defaultMaxTokens = 256
 
     /// Dolly's pipeline defaults for what the request leaves out, checked by the library's range check.
-    func sampling(_ f: SamplingFields) throws -> SamplingParameters {
+    func sampling(_ f: SamplingFields, vocabularySize: Int) throws -> SamplingParameters {
         if let n = f.n, n != 1 { throw APIError.invalid("n must be 1", param: "n") }
         var p = SamplingParameters.dollyDefaults
         if let t = f.temperature { p.temperature = t }
@@ -21,6 +21,12 @@ struct Completions: Sendable {
         if let v = f.frequencyPenalty { p.frequencyPenalty = v }
         if let v = f.presencePenalty { p.presencePenalty = v }
         p.seed = f.seed
+        for (key, bias) in f.logitBias ?? [:] {
+            guard let id = Int32(key), id >= 0, Int(id) < vocabularySize else {
+                throw APIError.invalid("logit_bias: '\(key)' is not a token id of this model (0..<\(vocabularySize))", param: "logit_bias")
+            }
+            p.logitBias[id] = bias
+        }
         if let bad = p.outOfRange { throw APIError.invalid("\(bad.field.rawValue) \(bad.requirement)", param: bad.field.rawValue) }
         return p
     }
@@ -91,7 +97,7 @@ struct Completions: Sendable {
             guard (0...5).contains(n) else { throw APIError.invalid("top_logprobs must be in 0...5", param: "top_logprobs") }
             top = n
         }
-        var parameters = try sampling(body.sampling)
+        var parameters = try sampling(body.sampling, vocabularySize: model.config.vocabSize)
         parameters.constraint = try await plan.constraint(state: state, context: requestContext)
         let batch = BatchRequest(prompt: prompt, maxNewTokens: try maxTokens(body.sampling, promptTokens: prompt.count, context: ctx,
                                                                              allowZero: false),
@@ -163,7 +169,7 @@ struct Completions: Sendable {
         try checkPrompt(prompt.count, context: ctx)
         if let n = body.logprobs, !(0...5).contains(n) { throw APIError.invalid("logprobs must be in 0...5", param: "logprobs") }
         let echo = body.echo == true
-        var parameters = try sampling(body.sampling)
+        var parameters = try sampling(body.sampling, vocabularySize: model.config.vocabSize)
         parameters.constraint = try await plan.constraint(state: state, context: requestContext)
         let batch = BatchRequest(prompt: prompt, maxNewTokens: try maxTokens(body.sampling, promptTokens: prompt.count, context: ctx,
                                                                              allowZero: echo),

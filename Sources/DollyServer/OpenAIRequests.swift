@@ -106,6 +106,7 @@ struct SamplingFields: Decodable, Sendable {
     var repetitionPenalty: Float?
     var noRepeatNgramSize: Int?
     var n: Int?
+    var logitBias: [String: Float]?
     var stream: Bool?
     var streamOptions: StreamOptions?
 
@@ -119,6 +120,7 @@ struct SamplingFields: Decodable, Sendable {
         case topP = "top_p", topK = "top_k", minP = "min_p", seed, stop
         case frequencyPenalty = "frequency_penalty", presencePenalty = "presence_penalty"
         case repetitionPenalty = "repetition_penalty", noRepeatNgramSize = "no_repeat_ngram_size", n, stream
+        case logitBias = "logit_bias"
         case streamOptions = "stream_options"
     }
 }

@@ -147,6 +147,7 @@ struct SamplingOptions: ParsableArguments {
         case .noRepeatNgramSize: flag = "--no-repeat-ngram"
         case .frequencyPenalty: flag = "--frequency-penalty"
         case .presencePenalty: flag = "--presence-penalty"
+        case .logitBias: flag = "logit_bias"  // the library's and the server's; the CLI has no flag for it
         }
         throw ValidationError("\(flag) \(bad.requirement)")
     }

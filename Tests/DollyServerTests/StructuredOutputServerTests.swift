@@ -130,10 +130,34 @@ final class StructuredOutputServerTests: XCTestCase {
         try await s.stop()
     }
 
+    /// OpenAI's logit_bias: +100 makes an id the greedy choice, -100 removes the greedy one.
+    func testLogitBias() async throws {
+        let s = try await ServerHarness()
+        let zebraReply = try await s.post("/tokenize", ["content": " zebra"])
+        let ids = try XCTUnwrap(zebraReply.json["tokens"] as? [Int])
+        let zebra = try XCTUnwrap(ids.first)
+        func first(_ bias: [String: Int]) async throws -> String {
+            let r = try await s.post("/v1/completions", ["prompt": "The history of the city", "temperature": 0, "max_tokens": 1,
+                                                         "logit_bias": bias])
+            XCTAssertEqual(r.status, 200, r.text)
+            return choice(r)["text"] as? String ?? ""
+        }
+        let plain = try await first([:])
+        let forced = try await first(["\(zebra)": 100])
+        XCTAssertTrue(" zebra".hasPrefix(forced) && !forced.isEmpty, forced)
+        let plainReply = try await s.post("/tokenize", ["content": plain])
+        let plainIds = try XCTUnwrap(plainReply.json["tokens"] as? [Int])
+        let banned = try await first(["\(plainIds[0])": -100])
+        XCTAssertNotEqual(banned, plain)
+        try await s.stop()
+    }
+
     func testUnsupportedFieldsAndBadGrammarsAre400s() async throws {
         let s = try await ServerHarness()
         let cases: [(String, [String: Any], String)] = [
-            ("logit_bias", chat(["logit_bias": ["50": 1]]), "logit_bias"),
+            ("prediction", chat(["prediction": ["type": "content", "content": "x"]]), "prediction"),
+            ("logit_bias id", chat(["logit_bias": ["999999": 1]]), "logit_bias"),
+            ("logit_bias value", chat(["logit_bias": ["50": 101]]), "logit_bias"),
             ("functions", chat(["functions": [["name": "f"]]]), "functions"),
             ("audio", chat(["audio": ["voice": "x"]]), "audio"),
             ("modalities", chat(["modalities": ["text"]]), "modalities"),

@@ -19,7 +19,7 @@ Starts `dolly serve` on a free port (or uses a running server with --base-url), 
   - structured output: `chat.completions.parse` with a Pydantic model, `response_format` json_object,
     llama-server's `json_schema` and `grammar` (extra_body); tools with tool_choice required and named,
     `tool_calls` streamed and not (the fragments join to the same arguments), then a tool result;
-    fields the server does not implement (logit_bias, functions, audio) raise BadRequestError;
+    fields the server does not implement (prediction, functions, audio) raise BadRequestError;
   - temperature=-1 raises openai.BadRequestError (400, param "temperature");
   - the greedy chat answer equals `dolly run --greedy` and the raw completion `dolly run --raw --greedy`;
   - a second server with `--api-key k`: a wrong key raises openai.AuthenticationError, the right
@@ -520,14 +520,15 @@ def main():
         runner.check("tools: tool_calls streamed and not (required, named), then a tool result", tool_calls)
 
         def unsupported_fields():
-            for extra in ({"logit_bias": {"50": 1}}, {"functions": [{"name": "f"}]}, {"audio": {"voice": "x"}}):
+            for extra in ({"prediction": {"type": "content", "content": "x"}}, {"functions": [{"name": "f"}]},
+                          {"audio": {"voice": "x"}}):
                 try:
                     client.chat.completions.create(model=name, messages=messages, max_tokens=2, extra_body=extra)
                 except openai.BadRequestError as e:
                     expect(e.param == next(iter(extra)), f"{extra}: param {e.param!r}")
                 else:
                     raise CheckFailed(f"{extra} was accepted")
-        runner.check("unsupported fields (logit_bias, functions, audio) raise BadRequestError naming them", unsupported_fields)
+        runner.check("unsupported fields (prediction, functions, audio) raise BadRequestError naming them", unsupported_fields)
 
         # --- errors
         def bad_request():

@@ -87,13 +87,14 @@ public struct Sampler {
                                           allowed: UnsafeBufferPointer<UInt64>? = nil) -> Bool {
         let p = parameters
         let penalties = p.hasProcessors && !history.isEmpty
-        guard penalties || allowed != nil else { return false }
+        guard penalties || allowed != nil || !p.logitBias.isEmpty else { return false }
         if processed.count != logits.count { processed = [Float](repeating: 0, count: logits.count) }
         if p.noRepeatNgramSize > 0 && penalties { history.bannedNextTokens(ngramSize: p.noRepeatNgramSize, into: &banned) }
         let bannedIds = banned
         processed.withUnsafeMutableBufferPointer { out in
             _ = out.initialize(from: logits)
             if let allowed { Self.mask(out, allowed) }
+            for (id, bias) in p.logitBias where Int(id) < out.count { out[Int(id)] += bias }
             guard penalties else { return }
             if p.repetitionPenalty != 1 {
                 for id in history.distinctIds where Int(id) < out.count {

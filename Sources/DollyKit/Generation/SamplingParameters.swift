@@ -29,6 +29,9 @@ public struct SamplingParameters: Sendable, Equatable {
     /// the first); a stop token only where the grammar is complete. Held by reference: one compiled
     /// grammar serves every generation that uses it, and equality compares identity.
     public var constraint: GrammarConstraint?
+    /// OpenAI's `logit_bias`: added to the logit of each listed id (after the grammar's mask, before
+    /// the penalties and warpers); -100 all but bans an id, 100 all but forces it.
+    public var logitBias: [Int32: Float] = [:]
 
     public init(greedy: Bool = false, temperature: Float = 1.0, topP: Float = 0.92, topK: Int = 0, minP: Float = 0,
                 repetitionPenalty: Float = 1, noRepeatNgramSize: Int = 0, frequencyPenalty: Float = 0,
@@ -51,6 +54,7 @@ public struct SamplingParameters: Sendable, Equatable {
             && a.minP == b.minP && a.repetitionPenalty == b.repetitionPenalty
             && a.noRepeatNgramSize == b.noRepeatNgramSize && a.frequencyPenalty == b.frequencyPenalty
             && a.presencePenalty == b.presencePenalty && a.seed == b.seed && a.constraint === b.constraint
+            && a.logitBias == b.logitBias
     }
 
     public static let dollyDefaults = SamplingParameters()
@@ -68,7 +72,7 @@ public struct SamplingParameters: Sendable, Equatable {
     public enum Field: String, Sendable {
         case temperature, topP = "top_p", topK = "top_k", minP = "min_p", repetitionPenalty = "repetition_penalty"
         case noRepeatNgramSize = "no_repeat_ngram_size", frequencyPenalty = "frequency_penalty"
-        case presencePenalty = "presence_penalty"
+        case presencePenalty = "presence_penalty", logitBias = "logit_bias"
     }
 
     /// The first field out of range and the range it must be in; nil when all are usable.
@@ -81,6 +85,9 @@ public struct SamplingParameters: Sendable, Equatable {
         if noRepeatNgramSize < 0 { return (.noRepeatNgramSize, "must be >= 0") }
         if !frequencyPenalty.isFinite || abs(frequencyPenalty) > 2 { return (.frequencyPenalty, "must be in [-2, 2]") }
         if !presencePenalty.isFinite || abs(presencePenalty) > 2 { return (.presencePenalty, "must be in [-2, 2]") }
+        if logitBias.contains(where: { $0.key < 0 || !$0.value.isFinite || abs($0.value) > 100 }) {
+            return (.logitBias, "ids must be >= 0 and biases in [-100, 100]")
+        }
         return nil
     }
 }
