@@ -22,7 +22,7 @@ enum RequestFields {
 }
 
 /// Any JSON value, kept to be written back as JSON text (a schema for the grammar compiler).
-enum JSONValue: Decodable, Sendable {
+enum JSONValue: Codable, Sendable {
     case null, bool(Bool), int(Int), double(Double), string(String), array([JSONValue]), object([(String, JSONValue)])
 
     init(from decoder: Decoder) throws {
@@ -46,36 +46,32 @@ enum JSONValue: Decodable, Sendable {
         }
     }
 
-    /// Compact JSON text, object keys sorted: the decoder does not keep their order, and the same
-    /// schema must give the same text every time (the grammar cache's key, the tools paragraph of a
-    /// prompt whose prefix a slot may have cached).
+    /// Compact JSON text, object keys sorted (`JSONBody.encoder`): the decoder does not keep their
+    /// order, and the same schema must give the same text every time (the grammar cache's key, the
+    /// tools paragraph of a prompt whose prefix a slot may have cached).
     var text: String {
-        switch self {
-        case .null: return "null"
-        case let .bool(b): return b ? "true" : "false"
-        case let .int(i): return String(i)
-        case let .double(d): return d.isFinite ? "\(d)" : "null"
-        case let .string(s): return Self.quoted(s)
-        case let .array(items): return "[" + items.map(\.text).joined(separator: ",") + "]"
-        case let .object(pairs):
-            return "{" + pairs.sorted { $0.0 < $1.0 }.map { Self.quoted($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
-        }
+        String(decoding: (try? JSONBody.encoder.encode(self)) ?? Data("null".utf8), as: UTF8.self)
     }
 
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where c.value < 0x20: out += String(format: "\\u%04x", c.value)
-            default: out.unicodeScalars.append(c)
+    func encode(to encoder: Encoder) throws {
+        switch self {
+        case let .object(pairs):
+            var c = encoder.container(keyedBy: RequestFields.AnyKey.self)
+            for (key, value) in pairs { try c.encode(value, forKey: RequestFields.AnyKey(stringValue: key)) }
+        case let .array(items):
+            var c = encoder.unkeyedContainer()
+            for item in items { try c.encode(item) }
+        default:
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .null: try c.encodeNil()
+            case let .bool(b): try c.encode(b)
+            case let .int(i): try c.encode(i)
+            case let .double(d): try c.encode(d)
+            case let .string(s): try c.encode(s)
+            case .array, .object: break
             }
         }
-        return out + "\""
     }
 
     var isObject: Bool { if case .object = self { return true } else { return false } }
