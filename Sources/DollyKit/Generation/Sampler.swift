@@ -10,6 +10,7 @@ public struct Sampler {
     private var rng: SeededGenerator
     private var processed: [Float] = []
     private var candidates: [(logit: Float, id: Int32)] = []
+    private var sorter = CandidateSorter()
     private var probs: [Double] = []
     private var banned: [Int32] = []
 
@@ -146,7 +147,7 @@ public struct Sampler {
             candidates.append((logits[i] / p.temperature, Int32(i)))
         }
         guard !candidates.isEmpty else { return false }
-        candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
+        sorter.sortDescending(&candidates)
         if p.topK > 0 && p.topK < candidates.count {
             // transformers keeps every token tied with the k-th.
             let kth = candidates[p.topK - 1].logit
