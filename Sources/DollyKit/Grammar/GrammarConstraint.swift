@@ -26,17 +26,18 @@ public final class GrammarConstraint: @unchecked Sendable {
     private var stackSetIds: [[Int32]: Int32] = [:]
     var states: [State] = []
     private var stateIds: [State: Int32] = [:]
-    /// transitions[s * 256 + b]: the state after byte b, `unknown`, or `dead`. A raw buffer (grown
-    /// by doubling): the trie walk reads it through a local pointer, without the exclusivity checks
-    /// a class's array property costs on every access.
-    private var transitions = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
-    private var transitionStates = 0
+    /// row(s)[b]: the state after byte b, `unknown`, or `dead`. Raw blocks of 256 rows, added as
+    /// states are: a block never moves, so growing costs no copy (a doubled table copied up to
+    /// 16 MiB in one step), and the trie walk reads rows through pointers, without the exclusivity
+    /// checks a class's array property costs on every access.
+    private var transitionBlocks: [UnsafeMutablePointer<Int32>] = []
+    private static let rowsPerBlock = 256
     private var maskOffset: [Int32] = []
     private var maskStore: [UInt64] = []
-    private var walk: [(node: Int32, state: Int32)] = []
+    private var walkStack: [(node: Int32, state: Int32)] = []
     private let initialState: Int32
 
-    private static let unknown: Int32 = -2
+    static let unknown: Int32 = -2
     static let dead: Int32 = -1
     /// Bounds on the lazily built tables (a state costs 1 KiB of transitions, a mask 6 KiB at
     /// vocabulary 50k); past them a new state is dead and masks are recomputed instead of kept.
@@ -44,7 +45,7 @@ public final class GrammarConstraint: @unchecked Sendable {
     static let maxCachedMasks = 4_096
 
     deinit {
-        transitions.deallocate()
+        for block in transitionBlocks { block.deallocate() }
     }
 
     public init(grammar: CompiledGrammar, vocabulary: TokenVocabulary) throws {
@@ -58,7 +59,7 @@ public final class GrammarConstraint: @unchecked Sendable {
 
     /// Approximate bytes its lazily built tables hold (transitions, masks, end-of-budget levels).
     public var memoryBytes: Int {
-        lock.withLock { transitionStates << 10 + maskStore.count * 8 + finishLevelWords * 8 + states.count * 64 }
+        lock.withLock { transitionBlocks.count << 18 + maskStore.count * 8 + finishLevelWords * 8 + states.count * 64 }
     }
 
     /// Whether a table reached its bound: new states would be dead ends and masks recomputed every
@@ -88,18 +89,20 @@ public final class GrammarConstraint: @unchecked Sendable {
         let id = Int32(states.count)
         states.append(s)
         stateIds[s] = id
-        if id == transitionStates {
-            let grown = max(64, 2 * transitionStates)
-            let table = UnsafeMutablePointer<Int32>.allocate(capacity: grown << 8)
-            table.update(from: transitions, count: transitionStates << 8)
-            (table + (transitionStates << 8)).initialize(repeating: Self.unknown, count: (grown - transitionStates) << 8)
-            transitions.deallocate()
-            transitions = table
-            transitionStates = grown
+        if Int(id) == transitionBlocks.count * Self.rowsPerBlock {
+            let block = UnsafeMutablePointer<Int32>.allocate(capacity: Self.rowsPerBlock << 8)
+            block.initialize(repeating: Self.unknown, count: Self.rowsPerBlock << 8)
+            transitionBlocks.append(block)
         }
         maskOffset.append(-1)
         return id
     }
+
+    /// Per state met, its class run (`GrammarRuns`; nil: none), and per grammar class its
+    /// vocabulary partition (outer nil: not looked up yet).
+    var runs: [Int32: StateRun?] = [:]
+    lazy var classPartitions = [ClassPartition??](repeating: nil, count: grammar.classes.count)
+    var classRelations: [Int64: CharacterRanges.Relation] = [:]
 
     /// Shortest completions (`GrammarDistance`): per position, per stack node, per state.
     var distances: GrammarDistance?
@@ -108,12 +111,18 @@ public final class GrammarConstraint: @unchecked Sendable {
     var finishLevelWords = 0
     static let maxFinishLevelWords = 8 << 20  // 64 MiB
 
+    /// The transitions of state `s` (256 entries).
+    @inline(__always)
+    private func row(_ s: Int32) -> UnsafeMutablePointer<Int32> {
+        transitionBlocks[Int(s) / Self.rowsPerBlock] + (Int(s) % Self.rowsPerBlock) << 8
+    }
+
     /// The state after `byte` (computed once, then read from the table).
     func step(_ s: Int32, _ byte: UInt8) -> Int32 {
-        let t = transitions[Int(s) << 8 | Int(byte)]
+        let t = row(s)[Int(byte)]
         if t != Self.unknown { return t }
         let next = computeStep(states[Int(s)], byte)
-        transitions[Int(s) << 8 | Int(byte)] = next
+        row(s)[Int(byte)] = next
         return next
     }
 
@@ -207,29 +216,49 @@ public final class GrammarConstraint: @unchecked Sendable {
         return any != 0
     }
 
-    /// Walks the trie from state `s`: every token whose bytes all step to a live state is allowed.
-    /// The hot loop of a new state's mask: the trie arrays and the transition table are read
-    /// through local pointers (the table's only changes when a transition is computed).
+    /// Sets the bits of the tokens allowed from state `s`: through its class run when it has one
+    /// (`GrammarRuns`), else by walking the whole vocabulary trie.
     private func fill(_ s: Int32, _ mask: UnsafeMutableBufferPointer<UInt64>) {
-        let v = vocabulary
-        var pending = walk
-        walk = []
+        guard let run = run(s) else {
+            walk(vocabulary.trie, from: s, into: mask)
+            return
+        }
+        // Run tokens (full ones and those ending inside a member's UTF-8 sequence) by length;
+        // the others walked from the chain's state after their leading members.
+        let p = run.partition
+        if let range = p.runTokens(upTo: run.live) {
+            p.upTo.withUnsafeBufferPointer { upTo in
+                for (w, i) in range.enumerated() { mask[w] |= upTo[i] }
+            }
+        }
+        for m in p.rest.indices where m <= run.live && !p.rest[m].isEmpty {
+            walk(p.rest[m], from: run.state(after: m), into: mask)
+        }
+        // At the chain's last state no member is left, but another class may take the sequence.
+        if !run.endless, run.live < p.unfinishedRest.count {
+            walk(p.unfinishedRest[run.live], from: run.state(after: run.live), into: mask)
+        }
+    }
+
+    /// Walks `trie` from state `s`: every entry whose bytes all step to a live state is allowed.
+    /// The hot loop of a new state's mask: the trie arrays and the transition rows are read
+    /// through local pointers.
+    private func walk(_ trie: ByteTrie, from s: Int32, into mask: UnsafeMutableBufferPointer<UInt64>) {
+        var pending = walkStack
+        walkStack = []
         pending.removeAll(keepingCapacity: true)
         pending.append((0, s))
-        v.firstEdge.withUnsafeBufferPointer { firstEdge in
-        v.edgeByte.withUnsafeBufferPointer { edgeByte in
-        v.edgeTarget.withUnsafeBufferPointer { edgeTarget in
-        v.firstToken.withUnsafeBufferPointer { firstToken in
-        v.tokenIds.withUnsafeBufferPointer { tokenIds in
-            var table = transitions
+        trie.firstEdge.withUnsafeBufferPointer { firstEdge in
+        trie.edgeByte.withUnsafeBufferPointer { edgeByte in
+        trie.edgeTarget.withUnsafeBufferPointer { edgeTarget in
+        trie.firstToken.withUnsafeBufferPointer { firstToken in
+        trie.tokenIds.withUnsafeBufferPointer { tokenIds in
             while let (node, state) = pending.popLast() {
-                var row = table + (Int(state) << 8)
+                let row = self.row(state)
                 for e in Int(firstEdge[Int(node)]) ..< Int(firstEdge[Int(node) + 1]) {
                     var next = row[Int(edgeByte[e])]
                     if next == Self.unknown {
                         next = step(state, edgeByte[e])
-                        table = transitions  // computing it may have grown (moved) the table
-                        row = table + (Int(state) << 8)
                     }
                     if next < 0 { continue }
                     let child = Int(edgeTarget[e])
@@ -241,7 +270,7 @@ public final class GrammarConstraint: @unchecked Sendable {
                 }
             }
         } } } } }
-        walk = pending
+        walkStack = pending
     }
 }
 

@@ -73,17 +73,30 @@ extension GrammarConstraint {
         if state.need == 0 {
             for top in tops { best = min(best, distances!.node(top, stacks)) }
         } else {
-            // Mid code point: finish it, then the rest after the class of a stack that can take it.
+            // The code points the sequence can still become, clipped after a lead byte alone as
+            // `computeStep` clips them (no overlong forms or surrogates).
             let shift = UInt32(6 * state.need)
-            let lo = state.value << shift, hi = min(lo | (1 << shift - 1), CharacterRanges.maxScalar)
-            for top in tops where top != 0 {
-                let p = Int(stacks.nodePos[Int(top)])
-                guard grammar.classIntersects(grammar.args[p], lo, hi) else { continue }
-                let rest = distances!.fromPosition[p + 1] + distances!.node(stacks.nodeParent[Int(top)], stacks)
-                best = min(best, Int32(state.need) + rest)
-            }
+            var lo = state.value << shift, hi = min(lo | (1 << shift - 1), CharacterRanges.maxScalar)
+            if state.lead == 0xE0 { lo = max(lo, 0x800) }
+            if state.lead == 0xF0 { lo = max(lo, 0x10000) }
+            if state.lead == 0xED { hi = min(hi, 0xD7FF) }
+            best = distanceInsideScalar(tops, need: Int(state.need), lo, hi)
         }
         distances!.fromState[Int(s)] = best
+        return best
+    }
+
+    /// Bytes of the shortest completion from the middle of a UTF-8 sequence that still needs
+    /// `need` bytes and can become a code point in lo...hi, with the stacks `tops` before it:
+    /// finish it, then the rest after the class of a stack that can take it.
+    func distanceInsideScalar(_ tops: [Int32], need: Int, _ lo: UInt32, _ hi: UInt32) -> Int32 {
+        var best = GrammarDistance.unreachable
+        for top in tops where top != 0 {
+            let p = Int(stacks.nodePos[Int(top)])
+            guard grammar.classIntersects(grammar.args[p], lo, hi) else { continue }
+            let rest = distances!.fromPosition[p + 1] + distances!.node(stacks.nodeParent[Int(top)], stacks)
+            best = min(best, Int32(need) + rest)
+        }
         return best
     }
 
@@ -99,35 +112,7 @@ extension GrammarConstraint {
         guard budget <= here + window, here <= budget else { return }
         let words = mask.count
         if finishLevels[s] == nil {
-            var levels = FinishLevels(base: here - 1, maxAfter: here - 1, words: [])
-            // Distance after each allowed token, bucketed from base = here - 1 (a budget never asks less).
-            var after: [(id: Int, distance: Int)] = []
-            for w in 0..<words where mask[w] != 0 {
-                var bits = mask[w]
-                while bits != 0 {
-                    let id = w << 6 | bits.trailingZeroBitCount
-                    bits &= bits - 1
-                    guard id < vocabulary.size else { continue }
-                    var t = s
-                    for b in vocabulary.bytes[id] {
-                        t = step(t, b)
-                        if t < 0 { break }
-                    }
-                    let d = t < 0 ? Int(GrammarDistance.unreachable) : Int(distance(t))
-                    if d > levels.base { after.append((id, d)) }
-                    levels.maxAfter = max(levels.maxAfter, d)
-                }
-            }
-            // Level k (cutoff base + k) for k in 0..<count: the tokens leaving more than the cutoff cleared.
-            let count = min(levels.maxAfter - levels.base, window + 1)
-            levels.words = [UInt64](repeating: 0, count: max(count, 0) * words)
-            for k in 0..<max(count, 0) {
-                for w in 0..<words { levels.words[k * words + w] = mask[w] }
-            }
-            for (id, d) in after {
-                // Cleared at every cutoff below d.
-                for k in 0..<min(d - levels.base, max(count, 0)) { levels.words[k * words + id >> 6] &= ~(1 << UInt64(id & 63)) }
-            }
+            let levels = finishLevels(s, here: here, window: window, mask: mask)
             if finishLevelWords + levels.words.count <= Self.maxFinishLevelWords {
                 finishLevelWords += levels.words.count
                 finishLevels[s] = levels
@@ -137,6 +122,85 @@ extension GrammarConstraint {
             }
         }
         apply(finishLevels[s]!, budget: budget, mask: mask)
+    }
+
+    /// Sorts state `s`'s allowed tokens into levels by the distance each leaves. With a class run,
+    /// the run tokens of one length all leave the distance of the chain's state at that length (the
+    /// unfinished ones are computed from the stacks, without making their mid-sequence states);
+    /// the others are stepped one by one.
+    private func finishLevels(_ s: Int32, here: Int, window: Int, mask: UnsafeMutableBufferPointer<UInt64>) -> FinishLevels {
+        let words = mask.count
+        var levels = FinishLevels(base: here - 1, maxAfter: here - 1, words: [])
+        var after: [(id: Int, distance: Int)] = []  // tokens leaving more than the base
+        var groups: [(distance: Int, tokens: [UInt64])] = []
+        var oneByOne = Array(mask)
+        let run = self.run(s)
+        if let run {
+            let p = run.partition
+            var previous: Int?
+            for (k, n) in p.lengths.enumerated() where n <= run.live {
+                defer { previous = k }
+                let d = Int(distance(run.state(after: n)))
+                var tokens = [UInt64](repeating: 0, count: words)
+                var any: UInt64 = 0
+                for w in 0..<words {
+                    // Full tokens of exactly n members; the unfinished ones are done below.
+                    let exact = p.upTo[k * words + w] & ~(previous.map { p.upTo[$0 * words + w] } ?? 0)
+                    tokens[w] = exact & ~p.unfinished[w] & mask[w]
+                    oneByOne[w] &= ~tokens[w]
+                    any |= tokens[w]
+                }
+                guard any != 0 else { continue }
+                levels.maxAfter = max(levels.maxAfter, d)
+                if d > levels.base {
+                    if let g = groups.firstIndex(where: { $0.distance == d }) {
+                        for w in 0..<words { groups[g].tokens[w] |= tokens[w] }
+                    } else {
+                        groups.append((d, tokens))
+                    }
+                }
+            }
+        }
+        for w in 0..<words where oneByOne[w] != 0 {
+            var bits = oneByOne[w]
+            while bits != 0 {
+                let id = w << 6 | bits.trailingZeroBitCount
+                bits &= bits - 1
+                guard id < vocabulary.size else { continue }
+                let d: Int
+                if let run, let scalar = run.partition.unfinishedScalar[Int32(id)] {
+                    let m = Int(run.partition.restStart[id].members)
+                    let before = run.state(after: m)
+                    d = before < 0 ? Int(GrammarDistance.unreachable)
+                        : Int(distanceInsideScalar(stackSets[Int(states[Int(before)].stacks)], need: scalar.need, scalar.low, scalar.high))
+                } else {
+                    var t = s
+                    for b in vocabulary.bytes[id] {
+                        t = step(t, b)
+                        if t < 0 { break }
+                    }
+                    d = t < 0 ? Int(GrammarDistance.unreachable) : Int(distance(t))
+                }
+                if d > levels.base { after.append((id, d)) }
+                levels.maxAfter = max(levels.maxAfter, d)
+            }
+        }
+        // Level k (cutoff base + k) for k in 0..<count: the tokens leaving more than the cutoff cleared.
+        let count = max(min(levels.maxAfter - levels.base, window + 1), 0)
+        levels.words = [UInt64](repeating: 0, count: count * words)
+        for k in 0..<count {
+            for w in 0..<words { levels.words[k * words + w] = mask[w] }
+        }
+        for (id, d) in after {
+            // Cleared at every cutoff below d.
+            for k in 0..<min(d - levels.base, count) { levels.words[k * words + id >> 6] &= ~(1 << UInt64(id & 63)) }
+        }
+        for (d, tokens) in groups {
+            for k in 0..<min(d - levels.base, count) {
+                for w in 0..<words { levels.words[k * words + w] &= ~tokens[w] }
+            }
+        }
+        return levels
     }
 
     private func apply(_ levels: FinishLevels, budget: Int, mask: UnsafeMutableBufferPointer<UInt64>) {

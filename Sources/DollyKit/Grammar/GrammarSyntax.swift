@@ -70,4 +70,41 @@ enum CharacterRanges {
         }
         return false
     }
+
+    enum Relation { case inside, outside, partial }
+
+    /// Whether every member of `a` is in `b` (inside), none is (outside), or some are (partial).
+    static func relation(_ a: [ClosedRange<UInt32>], to b: [ClosedRange<UInt32>]) -> Relation {
+        var shared: UInt64 = 0, total: UInt64 = 0
+        for r in a {
+            total += UInt64(r.upperBound - r.lowerBound) + 1
+            for q in b where q.lowerBound <= r.upperBound && r.lowerBound <= q.upperBound {
+                shared += UInt64(min(q.upperBound, r.upperBound) - max(q.lowerBound, r.lowerBound)) + 1
+            }
+        }
+        return shared == 0 ? .outside : shared == total ? .inside : .partial
+    }
+
+    /// The scalar starting at `bytes[i]` and its length, for well-formed UTF-8 (no overlong forms,
+    /// surrogates or values past U+10FFFF); nil when the bytes there are not a whole scalar.
+    static func decode(_ bytes: [UInt8], at i: Int) -> (scalar: UInt32, length: Int)? {
+        let lead = bytes[i]
+        let length: Int, low: UInt32
+        var value: UInt32
+        switch lead {
+        case 0x00...0x7F: return (UInt32(lead), 1)
+        case 0xC2...0xDF: length = 2; value = UInt32(lead & 0x1F); low = 0x80
+        case 0xE0...0xEF: length = 3; value = UInt32(lead & 0x0F); low = 0x800
+        case 0xF0...0xF4: length = 4; value = UInt32(lead & 0x07); low = 0x10000
+        default: return nil
+        }
+        guard i + length <= bytes.count else { return nil }
+        for k in 1..<length {
+            let b = bytes[i + k]
+            guard b & 0xC0 == 0x80 else { return nil }
+            value = value << 6 | UInt32(b & 0x3F)
+        }
+        guard value >= low, value <= maxScalar, !(0xD800...0xDFFF).contains(value) else { return nil }
+        return (value, length)
+    }
 }

@@ -1,18 +1,17 @@
-/// The tokenizer's vocabulary as raw bytes, in a trie: a constraint walks it once per parser state,
-/// and a byte the grammar rejects prunes every token that starts with the bytes so far. Built once
-/// per tokenizer and shared (read-only) by every constraint on it.
-public final class TokenVocabulary: Sendable {
+import Foundation
+
+/// The tokenizer's vocabulary as raw bytes, in a trie (`ByteTrie`), and split by the grammar's large
+/// character classes (`ClassPartition`). Built once per tokenizer and shared by every constraint
+/// on it.
+public final class TokenVocabulary: @unchecked Sendable {
     public let size: Int
     /// Per token id, its bytes (empty for ids a constraint never allows: special tokens, unused ids).
     let bytes: [[UInt8]]
-    /// Trie in arrays. Node n's children are edges firstEdge[n] ..< firstEdge[n + 1]; edge e reads
-    /// byte edgeByte[e] and leads to node edgeTarget[e]. The token ids spelled by the path to node n
-    /// are tokenIds[firstToken[n] ..< firstToken[n + 1]]. Node 0 is the root (the empty string).
-    let firstEdge: [Int32]
-    let edgeByte: [UInt8]
-    let edgeTarget: [Int32]
-    let firstToken: [Int32]
-    let tokenIds: [Int32]
+    /// Every non-empty token's bytes in a trie.
+    let trie: ByteTrie
+    /// Partitions by class, built on first use (nil: a class too small for one); under the lock.
+    private var partitions: [[ClosedRange<UInt32>]: ClassPartition?] = [:]
+    private let partitionLock = NSLock()
 
     /// Every id of `tokenizer` except the special ones (`<|endoftext|>`, `### End` and Dolly's other
     /// template markers): those are never text a grammar could match.
@@ -28,47 +27,18 @@ public final class TokenVocabulary: Sendable {
     public init(tokenBytes: [[UInt8]]) {
         size = tokenBytes.count
         bytes = tokenBytes
-        // Sorting the ids by their bytes lays the trie out in depth-first order in one pass: each
-        // id shares with the previous one the path of their common prefix.
-        let order = tokenBytes.indices.filter { !tokenBytes[$0].isEmpty }
-            .sorted { tokenBytes[$0].lexicographicallyPrecedes(tokenBytes[$1]) || (tokenBytes[$0] == tokenBytes[$1] && $0 < $1) }
-        var children: [[(UInt8, Int32)]] = [[]]
-        var tokensAt: [[Int32]] = [[]]
-        var path: [Int32] = [0]  // path[d]: the node at depth d of the previous id
-        var previous: [UInt8] = []
-        for id in order {
-            let b = tokenBytes[id]
-            var common = 0
-            while common < min(b.count, previous.count) && b[common] == previous[common] { common += 1 }
-            path.removeLast(path.count - common - 1)
-            for d in common..<b.count {
-                let n = Int32(children.count)
-                children.append([])
-                tokensAt.append([])
-                children[Int(path[d])].append((b[d], n))
-                path.append(n)
-            }
-            tokensAt[Int(path[b.count])].append(Int32(id))
-            previous = b
-        }
-        var firstEdge: [Int32] = [], edgeByte: [UInt8] = [], edgeTarget: [Int32] = []
-        var firstToken: [Int32] = [], tokenIds: [Int32] = []
-        for n in children.indices {
-            firstEdge.append(Int32(edgeByte.count))
-            for (byte, target) in children[n] {
-                edgeByte.append(byte)
-                edgeTarget.append(target)
-            }
-            firstToken.append(Int32(tokenIds.count))
-            tokenIds.append(contentsOf: tokensAt[n])
-        }
-        firstEdge.append(Int32(edgeByte.count))
-        firstToken.append(Int32(tokenIds.count))
-        self.firstEdge = firstEdge
-        self.edgeByte = edgeByte
-        self.edgeTarget = edgeTarget
-        self.firstToken = firstToken
-        self.tokenIds = tokenIds
+        trie = ByteTrie(entries: tokenBytes.enumerated().map { ($0.element, Int32($0.offset)) })
+    }
+
+    /// The partition of this vocabulary by the class `ranges`, built on first use and kept (nil
+    /// when the class spells too little of the vocabulary to be worth one).
+    func partition(for ranges: [ClosedRange<UInt32>]) -> ClassPartition? {
+        partitionLock.lock()
+        defer { partitionLock.unlock() }
+        if let known = partitions[ranges] { return known }
+        let made = ClassPartition(vocabulary: self, ranges: ranges)
+        partitions[ranges] = .some(made)
+        return made
     }
 
     /// Words of a bitset over the vocabulary.
