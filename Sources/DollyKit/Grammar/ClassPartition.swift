@@ -17,6 +17,8 @@ final class ClassPartition: Sendable {
     /// run length is at most lengths[k] (and not 0).
     let lengths: [Int]
     let upTo: [UInt64]
+    /// Per length (as `lengths`), whether some full token has it (not only unfinished ones).
+    let hasFull: [Bool]
     /// The tokens that end inside a member's UTF-8 sequence (a subset of the run tokens), and for
     /// each the code points it can still become (what the parser's mid-sequence state knows).
     let unfinished: [UInt64]
@@ -43,9 +45,9 @@ final class ClassPartition: Sendable {
 
     var longest: Int { lengths.last ?? 0 }
 
-    /// Only classes that spell at least a quarter of the vocabulary are worth a partition; the
+    /// Only classes that spell at least an eighth of the vocabulary are worth a partition; the
     /// byte walk prunes the others quickly.
-    static let minimumShare = 4
+    static let minimumShare = 8
 
     /// The words of `upTo` for the run tokens no longer than `n`, or nil when there is none.
     func runTokens(upTo n: Int) -> Range<Int>? {
@@ -105,6 +107,11 @@ final class ClassPartition: Sendable {
         for k in lengths.indices.dropFirst() {
             for w in 0..<words { upTo[k * words + w] |= upTo[(k - 1) * words + w] }
         }
+        var hasFull = [Bool](repeating: false, count: lengths.count)
+        for id in 0..<v.size where runLength[id] > 0 && unfinished[id >> 6] >> UInt64(id & 63) & 1 == 0 {
+            hasFull[slot[Int(runLength[id])]] = true
+        }
+        self.hasFull = hasFull
         self.words = words
         self.runLength = runLength
         self.lengths = lengths

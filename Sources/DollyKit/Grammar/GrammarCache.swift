@@ -58,6 +58,7 @@ public final class GrammarCache: @unchecked Sendable {
     public func constraint(gbnf: String) throws -> GrammarConstraint {
         if let hit = cached(gbnf: gbnf) { return hit }
         let compiled = try GrammarConstraint(grammar: CompiledGrammar(gbnf: gbnf), vocabulary: vocabulary)
+        compiled.prepareRuns()  // here, off the engine's loop, rather than in its first masks
         return lock.withLock {
             if let i = entries.firstIndex(where: { $0.gbnf == gbnf }) { return entries[i].constraint }  // raced
             entries.append((gbnf, compiled))

@@ -55,6 +55,7 @@ public final class GrammarConstraint: @unchecked Sendable {
         guard let tops = stacks.initial() else { throw GrammarError.tooLarge("the grammar's start expands to too many parses") }
         initialState = 0
         _ = intern(State(stacks: internStacks(tops), value: 0, need: 0, lead: 0))
+        distances = GrammarDistance(grammar: grammar)
     }
 
     /// Approximate bytes its lazily built tables hold (transitions, masks, end-of-budget levels).
@@ -109,6 +110,7 @@ public final class GrammarConstraint: @unchecked Sendable {
     /// Per state met near the end of a budget, its tokens by the distance they leave (bounded).
     var finishLevels: [Int32: FinishLevels] = [:]
     var finishLevelWords = 0
+    var finishScratch: [UInt64] = []
     static let maxFinishLevelWords = 8 << 20  // 64 MiB
 
     /// The transitions of state `s` (256 entries).

@@ -22,7 +22,17 @@ struct StateRun {
 extension GrammarConstraint {
     /// Classes with fewer members are not worth a partition: their tokens are few and the trie walk
     /// prunes at the first byte.
-    static let minimumRunClassMembers: UInt64 = 64
+    static let minimumRunClassMembers: UInt64 = 16
+
+    /// Looks up (building on first use, once per tokenizer) the vocabulary partitions of the
+    /// grammar's large classes, so that the first masks do not pay for them. Returns how many
+    /// classes have one. Optional: masks build what they need on their own.
+    @discardableResult
+    public func prepareRuns() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return grammar.classes.indices.filter { partition(ofClass: Int32($0)) != nil }.count
+    }
 
     /// The class run of state `s`, computed on first need (under the lock).
     func run(_ s: Int32) -> StateRun? {
