@@ -7,11 +7,12 @@ import Darwin
 // Locks and a thread without Foundation (DollyKit imports FoundationEssentials, which has neither
 // NSLock nor Thread; Synchronization's Mutex needs macOS 15, the package supports 13).
 
-/// A mutex: NSLock's lock, unlock, try and withLock over a pthread mutex.
-public final class Lock: @unchecked Sendable {
+/// A mutex: NSLock's lock, unlock, try and withLock over a pthread mutex. `package`: the C API's
+/// sessions use it too, but it is no part of DollyKit's public API.
+package final class Lock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
-    public init() {
+    package init() {
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
     }
@@ -21,12 +22,12 @@ public final class Lock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    public func lock() { pthread_mutex_lock(mutex) }
-    public func unlock() { pthread_mutex_unlock(mutex) }
+    package func lock() { pthread_mutex_lock(mutex) }
+    package func unlock() { pthread_mutex_unlock(mutex) }
     /// Takes the lock if it is free; false (without waiting) when another caller holds it.
-    public func `try`() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+    package func `try`() -> Bool { pthread_mutex_trylock(mutex) == 0 }
 
-    public func withLock<R>(_ body: () throws -> R) rethrows -> R {
+    package func withLock<R>(_ body: () throws -> R) rethrows -> R {
         lock()
         defer { unlock() }
         return try body()
