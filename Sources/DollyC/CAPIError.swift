@@ -1,6 +1,10 @@
 import CDolly
 import DollyKit
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What the C layer itself refuses (DollyKit's errors pass through `status(for:)` unchanged).
 enum CAPIError: LocalizedError {
@@ -67,5 +71,5 @@ func status(for error: Error) -> dolly_status {
 /// The message of an error: DollyKit's description, one line.
 func message(for error: Error) -> String {
     let text = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
-    return text.replacingOccurrences(of: "\n", with: " ")
+    return text.replacing("\n", with: " ")
 }

@@ -1,6 +1,10 @@
 import CDolly
 import DollyKit
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 // Generation over DollyKit's one decode loop (DollyModel.generate), and logits for evaluators.
 

@@ -1,6 +1,15 @@
 import CDolly
 import DollyKit
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The objects behind the C handles. A handle is a retained Swift object (Unmanaged); `*_free`
 /// releases it, and handles made from a model hold it, so the model outlives them.
@@ -41,7 +50,7 @@ final class SessionHandle {
     /// Raised by dolly_session_cancel from any thread; lowered by dolly_prompt and when a generation ends.
     let cancel = StopFlag()
     /// Held for the length of every call but cancel: a second caller gets DOLLY_ERR_BUSY, not a race.
-    private let busy = NSLock()
+    private let busy = Lock()
     var request: GenerationRequest?
     /// Whether `session.lastLogits` belongs to the last position dolly_eval ran.
     var hasLogits = false

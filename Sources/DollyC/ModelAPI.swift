@@ -1,6 +1,15 @@
 import CDolly
 import DollyKit
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 // Version, errors, model loading and information (dolly.h's first sections).
 

@@ -1,6 +1,10 @@
 import CDolly
 import DollyKit
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 // Sessions: creation, reset, cancellation and the prompt (dolly.h's session section).
 

@@ -1,6 +1,10 @@
 import CDolly
 import DollyKit
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 // Tokenize and detokenize into the caller's buffers, and grammar constraints (dolly.h).
 

@@ -2,10 +2,11 @@
 """Writes a .dolly file of a full-size Dolly shape (3b, 7b, 12b) with placeholder weights, straight
 from docs/FORMAT.md, in seconds instead of a checkpoint download and a conversion: for measuring
 what depends on the file's size only (start-up, memory, `run --verify`, mapping against copying),
-not answers (the weights are random with small scales: generation runs, for timing). Layer matrices are q4nr16, embeddings q8 / q8r16 (the q4 recipe's layout); every
-CRC is right, so `dolly inspect --verify` passes.
+not answers (the weights are random with small scales: generation runs, for timing). Layer matrices are q4nr16 (--quant q4)
+or q3nr16 (--quant q3), embeddings q8 / q8r16 (the recipes' layout); every CRC is right, so `dolly inspect --verify` passes.
 
     python3 tools/bench/make_shaped_dolly.py --shape 3b --tokenizer models/dolly-demo/tokenizer.json -o /tmp/3b-q4.dolly
+    python3 tools/bench/make_shaped_dolly.py --shape 3b --quant q3 --tokenizer models/dolly-demo/tokenizer.json -o /tmp/3b-q3.dolly
 """
 import argparse, json, os, struct, zlib
 
@@ -16,18 +17,20 @@ VOCAB = 50280
 def nbytes(kind, rows, cols):
     if kind == "q8":
         return rows * cols // 32 * 34
-    tile = {"q8r16": 544, "q4nr16": 288}[kind]
+    tile = {"q8r16": 544, "q4nr16": 288, "q3nr16": 224}[kind]
     return (rows + 15) // 16 * (cols // 32) * tile
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shape", choices=SHAPES, default="3b")
+    ap.add_argument("--quant", choices=["q4", "q3"], default="q4", help="layer matrices q4nr16 or q3nr16")
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()
     h, layers, heads = SHAPES[a.shape]
     f = 4 * h
+    matrices = {"q4": "q4nr16", "q3": "q3nr16"}[a.quant]
     tokenizer = open(a.tokenizer, "rb").read()
     plan = [("tokenizer.json", "u8", [len(tokenizer)], len(tokenizer)), ("embed_in", "q8", [VOCAB, h], nbytes("q8", VOCAB, h))]
     for i in range(layers):
@@ -35,13 +38,14 @@ def main():
         for n in ("input_norm", "post_attention_norm"):
             plan += [(p + n + ".weight", "f32", [h], 4 * h), (p + n + ".bias", "f32", [h], 4 * h)]
         for n, rows, cols in (("attention.qkv", 3 * h, h), ("attention.out", h, h), ("mlp.up", f, h), ("mlp.down", h, f)):
-            plan += [(p + n + ".weight", "q4nr16", [rows, cols], nbytes("q4nr16", rows, cols)), (p + n + ".bias", "f32", [rows], 4 * rows)]
+            plan += [(p + n + ".weight", matrices, [rows, cols], nbytes(matrices, rows, cols)), (p + n + ".bias", "f32", [rows], 4 * rows)]
     plan += [("final_norm.weight", "f32", [h], 4 * h), ("final_norm.bias", "f32", [h], 4 * h),
              ("embed_out", "q8r16", [VOCAB, h], nbytes("q8r16", VOCAB, h))]
     noise = os.urandom(1 << 20)
     # Whole blocks / tiles of random values with small scales (weights of about ±0.03), so that a
     # forward pass stays finite and generation runs (for timing it; the answers are noise).
-    layouts = {"q8": (34, 2, 0.00025), "q8r16": (544, 32, 0.00025), "q4nr16": (288, 32, 0.0005)}  # block, scale bytes, d
+    layouts = {"q8": (34, 2, 0.00025), "q8r16": (544, 32, 0.00025), "q4nr16": (288, 32, 0.0005),
+               "q3nr16": (224, 32, 0.0005)}  # block, scale bytes, d (random indices are valid for both grids)
     patterns = {}
     for kind, (block, scale_bytes, d) in layouts.items():
         count = (1 << 20) // block
@@ -71,11 +75,12 @@ def main():
                   "intermediate_size": f, "vocab_size": VOCAB, "max_position_embeddings": 2048, "rotary_pct": 0.25,
                   "rotary_emb_base": 10000.0, "layer_norm_eps": 1e-5, "use_parallel_residual": True, "hidden_act": "gelu",
                   "tie_word_embeddings": False, "attention_bias": True, "bos_token_id": 0, "eos_token_id": 0},
-        "quantization": {"recipe": "q4", "matrices": "q4nr16", "embed_in": "q8", "embed_out": "q8r16", "vectors": "f32"},
+        "quantization": {"recipe": a.quant, "matrices": matrices, "embed_in": "q8", "embed_out": "q8r16", "vectors": "f32"},
         "source": {"format": "placeholder", "files": [], "config_crc32": "00000000"},
         "tokenizer": "tokenizer.json", "tensors": tensors}, sort_keys=True).encode()
     data_offset = (64 + len(meta) + 4095) // 4096 * 4096
-    head = b"DOLLYFMT" + struct.pack("<HHIQQQQI", 1, 1, 0, 64, len(meta), data_offset, data_length, zlib.crc32(meta))
+    minor = 2 if matrices == "q3nr16" else 1  # docs/FORMAT.md: 2 when a tensor is q3nr16
+    head = b"DOLLYFMT" + struct.pack("<HHIQQQQI", 1, minor, 0, 64, len(meta), data_offset, data_length, zlib.crc32(meta))
     head += struct.pack("<IQ", zlib.crc32(head), data_offset + data_length)
     tmp = a.output + ".part"
     with open(tmp, "wb") as out:

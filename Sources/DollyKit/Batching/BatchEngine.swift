@@ -1,5 +1,14 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Continuous batching: up to `parallel` sequences share every forward pass. Each step feeds the next
 /// token of every decoding sequence plus a chunk of a waiting prompt, so one read of the weights serves
@@ -52,12 +61,12 @@ public final class BatchEngine: @unchecked Sendable {
     public let model: DollyModel
     public let options: Options
 
-    private let lock = NSCondition()
+    private let lock = Condition()
     private var queue: [Job] = []        // guarded by lock
     private var stats = Statistics()     // guarded by lock
     private var stopping = false         // guarded by lock
     private var finished = false         // guarded by lock
-    private var thread: Thread?
+    private var thread: BackgroundThread?
 
     // Owned by the engine thread.
     private var slots: [Slot]
@@ -80,11 +89,7 @@ public final class BatchEngine: @unchecked Sendable {
         logitRows.reserveCapacity(o.parallel)
         fed.reserveCapacity(o.parallel)
         logprobScratch = [Double](repeating: 0, count: model.config.vocabSize)
-        let t = Thread { [unowned self] in self.run() }
-        t.name = "dolly-batch"
-        t.stackSize = 8 << 20
-        thread = t
-        t.start()
+        thread = BackgroundThread.start(stackSize: 8 << 20) { [unowned self] in self.run() }
     }
 
     /// Queues `request`; its events arrive on the returned stream. Cancelling the consumer (or
@@ -127,7 +132,7 @@ public final class BatchEngine: @unchecked Sendable {
         lock.signal()
         let deadline = Date().addingTimeInterval(grace)
         while !finished && (stats.active > 0 || !queue.isEmpty) && Date() < deadline {
-            _ = lock.wait(until: min(deadline, Date().addingTimeInterval(0.05)))
+            lock.wait(seconds: min(deadline.timeIntervalSinceNow, 0.05))
         }
         finished = true
         lock.signal()
@@ -199,7 +204,7 @@ public final class BatchEngine: @unchecked Sendable {
             budget -= n
         }
         guard !fed.isEmpty else { return }
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let t0 = monotonicNanoseconds()
         model.network.forward(workspace)
         var produced = 0, prompted = 0
         for (slot, rows, first) in fed {
@@ -226,7 +231,7 @@ public final class BatchEngine: @unchecked Sendable {
             }
             k += n
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let seconds = Double(monotonicNanoseconds() - t0) / 1e9
         lock.withLock {
             stats.steps += 1
             stats.busySeconds += seconds

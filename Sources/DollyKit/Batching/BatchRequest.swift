@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One request to a `BatchEngine`: a tokenized prompt and how to continue it.
 public struct BatchRequest: Sendable {

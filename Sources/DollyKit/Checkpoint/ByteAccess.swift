@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Bounds-checked little-endian access to mapped bytes. Every offset in a checkpoint comes from
 /// untrusted data, so reads return nil instead of trapping and ranges are overflow-safe.

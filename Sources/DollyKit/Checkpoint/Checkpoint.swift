@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Opening a model directory in whichever published layout it uses.
 public enum Checkpoint {
@@ -11,11 +15,9 @@ public enum Checkpoint {
     /// Opens the checkpoint in `directory`: sharded or single safetensors, else sharded or
     /// single pytorch_model.bin.
     public static func open(directory: String) throws -> TensorSource {
-        let fm = FileManager.default
-        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+        func path(_ name: String) -> String { directory.appendingPath(name) }
         func exists(_ name: String) -> Bool {
-            var isDir: ObjCBool = false
-            return fm.fileExists(atPath: path(name), isDirectory: &isDir) && !isDir.boolValue
+            isDirectory(path(name)) == false
         }
         if exists("model.safetensors.index.json") {
             return try ShardedCheckpoint(indexPath: path("model.safetensors.index.json")) { try SafetensorsCheckpoint(path: $0) }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Everything that can go wrong reading a published checkpoint. Every message names the file and
 /// what is wrong with it in one line, because the user's only remedy is usually to re-download.

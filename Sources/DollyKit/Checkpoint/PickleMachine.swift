@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The opcode loop behind `TorchPickle`. One instance reads one pickle.
 struct PickleMachine {

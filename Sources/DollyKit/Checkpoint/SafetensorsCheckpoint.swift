@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A single `.safetensors` file: an 8-byte little-endian header length, a JSON header mapping
 /// names to dtype/shape/data_offsets, then the tensor bytes. Every entry is validated at open.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A checkpoint split over several files by a Hugging Face `*.index.json`
 /// (`{"metadata": {...}, "weight_map": {tensor name: shard file name}}`).
@@ -21,20 +25,20 @@ public final class ShardedCheckpoint: TensorSource, @unchecked Sendable {
             let data = try Data(contentsOf: URL(fileURLWithPath: indexPath))
             map = try JSONDecoder().decode(Index.self, from: data).weight_map
         } catch let e as DecodingError {
-            throw bad("not JSON with a weight_map of name → file (\(e.localizedDescription))")
+            throw bad("not JSON with a weight_map of name → file (\(errorMessage(e)))")
         } catch {
-            throw CheckpointError.badIndex(file: indexPath, reason: "cannot read: \(error.localizedDescription)")
+            throw CheckpointError.badIndex(file: indexPath, reason: "cannot read: \(errorMessage(error))")
         }
         guard !map.isEmpty else { throw bad("weight_map is empty") }
 
-        let directory = (indexPath as NSString).deletingLastPathComponent
+        let directory = indexPath.deletingLastPathPart
         var shards: [String: TensorSource] = [:]
         for file in Set(map.values).sorted() {
             // Shards must sit beside the index; a path here could point anywhere on disk.
             guard !file.isEmpty, !file.contains("/"), file != ".", file != ".." else {
                 throw bad("shard name \(file) is not a plain file name")
             }
-            shards[file] = try open((directory as NSString).appendingPathComponent(file))
+            shards[file] = try open(directory.appendingPath(file))
         }
         var names: [String] = []
         for file in shards.keys.sorted() {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A `pytorch_model.bin` written by torch.save (the zip format of torch >= 1.6): a state_dict
 /// pickle plus one stored zip entry per storage. Tensors are views into the mapping.

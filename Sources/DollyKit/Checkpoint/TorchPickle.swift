@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A tensor as torch.save describes it: a view (offset, shape, strides, all in elements) into a
 /// storage that lives in its own zip entry.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One member of a zip archive, as described by the central directory.
 public struct ZipEntry: Sendable, Equatable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Errors of perplexity, divergence, greedy comparison and multiple-choice scoring. They describe
 /// the values involved; the command line maps them to its flags.

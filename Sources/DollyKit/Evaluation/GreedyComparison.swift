@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A model's greedy answer next to a reference model's (e.g. a quantized file next to the
 /// unquantized folder): where they part, and how close the reference's own decision was there.

@@ -1,4 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How far a (quantized) model's next-token distributions are from a reference model's on the same
 /// text, scored on the same positions as `perplexity` (llama.cpp's `--kl-divergence` statistics).

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The seven zero-shot tasks of Dolly's model card.
 public enum EvalTask: String, CaseIterable, Sendable {

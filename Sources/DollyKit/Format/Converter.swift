@@ -1,5 +1,14 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Which type each kind of tensor gets (docs/FORMAT.md section 6).
 public enum QuantizationRecipe: String, CaseIterable, Sendable {
@@ -110,13 +119,12 @@ public struct Converter {
 
     public func convert(to outputPath: String, progress: (ConversionProgress) -> Void = { _ in },
                         isCancelled: () -> Bool = { false }) throws -> ConversionSummary {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = monotonicNanoseconds()
         // Before anything else: the output must not be an input, lie in the checkpoint, or be a foreign file.
         let target = try OutputGuard.check(output: outputPath, inputs: [sourceDirectory] + otherInputs,
                                            magic: FileHeader.magic, kind: "a .dolly file", force: force)
         let folder = URL(fileURLWithPath: sourceDirectory)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: sourceDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard isDirectory(sourceDirectory) == true else {
             throw FormatError.unsupportedSource("\(sourceDirectory) is not a Hugging Face model folder")
         }
         let configURL = folder.appendingPathComponent("config.json")
@@ -195,7 +203,7 @@ public struct Converter {
             try writer.write(header.encoded(), at: 0)
             try writer.write(placeholder, at: FileHeader.size)
             try writer.commit()
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let seconds = Double(monotonicNanoseconds() - start) / 1e9
             let matrices = plans.filter { $0.entry.shape.count == 2 }
             let bits = Double(matrices.reduce(0) { $0 + $1.entry.bytes }) * 8
                 / Double(max(1, matrices.reduce(0) { $0 + $1.entry.shape.reduce(1, *) }))
@@ -350,7 +358,8 @@ public struct Converter {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         return names.sorted().compactMap { name in
             guard name.hasSuffix(".bin") || name.hasSuffix(".safetensors") || name.hasSuffix(".json") else { return nil }
-            let size = (try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(name).path)[.size] as? Int) ?? 0
+            var st = stat()
+            let size = stat(folder.appendingPathComponent(name).path, &st) == 0 ? Int(st.st_size) : 0
             return FileMetadata.SourceFile(name: name, bytes: size)
         }
     }

@@ -1,5 +1,9 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A mapped `.dolly` file: header and metadata checked at open, tensors used in place.
 public final class DollyFile: TensorSource, @unchecked Sendable {
@@ -26,7 +30,7 @@ public final class DollyFile: TensorSource, @unchecked Sendable {
         do {
             metadata = try JSONDecoder().decode(FileMetadata.self, from: Data(metaBytes))
         } catch let e as ModelError {
-            throw FormatError.badMetadata(path: path, reason: e.localizedDescription)
+            throw FormatError.badMetadata(path: path, reason: errorMessage(e))
         } catch let DecodingError.keyNotFound(key, ctx) {
             let at = (ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
             throw FormatError.badMetadata(path: path, reason: "missing \(at)")

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The fixed 64-byte header at the start of a `.dolly` file (docs/FORMAT.md section 2).
 public struct FileHeader: Equatable, Sendable {
@@ -61,7 +65,7 @@ public struct FileHeader: Equatable, Sendable {
                 let unsupported = FormatError.unsupportedVersion(path: path, major: major, minor: minor, supported: currentMajor)
                 if crc == u32(52) { throw unsupported }
                 // A later major version may lay its header out otherwise, so a mismatch is not proof of damage.
-                throw FormatError.corruptHeader(path: path, reason: "header checksum mismatch, or: \(unsupported.localizedDescription)")
+                throw FormatError.corruptHeader(path: path, reason: "header checksum mismatch, or: \(errorMessage(unsupported))")
             }
             throw FormatError.corruptHeader(path: path, reason: "header checksum mismatch")
         }

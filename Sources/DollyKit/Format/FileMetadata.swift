@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The JSON metadata of a `.dolly` file (docs/FORMAT.md section 3). Unknown keys are ignored.
 public struct FileMetadata: Codable, Sendable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Errors raised while reading, verifying or writing a `.dolly` file.
 public enum FormatError: LocalizedError, Equatable {

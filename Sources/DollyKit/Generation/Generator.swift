@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Why a generation ended.
 public enum StopReason: String, Sendable {
@@ -53,9 +57,9 @@ public struct TokenGenerator {
         guard !prompt.isEmpty else { throw ModelError.emptyPrompt }
         let room = session.contextLength - session.position
         guard prompt.count <= room else { throw ModelError.promptTooLong(tokens: prompt.count, limit: room) }
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let t0 = monotonicNanoseconds()
         try session.evaluate(prompt)
-        let t1 = DispatchTime.now().uptimeNanoseconds
+        let t1 = monotonicNanoseconds()
         var single: [Int32] = [0]  // reused: no allocation per token
         while let next = state.next(session.lastLogits, observe: observe) {
             if !(try onToken(next, &state)) { state.stop(.cancelled) }
@@ -69,6 +73,6 @@ public struct TokenGenerator {
         }
         return GenerationResult(tokens: state.tokens, stopReason: state.stopReason ?? .maxTokens,
                                 promptTokens: prompt.count, promptSeconds: Double(t1 - t0) / 1e9,
-                                generationSeconds: Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9)
+                                generationSeconds: Double(monotonicNanoseconds() - t1) / 1e9)
     }
 }

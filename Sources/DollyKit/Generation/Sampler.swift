@@ -1,4 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Picks tokens from logits in transformers' order (`generation/utils.py` `_get_logits_processor`):
 /// the grammar mask (when the caller passes one), then the logits processors (repetition penalty, then no-repeat n-gram, then OpenAI's frequency and

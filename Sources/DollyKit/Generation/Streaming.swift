@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension DollyModel {
     /// Generates on a background thread with a session of its own and yields text pieces as they
@@ -9,7 +13,7 @@ extension DollyModel {
         AsyncThrowingStream { continuation in
             let stopped = StopFlag()
             continuation.onTermination = { _ in stopped.set() }
-            let thread = Thread { [self] in
+            BackgroundThread.start(stackSize: 8 << 20) { [self] in
                 do {
                     let session = try network.makeSession(contextLength: contextLength, kvType: kvType, threads: threads)
                     try generate(request, session: session, isCancelled: { stopped.isSet }) { piece in
@@ -21,8 +25,6 @@ extension DollyModel {
                     continuation.finish(throwing: error)
                 }
             }
-            thread.stackSize = 8 << 20
-            thread.start()
         }
     }
 }

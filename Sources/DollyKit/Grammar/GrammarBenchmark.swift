@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What a grammar constraint costs per token: the cost of the mask at each step of real
 /// generations, measured by replaying their tokens on a fresh constraint in the same order (so the
@@ -28,22 +32,22 @@ public enum GrammarBenchmark {
     /// most) and times every mask, the end-of-budget narrowing included.
     public static func replay(grammar: CompiledGrammar, vocabulary: TokenVocabulary, sequences: [[Int32]],
                               budget: Int) throws -> Result {
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let t0 = monotonicNanoseconds()
         let constraint = try GrammarConstraint(grammar: grammar, vocabulary: vocabulary)
-        let bind = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e3
+        let bind = Double(monotonicNanoseconds() - t0) / 1e3
         var mask = [UInt64](repeating: 0, count: vocabulary.maskWords)
         func pass() -> [Double] {
             var times: [Double] = []
             for tokens in sequences {
                 var cursor = constraint.start()
                 for step in 0...tokens.count {
-                    let start = DispatchTime.now().uptimeNanoseconds
+                    let start = monotonicNanoseconds()
                     mask.withUnsafeMutableBufferPointer { words in
                         if cursor.mask(into: words) && !cursor.isComplete {
                             cursor.keepFinishable(budget: budget - step, mask: words)
                         }
                     }
-                    times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+                    times.append(Double(monotonicNanoseconds() - start) / 1e3)
                     if step < tokens.count { cursor.advance(token: tokens[step]) }
                 }
             }

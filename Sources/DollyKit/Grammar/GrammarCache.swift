@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Grammars bound to one tokenizer's vocabulary, kept for reuse: the vocabulary trie is built once
 /// (on first use), and the most recently used constraints are kept by their GBNF text, so that
@@ -8,7 +12,7 @@ import Foundation
 public final class GrammarCache: @unchecked Sendable {
     private let tokenizer: Tokenizer
     private let capacity: Int
-    private let lock = NSLock()
+    private let lock = Lock()
     private var vocabularyStorage: TokenVocabulary?
     /// Most recently used last.
     private var entries: [(gbnf: String, constraint: GrammarConstraint)] = []

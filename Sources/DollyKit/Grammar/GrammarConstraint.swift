@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A compiled grammar bound to a vocabulary: per parser state, the set of token ids whose bytes keep
 /// the output inside the language. Its states form a DFA over bytes, built lazily: a state is a set
@@ -20,7 +24,7 @@ public final class GrammarConstraint: @unchecked Sendable {
         var lead: UInt8
     }
 
-    let lock = NSLock()
+    let lock = Lock()
     var stacks: GrammarStacks
     var stackSets: [[Int32]] = []
     private var stackSetIds: [[Int32]: Int32] = [:]

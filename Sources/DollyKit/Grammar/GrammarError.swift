@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Everything that can be wrong with a grammar or a JSON schema. Both are untrusted input (a file
 /// on the command line, later an HTTP request), so every problem is one of these, never a trap.

@@ -1,16 +1,19 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Compiles a JSON Schema (the subset OpenAI's structured outputs accept) to GBNF, which then
 /// compiles like any grammar. Output is compact JSON (at most one blank between tokens: a small model
 /// given more spends its budget on newlines and tabs, as Outlines found), numbers of bounded length, and object properties in a
 /// fixed order: the `required` ones in the order `required` lists them, then the others sorted by
-/// name (Foundation's parser does not keep an object's key order). Properties not listed are never
+/// name (a parsed object's key order is not kept). Properties not listed are never
 /// generated, whether or not the schema says `additionalProperties: false`.
 public enum JSONSchemaGrammar {
     /// GBNF for `schema` (JSON text).
     public static func gbnf(schema text: String) throws -> String {
-        guard let data = text.data(using: .utf8),
-              let schema = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+        guard let schema = try? JSONNode(parsing: text) else {
             throw GrammarError.invalidSchema(path: "#", message: "not valid JSON")
         }
         var compiler = Compiler(root: schema)
@@ -58,7 +61,7 @@ public enum JSONSchemaGrammar {
 
     struct Compiler {
         /// The schema `$ref`s resolve in (one per tool when several schemas share a grammar).
-        var root: Any {
+        var root: JSONNode {
             didSet { refRules = [:] }
         }
         var rules: [String] = []
@@ -67,7 +70,7 @@ public enum JSONSchemaGrammar {
         private var counter = 0
         private var depth = 0
 
-        init(root: Any) {
+        init(root: JSONNode) {
             self.root = root
         }
 
@@ -79,16 +82,16 @@ public enum JSONSchemaGrammar {
         }
 
         /// A GBNF expression matching the values `schema` allows (each followed by whitespace).
-        mutating func expression(_ schema: Any, path: String) throws -> String {
+        mutating func expression(_ schema: JSONNode, path: String) throws -> String {
             // Deeply nested schemas are refused rather than recursed into without bound.
             depth += 1
             defer { depth -= 1 }
             guard depth <= 64 else { throw GrammarError.invalidSchema(path: path, message: "nested deeper than 64 levels") }
-            if let allow = schema as? Bool {
+            if let allow = schema.bool {
                 guard allow else { throw GrammarError.invalidSchema(path: path, message: "the schema false allows nothing") }
                 return "value"
             }
-            guard let s = schema as? [String: Any] else {
+            guard let s = schema.object else {
                 throw GrammarError.invalidSchema(path: path, message: "a schema must be an object")
             }
             let known: Set<String> = ["type", "properties", "required", "additionalProperties", "enum", "const", "items",
@@ -98,40 +101,40 @@ public enum JSONSchemaGrammar {
                 throw GrammarError.unsupportedKeyword(path: path, keyword: key)
             }
             if let ref = s["$ref"] {
-                guard let ref = ref as? String else { throw GrammarError.invalidSchema(path: path, message: "$ref must be a string") }
+                guard let ref = ref.string else { throw GrammarError.invalidSchema(path: path, message: "$ref must be a string") }
                 return try reference(ref, path: path)
             }
             if let value = s["const"] { return try literal(value, path: path + "/const") }
             if let values = s["enum"] {
-                guard let values = values as? [Any], !values.isEmpty else {
+                guard let values = values.array, !values.isEmpty else {
                     throw GrammarError.invalidSchema(path: path + "/enum", message: "enum must be a non-empty array")
                 }
                 return "(" + (try values.enumerated().map { try literal($1, path: path + "/enum/\($0)") }).joined(separator: " | ") + ")"
             }
             for key in ["anyOf", "oneOf"] {
                 guard let options = s[key] else { continue }
-                guard let options = options as? [Any], !options.isEmpty else {
+                guard let options = options.array, !options.isEmpty else {
                     throw GrammarError.invalidSchema(path: path + "/" + key, message: "\(key) must be a non-empty array")
                 }
                 let alternatives = try options.enumerated().map { try expression($1, path: path + "/\(key)/\($0)") }
                 return newRule(alternatives.joined(separator: " | "))
             }
             guard let type = s["type"] else { return "value" }
-            if let types = type as? [Any] {
+            if let types = type.array {
                 let alternatives = try types.map { t -> String in
-                    guard let t = t as? String else { throw GrammarError.invalidSchema(path: path + "/type", message: "type names must be strings") }
+                    guard let t = t.string else { throw GrammarError.invalidSchema(path: path + "/type", message: "type names must be strings") }
                     return try typed(t, s, path: path)
                 }
                 guard !alternatives.isEmpty else { throw GrammarError.invalidSchema(path: path + "/type", message: "no type") }
                 return newRule(alternatives.joined(separator: " | "))
             }
-            guard let t = type as? String else { throw GrammarError.invalidSchema(path: path + "/type", message: "type must be a string or an array") }
+            guard let t = type.string else { throw GrammarError.invalidSchema(path: path + "/type", message: "type must be a string or an array") }
             return try typed(t, s, path: path)
         }
 
         static func isAnnotation(_ key: String) -> Bool { JSONSchemaGrammar.annotations.contains(key) }
 
-        private mutating func typed(_ type: String, _ s: [String: Any], path: String) throws -> String {
+        private mutating func typed(_ type: String, _ s: [String: JSONNode], path: String) throws -> String {
             switch type {
             case "object": return try object(s, path: path)
             case "array": return try array(s, path: path)
@@ -156,50 +159,50 @@ public enum JSONSchemaGrammar {
         }
 
         /// The content of a string with a `pattern` or a `format` (between its quotes); nil without either.
-        private func stringShape(_ s: [String: Any], path: String) throws -> String? {
+        private func stringShape(_ s: [String: JSONNode], path: String) throws -> String? {
             if s["pattern"] != nil && s["format"] != nil {
                 throw GrammarError.invalidSchema(path: path, message: "pattern together with format is not supported")
             }
             if let pattern = s["pattern"] {
-                guard let pattern = pattern as? String else {
+                guard let pattern = pattern.string else {
                     throw GrammarError.invalidSchema(path: path + "/pattern", message: "must be a string")
                 }
                 return try PatternGrammar.gbnf(pattern, path: path + "/pattern")
             }
             guard let format = s["format"] else { return nil }
-            guard let name = format as? String, let pattern = JSONSchemaGrammar.formats[name] else {
-                throw GrammarError.unsupportedKeyword(path: path + "/format", keyword: "format: \(format)")
+            guard let name = format.string, let pattern = JSONSchemaGrammar.formats[name] else {
+                throw GrammarError.unsupportedKeyword(path: path + "/format", keyword: "format: \(format.described)")
             }
             return try PatternGrammar.gbnf(pattern, path: path + "/format")
         }
 
-        private func count(_ s: [String: Any], _ key: String, path: String) throws -> Int? {
+        private func count(_ s: [String: JSONNode], _ key: String, path: String) throws -> Int? {
             guard let v = s[key] else { return nil }
-            guard let n = v as? Int, n >= 0, n <= GBNFParser.maxRepetition else {
+            guard let n = v.int, n >= 0, n <= GBNFParser.maxRepetition else {
                 throw GrammarError.invalidSchema(path: path + "/" + key, message: "must be an integer in 0...\(GBNFParser.maxRepetition)")
             }
             return n
         }
 
-        private mutating func object(_ s: [String: Any], path: String) throws -> String {
+        private mutating func object(_ s: [String: JSONNode], path: String) throws -> String {
             let additional = s["additionalProperties"]
-            if let additional, !(additional is Bool) && !(additional is [String: Any]) {
+            if let additional, additional.bool == nil && additional.object == nil {
                 throw GrammarError.invalidSchema(path: path + "/additionalProperties", message: "must be a boolean or a schema")
             }
             guard let properties = s["properties"] else {
-                if let extra = additional as? [String: Any] {
+                if let extra = additional?.object {
                     // A map: any keys, every value matching one schema.
-                    let v = try expression(extra, path: path + "/additionalProperties")
+                    let v = try expression(.object(extra), path: path + "/additionalProperties")
                     return newRule("\"{\" ws (string \":\" ws \(v) (\",\" ws string \":\" ws \(v))*)? \"}\" ws")
                 }
                 return "object"
             }
-            if additional is [String: Any] { throw GrammarError.unsupportedKeyword(path: path, keyword: "additionalProperties") }
-            guard let props = properties as? [String: Any] else {
+            if additional?.object != nil { throw GrammarError.unsupportedKeyword(path: path, keyword: "additionalProperties") }
+            guard let props = properties.object else {
                 throw GrammarError.invalidSchema(path: path + "/properties", message: "must be an object")
             }
-            let requiredList = (s["required"] as? [Any])?.compactMap { $0 as? String } ?? []
-            if s["required"] != nil && requiredList.count != (s["required"] as? [Any])?.count {
+            let requiredList = s["required"]?.array?.compactMap(\.string) ?? []
+            if s["required"] != nil && requiredList.count != s["required"]?.array?.count {
                 throw GrammarError.invalidSchema(path: path + "/required", message: "must be an array of strings")
             }
             for name in requiredList where props[name] == nil {
@@ -214,7 +217,7 @@ public enum JSONSchemaGrammar {
             var first = "", rest = ""
             for name in order.reversed() {
                 let value = try expression(props[name]!, path: path + "/properties/" + name)
-                let pair = try literal(name, path: path) + " \":\" ws " + value + (rest.isEmpty ? "" : " " + rest)
+                let pair = try literal(.string(name), path: path) + " \":\" ws " + value + (rest.isEmpty ? "" : " " + rest)
                 if required.contains(name) {
                     (first, rest) = (newRule(pair), newRule("\",\" ws " + pair))
                 } else {
@@ -225,7 +228,7 @@ public enum JSONSchemaGrammar {
             return newRule("\"{\" ws " + (first.isEmpty ? "" : first + " ") + "\"}\" ws")
         }
 
-        private mutating func array(_ s: [String: Any], path: String) throws -> String {
+        private mutating func array(_ s: [String: JSONNode], path: String) throws -> String {
             let item = try s["items"].map { try expression($0, path: path + "/items") } ?? "value"
             let low = try count(s, "minItems", path: path) ?? 0
             let high = try count(s, "maxItems", path: path)
@@ -237,10 +240,8 @@ public enum JSONSchemaGrammar {
         }
 
         /// The exact JSON text of `value`, as a literal followed by whitespace.
-        private func literal(_ value: Any, path: String) throws -> String {
-            guard JSONSerialization.isValidJSONObject([value]),
-                  let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes]),
-                  let text = String(data: data, encoding: .utf8) else {
+        private func literal(_ value: JSONNode, path: String) throws -> String {
+            guard let text = value.text else {
                 throw GrammarError.invalidSchema(path: path, message: "not a JSON value")
             }
             var out = "\""
@@ -249,7 +250,9 @@ public enum JSONSchemaGrammar {
                 case "\"": out += "\\\""
                 case "\\": out += "\\\\"
                 case "\n": out += "\\n"
-                case _ where c.value < 0x20: out += String(format: "\\x%02X", c.value)
+                case _ where c.value < 0x20:
+                    let hex = String(c.value, radix: 16, uppercase: true)
+                    out += "\\x" + (hex.count < 2 ? "0" : "") + hex
                 default: out.unicodeScalars.append(c)
                 }
             }
@@ -261,11 +264,11 @@ public enum JSONSchemaGrammar {
             guard !resolving.contains(ref) else {
                 throw GrammarError.badReference(path: path, reference: ref, message: "recursive references are not supported")
             }
-            var target: Any = root
+            var target = root
             guard ref.hasPrefix("#") else { throw GrammarError.badReference(path: path, reference: ref, message: "only local references (#/...) are supported") }
             for part in ref.dropFirst().split(separator: "/", omittingEmptySubsequences: true) {
-                let key = part.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
-                guard let object = target as? [String: Any], let next = object[key] else {
+                let key = String(part).replacing("~1", with: "/").replacing("~0", with: "~")
+                guard let object = target.object, let next = object[key] else {
                     throw GrammarError.badReference(path: path, reference: ref, message: "points nowhere")
                 }
                 target = next

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A function the model may call: OpenAI's `tools[].function`.
 public struct ToolDefinition: Sendable, Equatable {
@@ -28,7 +32,7 @@ public enum ToolCallGrammar {
     /// with `{` or whitespace, so that the first character tells which).
     public static func gbnf(tools: [ToolDefinition], orText: Bool) throws -> String {
         guard !tools.isEmpty else { throw GrammarError.invalidSchema(path: "tools", message: "no tools") }
-        var compiler = JSONSchemaGrammar.Compiler(root: [String: Any]())
+        var compiler = JSONSchemaGrammar.Compiler(root: .object([:]))
         var alternatives: [String] = []
         for (i, tool) in tools.enumerated() {
             let path = "tools[\(i)].function.parameters"
@@ -38,18 +42,17 @@ public enum ToolCallGrammar {
             }
             var arguments = "object"
             if let text = tool.parameters {
-                guard let data = text.data(using: .utf8),
-                      var schema = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) as? [String: Any] else {
+                guard var schema = (try? JSONNode(parsing: text))?.object else {
                     throw GrammarError.invalidSchema(path: path, message: "must be a JSON Schema object")
                 }
                 // Arguments are always an object (OpenAI's rule; `ToolCallReader` relies on it).
                 switch schema["type"] {
-                case nil: schema["type"] = "object"
-                case let t as String where t == "object": break
+                case nil: schema["type"] = .string("object")
+                case .string("object")?: break
                 default: throw GrammarError.invalidSchema(path: path + "/type", message: "a function's parameters must be of type object")
                 }
-                compiler.root = schema
-                arguments = try compiler.expression(schema, path: path)
+                compiler.root = .object(schema)
+                arguments = try compiler.expression(.object(schema), path: path)
             }
             let name = #""\"\#(tool.name)\"" ws"#
             alternatives.append("\(name) \",\" ws \"\\\"arguments\\\"\" ws \":\" ws \(arguments)")

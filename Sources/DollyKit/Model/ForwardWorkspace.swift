@@ -1,5 +1,14 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The scratch of forward passes over up to `rows` tokens at once, from one sequence or several,
 /// at positions below `context`, on `threads` threads. Allocated once, so that no token allocates memory.

@@ -1,5 +1,9 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A loaded GPT-NeoX network: configuration, immutable weights and the forward pass, shareable by any
 /// number of sessions. The state of a sequence is its `KVCache`; scratch is a `ForwardWorkspace`.

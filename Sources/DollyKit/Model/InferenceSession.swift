@@ -1,5 +1,9 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One sequence being run: its KV cache and the scratch of its forward passes, both allocated once up
 /// front so that no token allocates memory.

@@ -1,5 +1,9 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How the KV cache stores keys and values.
 public enum KVCacheType: String, CaseIterable, Sendable {

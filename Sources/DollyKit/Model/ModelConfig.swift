@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Hyperparameters of a GPT-NeoX model, mirroring Hugging Face's `config.json`.
 /// Reads both Dolly's original key style (`rotary_pct`, `rotary_emb_base`) and transformers 5's

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Errors raised while configuring, loading or running a GPT-NeoX model.
 public enum ModelError: LocalizedError, Equatable {
@@ -33,7 +37,7 @@ public enum ModelError: LocalizedError, Equatable {
         case .emptyPrompt: return "the prompt is empty"
         case let .invalidRequest(reason): return "invalid request: \(reason)"
         case let .outOfMemory(bytes, reason):
-            return String(format: "cannot reserve %.2f GB: %@", Double(bytes) / 1e9, reason)
+            return "cannot reserve \((Double(bytes) / 1e9).fixed(2)) GB: \(reason)"
         }
     }
 }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How the rows of the fused query/key/value matrix are ordered.
 public enum QKVLayout: Sendable {

@@ -1,5 +1,9 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A weight matrix used in place from mapped bytes, described for the C kernels.
 public struct WeightMatrix: @unchecked Sendable {

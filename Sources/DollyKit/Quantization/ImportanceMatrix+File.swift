@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The `.imatrix` file (docs/FORMAT.md, "Importance matrix"): magic `DLYIMTX1`, a little-endian u32
 /// header length, the JSON header (identity, calibration, tensor names and widths in order, the
@@ -133,7 +137,7 @@ extension ImportanceMatrix {
         do {
             header = try JSONDecoder().decode(Header.self, from: Data(bytes[12..<12 + headerLength]))
         } catch {
-            throw ImportanceMatrixError.malformed("bad header: \(error.localizedDescription)")
+            throw ImportanceMatrixError.malformed("bad header: \(errorMessage(error))")
         }
         guard header.format == "dolly-imatrix", header.version == (header.covariance == nil ? 1 : 2) else {
             throw ImportanceMatrixError.malformed("format \(header.format) version \(header.version)")

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// llama-imatrix's statistic for every layer matrix: per input column, the mean square of the
 /// activations that multiply it, over calibration text run through the unquantized model. Columns that
@@ -171,8 +175,7 @@ extension DollyModel {
     /// The CRC-32 of the config.json this model came from: a `.dolly` file records it, a Hugging Face
     /// folder has the file.
     public static func configCRC32(modelPath path: String) throws -> String {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        if isDirectory(path) == true {
             let url = URL(fileURLWithPath: path).appendingPathComponent("config.json")
             guard let data = FileManager.default.contents(atPath: url.path) else { throw ModelError.missingFile(url.path) }
             return FileMetadata.hex(data.withUnsafeBytes { CRC32.checksum($0) })

@@ -1,5 +1,14 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// GPTQ's statistic for every layer matrix: the mean over calibration tokens of x xᵀ, x the input that
 /// multiplies the matrix, kept as diagonal bands of `band` columns (csimd.h, "Input covariances"). The

@@ -1,5 +1,14 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One llama-bench style test: prompt processing (`pp`) or token generation (`tg`).
 public struct BenchmarkResult: Sendable {
@@ -32,9 +41,9 @@ extension DollyModel {
                                               kvType: kvType, threads: threads)
         if depth > 0 { try session.evaluate(randomTokens(depth)) }
         func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = monotonicNanoseconds()
             try body()
-            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            return Double(monotonicNanoseconds() - t0) / 1e9
         }
         var results: [BenchmarkResult] = []
         if promptTokens > 0 {

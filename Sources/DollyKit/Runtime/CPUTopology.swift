@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Which logical CPUs the process may use and the physical core each belongs to (Linux: /proc).
 struct CPUTopology {
@@ -32,7 +36,7 @@ struct CPUTopology {
     static func parseList<S: StringProtocol>(_ text: S) -> Set<Int>? {
         var out = Set<Int>()
         for part in text.split(separator: ",") {
-            let bounds = part.trimmingCharacters(in: .whitespaces).split(separator: "-").map { Int($0) }
+            let bounds = part.trimmingBlanks.split(separator: "-").map { Int($0) }
             guard let lo = bounds.first ?? nil, bounds.count <= 2, let hi = bounds.last ?? nil, lo <= hi, hi - lo < 1 << 16 else {
                 return nil
             }
@@ -47,7 +51,7 @@ struct CPUTopology {
         for block in info.components(separatedBy: "\n\n") {
             var processor: Int?, package = "0", core: String?
             for line in block.split(separator: "\n") {
-                let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingBlanks }
                 guard parts.count == 2 else { continue }
                 switch parts[0] {
                 case "processor": processor = Int(parts[1])

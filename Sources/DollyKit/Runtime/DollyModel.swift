@@ -1,5 +1,9 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A Dolly model ready to run: network, tokenizer and Dolly's special tokens.
 public final class DollyModel: Sendable {
@@ -26,11 +30,8 @@ public final class DollyModel: Sendable {
     /// either way the weights are used in place from the mapping. `fileMode` .read copies a `.dolly`
     /// file into memory instead (MappedFile.Mode: a server outliving changes to its file).
     public static func load(path: String, fileMode: MappedFile.Mode = .map) throws -> DollyModel {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ModelError.missingFile(path)
-        }
-        guard isDirectory.boolValue else {
+        guard let directory = isDirectory(path) else { throw ModelError.missingFile(path) }
+        guard directory else {
             let file = try DollyFile(path: path, mode: fileMode)
             let tokenizer = try Tokenizer(data: try file.tokenizerData())
             return DollyModel(network: GPTNeoX(config: file.config, weights: try ModelWeights(file: file)), tokenizer: tokenizer)
@@ -68,14 +69,11 @@ extension Tokenizer {
     /// The tokenizer of a model: a `.dolly` file's, a Hugging Face folder's tokenizer.json, or a
     /// tokenizer.json itself.
     public static func load(modelPath path: String) throws -> Tokenizer {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ModelError.missingFile(path)
-        }
-        if !isDirectory.boolValue, DollyFile.hasMagic(path: path) {
+        guard let directory = isDirectory(path) else { throw ModelError.missingFile(path) }
+        if !directory, DollyFile.hasMagic(path: path) {
             return try Tokenizer(data: try DollyFile(path: path).tokenizerData())
         }
-        let url = isDirectory.boolValue
+        let url = directory
             ? URL(fileURLWithPath: path).appendingPathComponent("tokenizer.json")
             : URL(fileURLWithPath: path)
         guard FileManager.default.fileExists(atPath: url.path) else { throw ModelError.missingFile(url.path) }

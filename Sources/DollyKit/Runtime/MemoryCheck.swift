@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension DollyModel {
     /// Bytes the machine can still give us without swapping (MemAvailable), if known.
@@ -18,8 +22,8 @@ extension DollyModel {
         guard let available else { return nil }
         let needed = network.weights.weightBytes + kvCacheBytes
         guard needed > available else { return nil }
-        return String(format: "the model needs %.1f GB (weights %.1f GB + KV cache %.1f GB) but only %.1f GB of memory is available; "
-                      + "weights will be read from disk for every token (very slow)",
-                      Double(needed) / 1e9, Double(network.weights.weightBytes) / 1e9, Double(kvCacheBytes) / 1e9, Double(available) / 1e9)
+        func gb(_ bytes: Int) -> String { (Double(bytes) / 1e9).fixed(1) }
+        return "the model needs \(gb(needed)) GB (weights \(gb(network.weights.weightBytes)) GB + KV cache \(gb(kvCacheBytes)) GB) "
+            + "but only \(gb(available)) GB of memory is available; weights will be read from disk for every token (very slow)"
     }
 }

@@ -1,5 +1,9 @@
 import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,8 +30,7 @@ public final class AtomicFileWriter {
         self.finalPath = finalPath
         let url = URL(fileURLWithPath: finalPath)
         let dir = url.deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: finalPath, isDirectory: &isDirectory), isDirectory.boolValue {
+        if isDirectory(finalPath) == true {
             throw FormatError.cannotWrite(path: finalPath, reason: "it is a directory")
         }
         let forceNamed = ProcessInfo.processInfo.environment["DOLLY_NO_TMPFILE"].map { !$0.isEmpty && $0 != "0" } ?? false
@@ -109,8 +112,8 @@ public final class AtomicFileWriter {
     private func linkIntoPlace() throws {
         if csimd_tmpfile_link(fd, finalPath) == 0 { return }
         guard errno == EEXIST else { throw failure() }
-        let dir = (finalPath as NSString).deletingLastPathComponent
-        let temporary = StaleTemporaries.name(for: (finalPath as NSString).lastPathComponent, in: dir.isEmpty ? "." : dir, pid: getpid())
+        let dir = finalPath.deletingLastPathPart
+        let temporary = StaleTemporaries.name(for: finalPath.lastPathPart, in: dir.isEmpty ? "." : dir, pid: getpid())
         unlink(temporary)
         guard csimd_tmpfile_link(fd, temporary) == 0 else { throw failure() }
         temporaryPath = temporary
@@ -118,7 +121,7 @@ public final class AtomicFileWriter {
 
     /// The rename itself is durable only once the folder is synced.
     private func syncDirectory() {
-        let dir = (finalPath as NSString).deletingLastPathComponent
+        let dir = finalPath.deletingLastPathPart
         let d = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if d >= 0 { _ = fsync(d); close(d) }
     }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Errors raised while opening, mapping or choosing files (Support's one error type).
 public enum FileError: LocalizedError, Equatable {

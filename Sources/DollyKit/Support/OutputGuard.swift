@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,7 +18,7 @@ public enum OutputGuard {
     public static func check(output: String, inputs: [String], magic: [UInt8], kind: String,
                              force: Bool = false) throws -> String {
         let target = resolve(output)
-        let directory = (target as NSString).deletingLastPathComponent
+        let directory = target.deletingLastPathPart
         let existing = statOf(target)
         for input in inputs {
             guard let inStat = statOf(input) else { continue }
@@ -44,11 +48,11 @@ public enum OutputGuard {
             return String(cString: full)
         }
         // Not there (yet, or a dangling link): resolve the folder, keep the name.
-        let name = (path as NSString).lastPathComponent
-        let folder = (path as NSString).deletingLastPathComponent
+        let name = path.lastPathPart
+        let folder = path.deletingLastPathPart
         guard let dir = realpath(folder.isEmpty ? "." : folder, nil) else { return path }
         defer { free(dir) }
-        return (String(cString: dir) as NSString).appendingPathComponent(name)
+        return String(cString: dir).appendingPath(name)
     }
 
     static func statOf(_ path: String) -> stat? {
@@ -65,7 +69,7 @@ public enum OutputGuard {
         while true {
             if let st = statOf(dir), same(st, folder) { return true }
             if dir == "/" { return false }
-            dir = (dir as NSString).deletingLastPathComponent
+            dir = dir.deletingLastPathPart
             if dir.isEmpty { dir = "/" }
         }
     }
@@ -73,7 +77,7 @@ public enum OutputGuard {
     /// The folder's entry (followed if a link) that is the file `file`, if any.
     static func member(of folder: String, _ file: stat) -> String? {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return names.lazy.map { (folder as NSString).appendingPathComponent($0) }
+        return names.lazy.map { folder.appendingPath($0) }
             .first { statOf($0).map { same($0, file) } ?? false }
     }
 

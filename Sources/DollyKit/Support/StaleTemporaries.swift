@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,12 +22,12 @@ public enum StaleTemporaries {
     static let magics: [[UInt8]] = [FileHeader.magic, ImportanceMatrix.magic]
 
     static func name(for file: String, in dir: String, pid: Int32) -> String {
-        (dir as NSString).appendingPathComponent(".\(file).tmp-\(pid)")
+        dir.appendingPath(".\(file).tmp-\(pid)")
     }
 
     /// The writer's PID, when `name` is a temporary's name.
     static func pid(of name: String) -> Int32? {
-        guard name.hasPrefix("."), let r = name.range(of: ".tmp-", options: .backwards), r.lowerBound > name.index(after: name.startIndex)
+        guard name.hasPrefix("."), let r = name.ranges(of: ".tmp-").last, r.lowerBound > name.index(after: name.startIndex)
         else { return nil }
         let digits = name[r.upperBound...]
         guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
@@ -42,7 +46,7 @@ public enum StaleTemporaries {
         var removed: [Removed] = []
         for name in names {
             guard let pid = pid(of: name), pid > 0, !isAlive(pid) else { continue }
-            let path = (dir as NSString).appendingPathComponent(name)
+            let path = dir.appendingPath(name)
             var st = stat()
             guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
             guard st.st_size < 8 || magics.contains(where: { FileMagic.matches(path, $0) }) else { continue }

@@ -1,9 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A flag set from one thread and read from another: how a consumer, a client that left or a
 /// shutdown tells a long loop on another thread to stop.
 public final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var value = false
 
     public init() {}

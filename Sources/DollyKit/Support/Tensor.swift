@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Element types that appear in published checkpoints and in our own format.
 public enum DType: String, Sendable, CaseIterable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// GPT-NeoX / GPT-2 style byte-level BPE tokenizer read from a HuggingFace tokenizer.json,
 /// producing the same ids as the `tokenizers` library.
@@ -27,7 +31,7 @@ public final class Tokenizer: Sendable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw TokenizerError.cannotRead(path: url.path, reason: error.localizedDescription)
+            throw TokenizerError.cannotRead(path: url.path, reason: errorMessage(error))
         }
         try self.init(data: data)
     }

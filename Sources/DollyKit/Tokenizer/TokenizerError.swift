@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Everything that can go wrong while loading a tokenizer.json, and the two ways an encoding with a
 /// budget stops (`Tokenizer.encode(_:atMost:isCancelled:)`). Otherwise encoding and decoding never

@@ -1,4 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Thread-safe memo of short pieces' bytes → ids; most words in real text repeat. Only pieces of at
 /// most `maxPieceBytes` are kept (`tokenizers` caches below 256 characters too): long ones rarely
@@ -26,7 +35,7 @@ final class WordCache: @unchecked Sendable {
     }
 
     private var entries: [Key: [Int32]] = [:]
-    private let lock = NSLock()
+    private let lock = Lock()
     /// Bounded so that a long-running process fed arbitrary text does not grow without limit.
     private let capacity = 100_000
 
