@@ -1,5 +1,3 @@
-import Foundation
-
 /// The tokenizer's vocabulary as raw bytes, in a trie (`ByteTrie`), and split by the grammar's large
 /// character classes (`ClassPartition`). Built once per tokenizer and shared by every constraint
 /// on it.
@@ -11,7 +9,7 @@ public final class TokenVocabulary: @unchecked Sendable {
     let trie: ByteTrie
     /// Partitions by class, built on first use (nil: a class too small for one); under the lock.
     private var partitions: [[ClosedRange<UInt32>]: ClassPartition?] = [:]
-    private let partitionLock = NSLock()
+    private let partitionLock = Lock()
 
     /// Every id of `tokenizer` except the special ones (`<|endoftext|>`, `### End` and Dolly's other
     /// template markers): those are never text a grammar could match.
