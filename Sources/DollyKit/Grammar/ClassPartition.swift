@@ -22,7 +22,7 @@ final class ClassPartition: Sendable {
     /// The tokens that end inside a member's UTF-8 sequence (a subset of the run tokens), and for
     /// each the code points it can still become (what the parser's mid-sequence state knows).
     let unfinished: [UInt64]
-    let unfinishedScalar: [Int32: UnfinishedScalar]
+    let unfinishedTokens: [(id: Int32, members: Int, scalar: UnfinishedScalar)]
     /// rest[m]: the tokens that are not run tokens and start with m members, as a trie of their
     /// bytes after those m (a non-member first, or bytes that are not a whole code point).
     let rest: [ByteTrie]
@@ -66,7 +66,7 @@ final class ClassPartition: Sendable {
         var runLength = [UInt16](repeating: 0, count: v.size)
         var restStart = [(members: UInt16, offset: UInt16)](repeating: (0, 0), count: v.size)
         var unfinished = [UInt64](repeating: 0, count: words)
-        var unfinishedScalar: [Int32: UnfinishedScalar] = [:]
+        var unfinishedTokens: [(id: Int32, members: Int, scalar: UnfinishedScalar)] = []
         var full = 0
         var restEntries: [[(bytes: ArraySlice<UInt8>, id: Int32)]] = []
         var unfinishedEntries: [[(bytes: ArraySlice<UInt8>, id: Int32)]] = []
@@ -88,7 +88,7 @@ final class ClassPartition: Sendable {
             if let scalar = Self.unfinishedScalar(bytes[i...]), CharacterRanges.intersects(ranges, scalar.low, scalar.high) {
                 runLength[id] = UInt16(members + 1)
                 unfinished[id >> 6] |= 1 << UInt64(id & 63)
-                unfinishedScalar[Int32(id)] = scalar
+                unfinishedTokens.append((Int32(id), members, scalar))
                 while unfinishedEntries.count <= members { unfinishedEntries.append([]) }
                 unfinishedEntries[members].append((bytes[i...], Int32(id)))
             } else {
@@ -117,7 +117,7 @@ final class ClassPartition: Sendable {
         self.lengths = lengths
         self.upTo = upTo
         self.unfinished = unfinished
-        self.unfinishedScalar = unfinishedScalar
+        self.unfinishedTokens = unfinishedTokens
         self.rest = restEntries.map { ByteTrie(entries: $0) }
         self.unfinishedRest = unfinishedEntries.map { ByteTrie(entries: $0) }
         self.restStart = restStart

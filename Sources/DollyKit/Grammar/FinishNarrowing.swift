@@ -28,71 +28,73 @@ extension GrammarConstraint {
     /// Sorts state `s`'s allowed tokens by the distance each leaves, keeping those that leave more
     /// than the state's own distance minus one (a budget never asks less). With a class run, the
     /// full tokens of one length all leave the distance of the chain's state at that length: one
-    /// bitset per distance; the others (the unfinished ones computed from the stacks, without
-    /// making their mid-sequence states) are stepped one by one.
+    /// bitset per distance; the unfinished ones are computed from the stacks (without making their
+    /// mid-sequence states); the rest are walked in their tries from the chain's states. Without a
+    /// run the vocabulary trie is walked: tokens sharing a prefix share its steps.
     private func finishLevels(_ s: Int32, here: Int, mask: UnsafeMutableBufferPointer<UInt64>) -> FinishLevels {
         let words = mask.count
         var levels = FinishLevels(base: here - 1, maxAfter: here - 1)
-        var oneByOne = Array(mask)
-        let run = self.run(s)
-        if let run {
-            let p = run.partition
-            // The full tokens a run decides: those no longer than it lives.
-            if let range = p.runTokens(upTo: run.live) {
-                for (w, i) in range.enumerated() { oneByOne[w] &= ~(p.upTo[i] & ~p.unfinished[w]) }
-            }
-            // Lengths in a row that leave one same distance are one range of the cumulative
-            // bitsets (inside a string every length leaves the same: one range in all).
-            var ranges: [(first: Int, last: Int, distance: Int)] = []
-            for (k, n) in p.lengths.enumerated() where n <= run.live && p.hasFull[k] {
-                let d = Int(distance(run.state(after: n)))
-                levels.maxAfter = max(levels.maxAfter, d)
-                guard d > levels.base else { continue }
-                if let last = ranges.last, last.distance == d, last.last == k - 1 {
-                    ranges[ranges.count - 1].last = k
-                } else {
-                    ranges.append((k, k, d))
-                }
-            }
-            for (first, last, d) in ranges {
-                var g = levels.groups.firstIndex { $0.distance == d }
-                if g == nil {
-                    levels.groups.append((d, [UInt64](repeating: 0, count: words)))
-                    g = levels.groups.count - 1
-                }
-                for w in 0..<words {
-                    let shorter = first > 0 ? p.upTo[(first - 1) * words + w] : 0
-                    levels.groups[g!].tokens[w] |= p.upTo[last * words + w] & ~shorter & ~p.unfinished[w] & mask[w]
-                }
+        func single(_ id: Int32, _ d: Int) {
+            guard mask[Int(id) >> 6] >> UInt64(id & 63) & 1 == 1 else { return }
+            if d > levels.base { levels.singles.append((id, d)) }
+            levels.maxAfter = max(levels.maxAfter, d)
+        }
+        guard let run = self.run(s) else {
+            walkDistances(vocabulary.trie, from: s, single)
+            return levels
+        }
+        let p = run.partition
+        // Lengths in a row that leave one same distance are one range of the cumulative bitsets
+        // (inside a string every length leaves the same: one range in all).
+        var ranges: [(first: Int, last: Int, distance: Int)] = []
+        for (k, n) in p.lengths.enumerated() where n <= run.live && p.hasFull[k] {
+            let d = Int(distance(run.state(after: n)))
+            levels.maxAfter = max(levels.maxAfter, d)
+            guard d > levels.base else { continue }
+            if let last = ranges.last, last.distance == d, last.last == k - 1 {
+                ranges[ranges.count - 1].last = k
+            } else {
+                ranges.append((k, k, d))
             }
         }
-        for w in 0..<words where oneByOne[w] != 0 {
-            var bits = oneByOne[w]
-            while bits != 0 {
-                let id = w << 6 | bits.trailingZeroBitCount
-                bits &= bits - 1
-                guard id < vocabulary.size else { continue }
-                let d = distance(after: id, from: s, run: run)
-                if d > levels.base { levels.singles.append((Int32(id), d)) }
-                levels.maxAfter = max(levels.maxAfter, d)
+        for (first, last, d) in ranges {
+            var g = levels.groups.firstIndex { $0.distance == d }
+            if g == nil {
+                levels.groups.append((d, [UInt64](repeating: 0, count: words)))
+                g = levels.groups.count - 1
             }
+            for w in 0..<words {
+                let shorter = first > 0 ? p.upTo[(first - 1) * words + w] : 0
+                levels.groups[g!].tokens[w] |= p.upTo[last * words + w] & ~shorter & ~p.unfinished[w] & mask[w]
+            }
+        }
+        for (id, m, scalar) in p.unfinishedTokens where m <= run.live {
+            let before = run.state(after: m)
+            single(id, Int(distanceInsideScalar(stackSets[Int(states[Int(before)].stacks)], need: scalar.need, scalar.low, scalar.high)))
+        }
+        for m in p.rest.indices where m <= run.live && !p.rest[m].isEmpty {
+            walkDistances(p.rest[m], from: run.state(after: m), single)
         }
         return levels
     }
 
-    /// The distance after token `id` from state `s`.
-    private func distance(after id: Int, from s: Int32, run: StateRun?) -> Int {
-        if let run, let scalar = run.partition.unfinishedScalar[Int32(id)] {
-            let before = run.state(after: Int(run.partition.restStart[id].members))
-            guard before >= 0 else { return Int(GrammarDistance.unreachable) }
-            return Int(distanceInsideScalar(stackSets[Int(states[Int(before)].stacks)], need: scalar.need, scalar.low, scalar.high))
+    /// Walks `trie` from state `s` as the mask's walk does and reports each token it reaches (an
+    /// allowed one) with the distance of the state after it.
+    private func walkDistances(_ trie: ByteTrie, from s: Int32, _ report: (Int32, Int) -> Void) {
+        var pending: [(node: Int32, state: Int32)] = [(0, s)]
+        while let (node, state) = pending.popLast() {
+            for e in Int(trie.firstEdge[Int(node)]) ..< Int(trie.firstEdge[Int(node) + 1]) {
+                let next = step(state, trie.edgeByte[e])
+                if next < 0 { continue }
+                let child = Int(trie.edgeTarget[e])
+                let tokens = Int(trie.firstToken[child]) ..< Int(trie.firstToken[child + 1])
+                if !tokens.isEmpty {
+                    let d = Int(distance(next))
+                    for t in tokens { report(trie.tokenIds[t], d) }
+                }
+                if trie.firstEdge[child] < trie.firstEdge[child + 1] { pending.append((Int32(child), next)) }
+            }
         }
-        var t = s
-        for b in vocabulary.bytes[id] {
-            t = step(t, b)
-            if t < 0 { return Int(GrammarDistance.unreachable) }
-        }
-        return Int(distance(t))
     }
 
     /// Clears the tokens leaving more than `budget - 1`, unless none would be left (then nothing

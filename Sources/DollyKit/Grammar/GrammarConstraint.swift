@@ -119,7 +119,7 @@ public final class GrammarConstraint: @unchecked Sendable {
 
     /// The transitions of state `s` (256 entries).
     @inline(__always)
-    private func row(_ s: Int32) -> UnsafeMutablePointer<Int32> {
+    func row(_ s: Int32) -> UnsafeMutablePointer<Int32> {
         transitionBlocks[Int(s) / Self.rowsPerBlock] + (Int(s) % Self.rowsPerBlock) << 8
     }
 
