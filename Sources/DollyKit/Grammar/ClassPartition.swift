@@ -9,12 +9,9 @@
 /// (`TokenVocabulary.partition(for:)`).
 final class ClassPartition: Sendable {
     let words: Int
-    /// Per id: for a full token its length in code points; for a token of m members followed by
-    /// the start of a member (an unfinished UTF-8 sequence that can still become one), m + 1;
-    /// else 0.
-    let runLength: [UInt16]
-    /// The distinct run lengths, ascending; `upTo[k * words ..< (k + 1) * words]`: the tokens whose
-    /// run length is at most lengths[k] (and not 0).
+    /// The distinct run lengths, ascending (a full token's length in code points; m + 1 for m members
+    /// then the start of one more); `upTo[k * words ..< (k + 1) * words]`: the run tokens whose
+    /// length is at most lengths[k].
     let lengths: [Int]
     let upTo: [UInt64]
     /// Per length (as `lengths`), whether some full token has it (not only unfinished ones).
@@ -30,8 +27,6 @@ final class ClassPartition: Sendable {
     /// walked only from the last state of a chain, where no member is left but another class may
     /// still take the sequence.
     let unfinishedRest: [ByteTrie]
-    /// Per id that is not a full token: its m, and the byte offset after its m members.
-    let restStart: [(members: UInt16, offset: UInt16)]
     /// The UTF-8 bytes of one member (the smallest): a chain steps with it.
     let representative: [UInt8]
 
@@ -63,8 +58,9 @@ final class ClassPartition: Sendable {
         guard let first = ranges.first, let lowest = Unicode.Scalar(first.lowerBound) else { return nil }
         representative = Array(String(lowest).utf8)
         let words = v.maskWords
+        // Per id: a full token's length in code points; for a token of m members followed by the
+        // start of a member (an unfinished UTF-8 sequence that can still become one), m + 1; else 0.
         var runLength = [UInt16](repeating: 0, count: v.size)
-        var restStart = [(members: UInt16, offset: UInt16)](repeating: (0, 0), count: v.size)
         var unfinished = [UInt64](repeating: 0, count: words)
         var unfinishedTokens: [(id: Int32, members: Int, scalar: UnfinishedScalar)] = []
         var full = 0
@@ -84,7 +80,6 @@ final class ClassPartition: Sendable {
                 full += 1
                 continue
             }
-            restStart[id] = (UInt16(members), UInt16(i))
             if let scalar = Self.unfinishedScalar(bytes[i...]), CharacterRanges.intersects(ranges, scalar.low, scalar.high) {
                 runLength[id] = UInt16(members + 1)
                 unfinished[id >> 6] |= 1 << UInt64(id & 63)
@@ -113,14 +108,12 @@ final class ClassPartition: Sendable {
         }
         self.hasFull = hasFull
         self.words = words
-        self.runLength = runLength
         self.lengths = lengths
         self.upTo = upTo
         self.unfinished = unfinished
         self.unfinishedTokens = unfinishedTokens
         self.rest = restEntries.map { ByteTrie(entries: $0) }
         self.unfinishedRest = unfinishedEntries.map { ByteTrie(entries: $0) }
-        self.restStart = restStart
     }
 
     /// What the parser knows after `bytes` when they are the start of a UTF-8 sequence (a lead and
