@@ -31,7 +31,7 @@ struct OutputPlan: Sendable {
                 guard let schema = format.jsonSchema?.schema else {
                     throw APIError.invalid("response_format.json_schema.schema is required", param: "response_format")
                 }
-                plan.gbnf = try grammar(param: "response_format") { try JSONSchemaGrammar.gbnf(schema: schema.text) }
+                plan.gbnf = try grammar(param: "response_format") { try JSONSchemaGrammar.gbnf(schema: schema.json) }
                 askers.append("response_format")
             }
         }
@@ -40,7 +40,7 @@ struct OutputPlan: Sendable {
             askers.append("grammar")
         }
         if let schema = output.jsonSchema {
-            plan.gbnf = try grammar(param: "json_schema") { try JSONSchemaGrammar.gbnf(schema: schema.text) }
+            plan.gbnf = try grammar(param: "json_schema") { try JSONSchemaGrammar.gbnf(schema: schema.json) }
             askers.append("json_schema")
         }
         guard askers.count <= 1 else {
@@ -65,7 +65,7 @@ struct OutputPlan: Sendable {
             if definitions.contains(where: { $0.name == f.name }) {
                 throw APIError.invalid("tools[\(i)]: the name '\(f.name)' is used twice", param: "tools")
             }
-            definitions.append(ToolDefinition(name: f.name, description: f.description, parameters: f.parameters?.text))
+            definitions.append(ToolDefinition(name: f.name, description: f.description, parameters: f.parameters?.json))
         }
         var callable = definitions
         if case let .function(name) = choice {

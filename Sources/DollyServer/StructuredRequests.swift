@@ -1,3 +1,4 @@
+import DollyKit
 import Foundation
 
 /// Refusing what we do not implement: a field the server would otherwise ignore changes what the
@@ -21,60 +22,12 @@ enum RequestFields {
     }
 }
 
-/// Any JSON value, kept to be written back as JSON text (a schema for the grammar compiler).
-enum JSONValue: Codable, Sendable {
-    case null, bool(Bool), int(Int), double(Double), string(String), array([JSONValue]), object([(String, JSONValue)])
-
-    init(from decoder: Decoder) throws {
-        if let c = try? decoder.container(keyedBy: RequestFields.AnyKey.self) {
-            self = .object(try c.allKeys.map { ($0.stringValue, try c.decode(JSONValue.self, forKey: $0)) })
-            return
-        }
-        if var c = try? decoder.unkeyedContainer() {
-            var items: [JSONValue] = []
-            while !c.isAtEnd { items.append(try c.decode(JSONValue.self)) }
-            self = .array(items)
-            return
-        }
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) } else if let i = try? c.decode(Int.self) {
-            self = .int(i)
-        } else if let d = try? c.decode(Double.self) { self = .double(d) } else if let s = try c.decodeStringIfString() {
-            self = .string(s)
-        } else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a JSON value"))
-        }
-    }
-
-    /// Compact JSON text, object keys sorted (`JSONBody.encoder`): the decoder does not keep their
-    /// order, and the same schema must give the same text every time (the grammar cache's key, the
-    /// tools paragraph of a prompt whose prefix a slot may have cached).
-    var text: String {
-        String(decoding: (try? JSONBody.encoder.encode(self)) ?? Data("null".utf8), as: UTF8.self)
-    }
-
-    func encode(to encoder: Encoder) throws {
-        switch self {
-        case let .object(pairs):
-            var c = encoder.container(keyedBy: RequestFields.AnyKey.self)
-            for (key, value) in pairs { try c.encode(value, forKey: RequestFields.AnyKey(stringValue: key)) }
-        case let .array(items):
-            var c = encoder.unkeyedContainer()
-            for item in items { try c.encode(item) }
-        default:
-            var c = encoder.singleValueContainer()
-            switch self {
-            case .null: try c.encodeNil()
-            case let .bool(b): try c.encode(b)
-            case let .int(i): try c.encode(i)
-            case let .double(d): try c.encode(d)
-            case let .string(s): try c.encode(s)
-            case .array, .object: break
-            }
-        }
-    }
-
-    var isObject: Bool { if case .object = self { return true } else { return false } }
+extension JSONNode {
+    /// Compact JSON text, keys sorted and slashes unescaped (as `JSONBody.encoder` writes): the
+    /// same schema always gives the same text (the grammar cache's key, the tools paragraph of a
+    /// prompt whose prefix a slot may have cached).
+    var json: String { text ?? "null" }
+    var isObject: Bool { object != nil }
 }
 
 /// What the answer must look like: OpenAI's `response_format`, and llama-server's `grammar` (GBNF) and
@@ -82,7 +35,7 @@ enum JSONValue: Codable, Sendable {
 struct OutputFields: Decodable, Sendable {
     var responseFormat: ResponseFormat?
     var grammar: String?
-    var jsonSchema: JSONValue?
+    var jsonSchema: JSONNode?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case responseFormat = "response_format", grammar, jsonSchema = "json_schema"
@@ -92,7 +45,7 @@ struct OutputFields: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
         grammar = try c.decodeIfPresent(String.self, forKey: .grammar)
-        jsonSchema = try c.decodeIfPresent(JSONValue.self, forKey: .jsonSchema)
+        jsonSchema = try c.decodeIfPresent(JSONNode.self, forKey: .jsonSchema)
     }
 }
 
@@ -106,7 +59,7 @@ struct ResponseFormat: Decodable, Sendable {
     struct SchemaSpec: Decodable, Sendable {
         let name: String?
         let description: String?
-        let schema: JSONValue?
+        let schema: JSONNode?
         let strict: Bool?
 
         enum CodingKeys: String, CodingKey, CaseIterable { case name, description, schema, strict }
@@ -116,7 +69,7 @@ struct ResponseFormat: Decodable, Sendable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             name = try c.decodeIfPresent(String.self, forKey: .name)
             description = try c.decodeIfPresent(String.self, forKey: .description)
-            schema = try c.decodeIfPresent(JSONValue.self, forKey: .schema)
+            schema = try c.decodeIfPresent(JSONNode.self, forKey: .schema)
             strict = try c.decodeIfPresent(Bool.self, forKey: .strict)
         }
     }
@@ -141,7 +94,7 @@ struct ToolField: Decodable, Sendable {
     struct Function: Decodable, Sendable {
         let name: String
         let description: String?
-        let parameters: JSONValue?
+        let parameters: JSONNode?
         let strict: Bool?
 
         enum CodingKeys: String, CodingKey, CaseIterable { case name, description, parameters, strict }
@@ -151,7 +104,7 @@ struct ToolField: Decodable, Sendable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             name = try c.decode(String.self, forKey: .name)
             description = try c.decodeIfPresent(String.self, forKey: .description)
-            parameters = try c.decodeIfPresent(JSONValue.self, forKey: .parameters)
+            parameters = try c.decodeIfPresent(JSONNode.self, forKey: .parameters)
             strict = try c.decodeIfPresent(Bool.self, forKey: .strict)
         }
     }

@@ -5,10 +5,11 @@ import Foundation
 #endif
 
 /// Any JSON value, read with JSONDecoder: what DollyKit used JSONSerialization for (schemas, tool
-/// parameters, tokenizer.json), without Foundation. Types are JSON's own: 1 is not `true` (which
+/// parameters, tokenizer.json), without Foundation; the server's request fields that take any JSON
+/// (`json_schema`, a tool's `parameters`) too. Types are JSON's own: 1 is not `true` (which
 /// JSONSerialization's NSNumber let pass). Objects are dictionaries, so key order is not kept
 /// (JSONSerialization kept none either): whoever needs an order sorts.
-enum JSONNode: Equatable, Sendable {
+package enum JSONNode: Equatable, Sendable {
     case null
     case bool(Bool)
     /// A number written without fraction or exponent that fits 64 bits.
@@ -19,15 +20,15 @@ enum JSONNode: Equatable, Sendable {
     case object([String: JSONNode])
 
     /// Parses `data` (any JSON value at the top, as JSONSerialization's .fragmentsAllowed).
-    init(parsing data: Data) throws {
+    package init(parsing data: Data) throws {
         self = try JSONDecoder().decode(JSONNode.self, from: data)
     }
 
-    init(parsing text: String) throws {
+    package init(parsing text: String) throws {
         try self.init(parsing: Data(text.utf8))
     }
 
-    var object: [String: JSONNode]? {
+    package var object: [String: JSONNode]? {
         if case let .object(o) = self { return o }
         return nil
     }
@@ -60,7 +61,7 @@ enum JSONNode: Equatable, Sendable {
 
     /// Compact JSON text, keys sorted, slashes not escaped (what JSONSerialization wrote with
     /// [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes]); nil for a non-finite number.
-    var text: String? { text(escapingSlashes: false) }
+    package var text: String? { text(escapingSlashes: false) }
 
     /// Compact JSON text, keys sorted; "/" as "\/" if `escapingSlashes` (JSONSerialization's default).
     func text(escapingSlashes: Bool) -> String? {
@@ -87,7 +88,7 @@ extension JSONNode: Codable {
     // Each failed attempt costs a thrown DecodingError, so the common cases go first: strings, then
     // integers, and whole objects of integers and arrays of strings in one decode (a tokenizer's
     // vocabulary and merges: 50,000 values each, parsed in half the time this way).
-    init(from decoder: Decoder) throws {
+    package init(from decoder: Decoder) throws {
         if let single = try? decoder.singleValueContainer() {
             if single.decodeNil() { self = .null; return }
             if let s = try? single.decode(String.self) { self = .string(s); return }
@@ -111,7 +112,7 @@ extension JSONNode: Codable {
         self = .object(members)
     }
 
-    func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         switch self {
         case let .array(items):
             var list = encoder.unkeyedContainer()
