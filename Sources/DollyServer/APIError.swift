@@ -9,6 +9,8 @@ enum APIError: Error, Sendable {
     case invalid(String, param: String? = nil)
     case unauthorized
     case notFound(String)
+    /// 404: a request names a model this server does not serve.
+    case modelNotFound(String)
     case methodNotAllowed
     case bodyTooLarge(limit: Int)
     /// 503 with Retry-After: every slot busy and the queue full, or the model still loading.
@@ -22,7 +24,7 @@ enum APIError: Error, Sendable {
         switch self {
         case .invalid: return .badRequest
         case .unauthorized: return .unauthorized
-        case .notFound: return .notFound
+        case .notFound, .modelNotFound: return .notFound
         case .methodNotAllowed: return .methodNotAllowed
         case .bodyTooLarge: return .contentTooLarge
         case .busy, .shuttingDown, .cancelled: return .serviceUnavailable
@@ -39,6 +41,9 @@ enum APIError: Error, Sendable {
                              param: nil, code: "invalid_api_key")
         case let .notFound(path):
             return ErrorBody(message: "no such endpoint: \(path)", type: "invalid_request_error", param: nil, code: "not_found")
+        case let .modelNotFound(name):
+            return ErrorBody(message: "model '\(name)' not found", type: "invalid_request_error", param: "model",
+                             code: "model_not_found")
         case .methodNotAllowed:
             return ErrorBody(message: "method not allowed", type: "invalid_request_error", param: nil, code: nil)
         case let .bodyTooLarge(limit):

@@ -52,13 +52,30 @@ struct Completions: Sendable {
     /// The prompt's tokens, refused before encoding when its length proves it cannot leave room for an
     /// answer in the context (`Tokenizer.encode(_:atMost:)`); large prompts are encoded off the event loop.
     func promptTokens(_ text: String, _ tokenizer: Tokenizer, context: Int, param: String,
-                      in request: DollyRequestContext) async throws -> [Int32] {
+                      in request: DollyRequestContext, refuse: Bool = true) async throws -> [Int32] {
         do {
+            // Not refusing (a chat that may leave out earlier turns): encode up to the bound, which says "too long".
             return try await RequestWork.run(bytes: text.utf8.count, context: request, state: state) { cancelled in
-                try tokenizer.encode(text, atMost: context - 1, isCancelled: cancelled)
+                try tokenizer.encode(text, atMost: refuse ? context - 1 : context, isCancelled: cancelled)
             }
+        } catch TokenizerError.tooManyTokens where !refuse {
+            return [Int32](repeating: 0, count: context)  // only its length is read
         } catch let TokenizerError.tooManyTokens(atLeast, _) {
             throw APIError.invalid("the prompt has at least \(atLeast) tokens; the context holds \(context)", param: param)
+        }
+    }
+
+    /// A chat's prompt tokens, leaving out the oldest exchanges while the prompt and `answerBudget` (or,
+    /// absent, a quarter of the context up to 256 tokens) exceed the context.
+    func chatPromptTokens(_ chat: ChatPrompt, _ tokenizer: Tokenizer, context: Int, answerBudget: Int?,
+                          in request: DollyRequestContext) async throws -> [Int32] {
+        let reserve = max(1, answerBudget ?? min(Self.defaultMaxTokens, context / 4))
+        var dropped = 0
+        while true {
+            let tokens = try await promptTokens(chat.text(dropping: dropped), tokenizer, context: context, param: "messages",
+                                                in: request, refuse: dropped == chat.exchanges.count)
+            if tokens.count + reserve <= context || dropped == chat.exchanges.count { return tokens }
+            dropped += 1
         }
     }
 
@@ -86,10 +103,11 @@ struct Completions: Sendable {
         let body = try await JSONBody.decode(ChatCompletionRequest.self, from: &request, limit: state.configuration.bodyLimit)
         let (model, engine) = try state.ready()
         let plan = try OutputPlan.read(body.output, tools: body.tools, toolChoice: body.toolChoice)
-        let (instruction, context) = try ChatPrompt.map(body.messages, toolsContext: plan.toolsContext)
+        let chat = try ChatPrompt(body.messages.map(\.turn), toolsContext: plan.toolsContext)
         let ctx = engine.options.context
-        let prompt = try await promptTokens(DollyPrompt.format(instruction: instruction, context: context), model.tokenizer,
-                                            context: ctx, param: "messages", in: requestContext)
+        let prompt = try await chatPromptTokens(chat, model.tokenizer, context: ctx,
+                                                answerBudget: body.sampling.maxCompletionTokens ?? body.sampling.maxTokens,
+                                                in: requestContext)
         try checkPrompt(prompt.count, context: ctx)
         var top: Int?
         if body.logprobs == true {
@@ -112,7 +130,7 @@ struct Completions: Sendable {
         if body.sampling.stream == true {
             let includeUsage = body.sampling.streamOptions?.includeUsage == true
             let callsTools = plan.callsTools
-            return Self.eventStream { send in
+            return StreamFraming.serverSentEvents.response(errorBody: { ["error": $0.body] }) { send in
                 var answer = ChatAnswer(callsTools: callsTools)
                 try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [
                     ChatChunkChoice(delta: ChatDelta(role: "assistant", content: ""))]))
@@ -131,8 +149,7 @@ struct Completions: Sendable {
                             ChatChunkChoice(delta: ChatDelta(), finishReason: answer.finishReason(s.stopReason))]))
                         if includeUsage {  // as OpenAI: one more chunk, no choices, the usage
                             try await send(ChatCompletionChunk(id: id, created: created, model: name, choices: [],
-                                                               usage: Usage(promptTokens: s.promptTokens,
-                                                                            completionTokens: s.completionTokens)))
+                                                               usage: Usage(s)))
                         }
                     }
                 }
@@ -143,7 +160,7 @@ struct Completions: Sendable {
         let message = answer.message(text)
         return JSONBody.response(ChatCompletion(id: id, created: created, model: name, choices: [
             ChatChoice(message: message, logprobs: logprobs(lps), finishReason: answer.finishReason(summary.stopReason))],
-            usage: Usage(promptTokens: summary.promptTokens, completionTokens: summary.completionTokens)))
+            usage: Usage(summary)))
     }
 
     // MARK: - Completions
@@ -188,7 +205,7 @@ struct Completions: Sendable {
         }
         if body.sampling.stream == true {
             let includeUsage = body.sampling.streamOptions?.includeUsage == true
-            return Self.eventStream { send in
+            return StreamFraming.serverSentEvents.response(errorBody: { ["error": $0.body] }) { send in
                 if echo && body.logprobs == nil {
                     try await send(Completion(id: id, created: created, model: name, choices: [
                         CompletionChoice(text: promptText)]))
@@ -219,8 +236,7 @@ struct Completions: Sendable {
                             CompletionChoice(text: "", finishReason: Self.finishReason(s.stopReason))]))
                         if includeUsage {
                             try await send(Completion(id: id, created: created, model: name, choices: [],
-                                                      usage: Usage(promptTokens: s.promptTokens,
-                                                                   completionTokens: s.completionTokens)))
+                                                      usage: Usage(s)))
                         }
                     }
                 }
@@ -243,7 +259,7 @@ struct Completions: Sendable {
         return JSONBody.response(Completion(id: id, created: created, model: name, choices: [
             CompletionChoice(text: (echo ? promptText : "") + text, logprobs: all,
                              finishReason: Self.finishReason(summary.stopReason))],
-            usage: Usage(promptTokens: summary.promptTokens, completionTokens: summary.completionTokens)))
+            usage: Usage(summary)))
     }
 
     /// A whole answer: its text, log-probabilities and summary (a request cancelled by a shutdown: 503).
@@ -288,61 +304,6 @@ struct Completions: Sendable {
         }
         return out
     }
-
-    // MARK: - Server-sent events
-
-    /// Writes `data: {json}` events, then `data: [DONE]`. A client that goes away makes a write throw,
-    /// which ends the loop and with it the request's stream (its slot is freed within one step).
-    static func eventStream(_ produce: @escaping @Sendable (EventSender) async throws -> Void) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-cache"
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            let sender = EventSender(writer: writer)
-            do {
-                do {
-                    try await produce(sender)
-                } catch let error as APIError where sender.isOpen {
-                    try await sender(["error": error.body])  // e.g. cancelled by a shutdown: say why
-                }
-                try await sender.raw("data: [DONE]\n\n")
-                try await sender.finish()
-            } catch where !sender.isOpen {
-                // The client went away: nothing to tell it; leaving drops the request's stream.
-            }
-        })
-    }
-}
-
-/// Sends server-sent events on a response body.
-final class EventSender: @unchecked Sendable {
-    private var writer: any ResponseBodyWriter
-    private var open = true
-
-    init(writer: any ResponseBodyWriter) { self.writer = writer }
-
-    var isOpen: Bool { open }
-
-    func callAsFunction<T: Encodable>(_ value: T) async throws {
-        var buffer = ByteBuffer(string: "data: ")
-        var json = JSONBody.buffer(value)
-        buffer.writeBuffer(&json)
-        buffer.writeString("\n\n")
-        try await write(buffer)
-    }
-
-    func raw(_ text: String) async throws { try await write(ByteBuffer(string: text)) }
-
-    private func write(_ buffer: ByteBuffer) async throws {
-        do {
-            try await writer.write(buffer)
-        } catch {
-            open = false
-            throw error
-        }
-    }
-
-    func finish() async throws { try await writer.finish(nil) }
 }
 
 /// Character offsets of logprob tokens in the returned text, across streamed chunks.

@@ -98,6 +98,7 @@ public final class DollyServer: @unchecked Sendable {
             var request = request
             return try await completions.complete(&request, context: context)
         }
+        OllamaRoutes.register(on: router, state: state)
         router.post("tokenize") { request, context -> Response in
             var request = request
             let body = try await JSONBody.decode(TokenizeRequest.self, from: &request, limit: state.configuration.bodyLimit)

@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// Turns every error into OpenAI's error object with its status (the one place errors are mapped), and
-/// counts responses by status for /metrics.
+/// Turns every error into the API's error object with its status (the one place errors are mapped:
+/// OpenAI's shape, or Ollama's under /api/), and counts responses by status for /metrics.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let state: ServerState
 
@@ -15,7 +15,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             var api = APIError(error)
             if case .notFound = api { api = .notFound(request.uri.path) }
             if case .bodyTooLarge = api { api = .bodyTooLarge(limit: state.configuration.bodyLimit) }
-            response = Self.response(api)
+            response = request.uri.path.hasPrefix("/api/") ? Self.ollamaResponse(api) : Self.response(api)
         }
         state.count(status: response.status.code)
         return response
@@ -26,6 +26,13 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         headers[.contentType] = "application/json"
         if case let .busy(_, seconds) = error { headers[.retryAfter] = String(seconds) }
         return Response(status: error.status, headers: headers, body: .init(byteBuffer: JSONBody.buffer(["error": error.body])))
+    }
+
+    /// Ollama's shape: `{"error": "message"}`, the same status.
+    static func ollamaResponse(_ error: APIError) -> Response {
+        var response = Self.response(error)
+        response.body = .init(byteBuffer: JSONBody.buffer(["error": error.body.message]))
+        return response
     }
 }
 

@@ -25,6 +25,7 @@ extension SingleValueDecodingContainer {
 /// `stop`: OpenAI takes one string or a list of up to 4.
 struct StopField: Decodable, Sendable {
     let texts: [String]
+    init(texts: [String]) { self.texts = texts }
     init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { texts = [] } else if let s = try c.decodeStringIfString() { texts = [s] } else {

@@ -1,3 +1,4 @@
+import DollyKit
 import Foundation
 
 /// A field OpenAI's shapes spell out as `null` when there is nothing (Swift's synthesized coding would
@@ -15,14 +16,26 @@ struct Nullable<T: Encodable & Sendable>: Encodable, Sendable {
 struct Usage: Encodable, Sendable {
     let promptTokens: Int
     let completionTokens: Int
+    /// Prompt tokens a slot had cached (OpenAI's `prompt_tokens_details.cached_tokens`).
+    let cachedTokens: Int
     var totalTokens: Int { promptTokens + completionTokens }
 
-    enum CodingKeys: String, CodingKey { case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens" }
+    init(_ s: BatchSummary) {
+        promptTokens = s.promptTokens
+        completionTokens = s.completionTokens
+        cachedTokens = s.cachedPromptTokens
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
+        case promptTokensDetails = "prompt_tokens_details"
+    }
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(promptTokens, forKey: .promptTokens)
         try c.encode(completionTokens, forKey: .completionTokens)
         try c.encode(totalTokens, forKey: .totalTokens)
+        try c.encode(["cached_tokens": cachedTokens], forKey: .promptTokensDetails)
     }
 }
 

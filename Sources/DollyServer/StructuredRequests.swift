@@ -41,6 +41,8 @@ struct OutputFields: Decodable, Sendable {
         case responseFormat = "response_format", grammar, jsonSchema = "json_schema"
     }
 
+    init() {}
+
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)

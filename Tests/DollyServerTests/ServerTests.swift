@@ -39,8 +39,8 @@ final class ServerTests: XCTestCase {
         let r = try await s.post("/v1/chat/completions", chat("Why is the sky blue?"))
         XCTAssertEqual(r.status, 200, r.text)
         XCTAssertEqual(content(r), Self.greedy("Why is the sky blue?"))
-        let usage = try XCTUnwrap(r.json["usage"] as? [String: Int])
-        XCTAssertEqual(usage["prompt_tokens"], try Self.model.promptTokens(for: GenerationRequest(text: "Why is the sky blue?")).count)
+        let usage = try XCTUnwrap(r.json["usage"] as? [String: Any])
+        XCTAssertEqual(usage["prompt_tokens"] as? Int, try Self.model.promptTokens(for: GenerationRequest(text: "Why is the sky blue?")).count)
         XCTAssertEqual(r.json["object"] as? String, "chat.completion")
 
         let c = try await s.post("/v1/completions", ["prompt": "Once upon a time", "temperature": 0, "max_tokens": 30])

@@ -243,7 +243,10 @@ public final class BatchEngine: @unchecked Sendable {
     /// Samples a slot's next token from its logits and reports it; true if a token was produced.
     private func advance(_ slot: Slot, _ logits: UnsafeBufferPointer<Float>) -> Bool {
         guard let job = slot.job else { return false }
-        if slot.state == nil { slot.beginGeneration(model: model) }
+        if slot.state == nil {
+            slot.beginGeneration(model: model)
+            job.firstTokenAt = monotonicNanoseconds()
+        }
         guard let token = slot.state!.next(logits) else {
             finish(slot, slot.state!.stopReason ?? .stopToken)
             return false
@@ -319,6 +322,10 @@ private final class Job: @unchecked Sendable {
     let request: BatchRequest
     let continuation: AsyncStream<BatchEvent>.Continuation
     private let flag = StopFlag()
+    let submittedAt = monotonicNanoseconds()
+    /// Set by the engine's thread only.
+    var admittedAt: UInt64 = 0
+    var firstTokenAt: UInt64 = 0
 
     init(request: BatchRequest, continuation: AsyncStream<BatchEvent>.Continuation) {
         self.request = request
@@ -330,8 +337,14 @@ private final class Job: @unchecked Sendable {
 
     func finish(_ reason: StopReason, promptTokens: Int, cached: Int = 0, completion: Int = 0,
                 promptLogprobs: [TokenLogprob] = []) {
-        continuation.yield(.finished(BatchSummary(stopReason: reason, promptTokens: promptTokens, cachedPromptTokens: cached,
-                                                  completionTokens: completion, promptLogprobs: promptLogprobs)))
+        var summary = BatchSummary(stopReason: reason, promptTokens: promptTokens, cachedPromptTokens: cached,
+                                   completionTokens: completion, promptLogprobs: promptLogprobs)
+        let now = monotonicNanoseconds(), admitted = admittedAt == 0 ? now : admittedAt
+        let first = firstTokenAt == 0 ? now : firstTokenAt
+        summary.queueNanoseconds = admitted - min(submittedAt, admitted)
+        summary.promptNanoseconds = first - min(admitted, first)
+        summary.generationNanoseconds = now - min(first, now)
+        continuation.yield(.finished(summary))
         continuation.finish()
     }
 }
@@ -360,6 +373,7 @@ private final class Slot {
 
     func start(_ job: Job, reusing n: Int, model: DollyModel) {
         self.job = job
+        job.admittedAt = monotonicNanoseconds()
         cache.truncate(to: n)
         fed.removeLast(fed.count - n)
         fed.reserveCapacity(job.request.prompt.count + job.request.maxNewTokens)

@@ -66,6 +66,11 @@ public struct BatchSummary: Sendable {
     public var completionTokens: Int
     /// With `promptLogprobs`: one entry per prompt token after the first.
     public var promptLogprobs: [TokenLogprob]
+    /// Where the request's time went, in nanoseconds: waiting for a slot, from the slot to the first
+    /// token (the prompt's evaluation), and from the first token to the end.
+    public var queueNanoseconds: UInt64 = 0
+    public var promptNanoseconds: UInt64 = 0
+    public var generationNanoseconds: UInt64 = 0
 }
 
 /// Why the engine refused or ended a request.

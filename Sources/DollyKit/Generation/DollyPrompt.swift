@@ -18,3 +18,36 @@ public enum DollyPrompt {
         return "\(intro)\n\n\(instructionKey)\n\(body)\n\n\(responseKey)\n"
     }
 }
+
+/// One answered instruction of a conversation, as it is shown to the model again in later turns.
+public struct DollyExchange: Sendable, Equatable {
+    public var instruction: String
+    public var context: String?
+    public var answer: String
+
+    public init(instruction: String, context: String? = nil, answer: String) {
+        self.instruction = instruction
+        self.context = context
+        self.answer = answer
+    }
+}
+
+extension DollyPrompt {
+    /// Dolly keeps no history, and it reads its instruction before its `Input:`, so a new turn
+    /// cannot go at the end of an earlier prompt's context without changing that prompt's start.
+    /// Instead earlier exchanges are written as the training records they would be
+    /// (`training/consts.py`'s prompt, the answer, a blank line and `### End`, which is what the
+    /// model generated), one after another and a blank line apart, followed by this turn's prompt.
+    /// Turn N's prompt therefore begins with turn N-1's prompt and answer, byte for byte: a cache
+    /// holding those tokens is reused for all but the new turn.
+    public static func conversation(_ earlier: [DollyExchange], instruction: String, context: String? = nil) -> String {
+        var text = ""
+        for e in earlier { text += record(e) }
+        return text + format(instruction: instruction, context: context)
+    }
+
+    /// An answered exchange as a training record, with the blank line that separates it from the next.
+    public static func record(_ e: DollyExchange) -> String {
+        format(instruction: e.instruction, context: e.context) + e.answer + "\n\n" + endKey + "\n\n"
+    }
+}

@@ -16,11 +16,15 @@ public final class DollyModel: Sendable {
     /// `<|endoftext|>`.
     public let eosId: Int32
 
+    /// Where the weights came from and how they are stored (what servers report about the model).
+    public let facts: ModelFacts
+
     public var config: ModelConfig { network.config }
 
-    public init(network: GPTNeoX, tokenizer: Tokenizer) {
+    public init(network: GPTNeoX, tokenizer: Tokenizer, facts: ModelFacts? = nil) {
         self.network = network
         self.tokenizer = tokenizer
+        self.facts = facts ?? ModelFacts(weights: network.weights, format: "memory", quantization: nil, bytes: nil)
         endKeyId = tokenizer.addedTokens.first { $0.content == DollyPrompt.endKey }?.id
         responseKeyId = tokenizer.addedTokens.first { $0.content.hasPrefix(DollyPrompt.responseKey) }?.id
         eosId = tokenizer.id(ofToken: "<|endoftext|>") ?? Int32(network.config.eosTokenId)
@@ -34,7 +38,10 @@ public final class DollyModel: Sendable {
         guard directory else {
             let file = try DollyFile(path: path, mode: fileMode)
             let tokenizer = try Tokenizer(data: try file.tokenizerData())
-            return DollyModel(network: GPTNeoX(config: file.config, weights: try ModelWeights(file: file)), tokenizer: tokenizer)
+            let weights = try ModelWeights(file: file)
+            return DollyModel(network: GPTNeoX(config: file.config, weights: weights), tokenizer: tokenizer,
+                              facts: ModelFacts(weights: weights, format: "dolly", quantization: file.metadata.quantization.recipe,
+                                                bytes: file.file.bytes.count))
         }
         let folder = URL(fileURLWithPath: path)
         let config = try ModelConfig.load(from: folder.appendingPathComponent("config.json"))
@@ -45,7 +52,8 @@ public final class DollyModel: Sendable {
         let tokenizer = try Tokenizer(contentsOf: tokenizerURL)
         let source = try Checkpoint.open(directory: path)
         let weights = try ModelWeights(huggingFace: source, config: config)
-        return DollyModel(network: GPTNeoX(config: config, weights: weights), tokenizer: tokenizer)
+        return DollyModel(network: GPTNeoX(config: config, weights: weights), tokenizer: tokenizer,
+                          facts: ModelFacts(weights: weights, format: "huggingface", quantization: nil, bytes: nil))
     }
 
     /// Ids that end a generation.
@@ -63,6 +71,27 @@ public final class DollyModel: Sendable {
     /// default thread count of every session, engine and conversion. Read once; OMP_NUM_THREADS does
     /// not change it.
     public static let defaultThreads: Int = CPUTopology.read().usableCores
+}
+
+/// What a loaded model is, for reports (`/api/show`, `/api/tags`): its source format, how its
+/// matrices are stored, its size.
+public struct ModelFacts: Sendable {
+    /// "dolly" (a .dolly file), "huggingface" (a checkpoint folder) or "memory".
+    public var format: String
+    /// The .dolly file's recipe (q4, q3, q8, f16, f32); for a folder, the matrices' type as read.
+    public var quantization: String
+    public var parameterCount: Int
+    /// Bytes of the file, or of the weights as held.
+    public var bytes: Int
+
+    public init(weights: ModelWeights, format: String, quantization: String?, bytes: Int?) {
+        self.format = format
+        let count = weights.parameterCount
+        parameterCount = count
+        self.bytes = bytes ?? weights.weightBytes
+        let bits = Double(weights.weightBytes) * 8 / Double(max(1, count))
+        self.quantization = quantization ?? (bits > 24 ? "f32" : bits > 12 ? "f16" : "\((bits * 10).rounded() / 10) bits")
+    }
 }
 
 extension Tokenizer {
