@@ -7,12 +7,15 @@ struct ChatCommand: ParsableCommand {
         commandName: "chat",
         abstract: "Answer instructions read from stdin, one per line, until end of input.",
         discussion: """
-            Each instruction is answered on its own, as Dolly's pipeline does (no history). A line ending in \\ \
-            continues on the next line. Context (Dolly's "Input:", for questions about a passage, summaries, \
-            extraction) applies to every following instruction until it is changed:
+            Each instruction is answered on its own, as Dolly's pipeline does (no history). With --history, \
+            earlier instructions and answers come before each new one, written as Dolly's training records in \
+            order, and the cache of them is kept, so only the new turn is computed; the oldest turns are left out \
+            when the context is full, and /new starts over. A line ending in \\ continues on the next line. \
+            Context (Dolly's "Input:", for questions about a passage, summaries, extraction) applies to every following instruction until it is changed:
               /input             the context's lines follow, ended by a line /end
               /input-file PATH   the context from a UTF-8 file
               /clear             no context
+              /new               forget earlier turns (with --history)
               /help              this list
             --input or --input-file sets a context from the start. Ctrl-C stops the answer being written and \
             returns to the prompt; Ctrl-C at the prompt, or end of input, exits.
@@ -23,10 +26,14 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var contextOptions: ContextOptions
     @OptionGroup var constraint: ConstraintOptions
 
+    @Flag(name: .long, help: "Show the model earlier turns of the conversation (Dolly answers each on its own by default).")
+    var history = false
+
     static let help = """
         /input             then the context's lines, ended by a line /end
         /input-file PATH   read the context from a UTF-8 file
         /clear             forget the context
+        /new               forget earlier turns (with --history)
         a line ending in \\ continues on the next line; Ctrl-C stops an answer
         """
 
@@ -36,6 +43,7 @@ struct ChatCommand: ParsableCommand {
             var context = try contextOptions.read()
             let grammar = try constraint.compile()
             let (model, session) = try modelOptions.load()
+            let conversation = history ? Conversation(model: model, session: session) : nil
             // One compiled constraint for the whole conversation: its caches carry over between answers.
             var sampling = self.sampling.parameters
             sampling.constraint = try ConstraintOptions.constraint(grammar, model: model)
@@ -64,6 +72,11 @@ struct ChatCommand: ParsableCommand {
                     context = nil
                     Console.note("(context cleared)")
                     continue
+                case "/new":
+                    conversation?.clear()
+                    Console.note(conversation == nil ? "(no history to forget: answers are independent without --history)"
+                                                     : "(new conversation)")
+                    continue
                 case "/input":
                     var lines: [String] = []
                     while true {
@@ -90,12 +103,21 @@ struct ChatCommand: ParsableCommand {
                 do {
                     var request = self.sampling.request(instruction, context: context)
                     request.sampling = sampling
-                    let result = try model.generate(request, session: session,
-                                                    isCancelled: { Interrupt.requested }) { piece in
+                    let write: (String) throws -> Bool = { piece in
                         Console.write(piece)
                         return true
                     }
+                    let result: GenerationResult
+                    var dropped = 0
+                    if let conversation {
+                        let turn = try conversation.answer(request, isCancelled: { Interrupt.requested }, onText: write)
+                        dropped = turn.droppedExchanges
+                        result = turn.result
+                    } else {
+                        result = try model.generate(request, session: session, isCancelled: { Interrupt.requested }, onText: write)
+                    }
                     Console.write("\n")
+                    if dropped > 0 { Console.note("(left out the \(dropped) oldest turn\(dropped == 1 ? "" : "s"): the context is full)") }
                     if result.stopReason == .cancelled {
                         Console.note("(stopped)")
                         Interrupt.clear()

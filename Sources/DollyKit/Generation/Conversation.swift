@@ -25,7 +25,7 @@ public final class Conversation {
         public var result: GenerationResult
         /// Prompt tokens whose cache was already held.
         public var reusedTokens: Int
-        /// Earliest exchanges left out so that the prompt and the answer's budget fit the context.
+        /// Earliest exchanges left out so that the prompt and room for the answer fit the context.
         public var droppedExchanges: Int
     }
 
@@ -42,8 +42,10 @@ public final class Conversation {
         let tokenizer = model.tokenizer
         var dropped = 0
         var prompt = tokenizer.encode(DollyPrompt.conversation(exchanges, instruction: request.text, context: request.context))
-        // The oldest exchanges go first when the whole does not fit; this turn's prompt alone must.
-        while prompt.count + request.maxNewTokens > session.contextLength, !exchanges.isEmpty {
+        // The oldest exchanges go first when the whole and room for an answer (its budget, at most a
+        // quarter of the context) do not fit; this turn's prompt alone must.
+        let reserve = max(1, min(request.maxNewTokens, session.contextLength / 4))
+        while prompt.count + reserve > session.contextLength, !exchanges.isEmpty {
             exchanges.removeFirst()
             dropped += 1
             prompt = tokenizer.encode(DollyPrompt.conversation(exchanges, instruction: request.text, context: request.context))
