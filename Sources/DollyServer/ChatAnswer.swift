@@ -6,7 +6,7 @@ import DollyKit
 struct ChatAnswer: Sendable {
     private var reader: ToolCallReader?
     /// OpenAI's shape: `call_` and 24 characters.
-    let callID = "call_" + Completions.newID("").dropFirst()
+    let callID = "call_" + RequestMapping.newID("").dropFirst()
 
     init(callsTools: Bool) {
         reader = callsTools ? ToolCallReader() : nil
@@ -29,7 +29,7 @@ struct ChatAnswer: Sendable {
 
     func finishReason(_ reason: StopReason) -> String {
         // A whole call ends the answer whatever ended generation (the grammar, a stop token).
-        isCall && Completions.finishReason(reason) == "stop" ? "tool_calls" : Completions.finishReason(reason)
+        isCall && RequestMapping.finishReason(reason) == "stop" ? "tool_calls" : RequestMapping.finishReason(reason)
     }
 
     /// The whole answer's message: a call when the text is a complete one, else the text.

@@ -77,7 +77,6 @@ public final class DollyServer: @unchecked Sendable {
                                                   allowMethods: [.get, .post, .options]))
         }
         if let key = state.configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
-        let completions = Completions(state: state)
 
         router.get("health") { _, _ -> Response in
             state.isReady ? JSONBody.response(["status": "ok"])
@@ -87,40 +86,8 @@ public final class DollyServer: @unchecked Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: state.metricsText())))
         }
-        router.get("v1/models") { _, _ -> Response in
-            JSONBody.response(ModelList(data: [.init(id: state.configuration.modelName, created: state.started)]))
-        }
-        router.post("v1/chat/completions") { request, context -> Response in
-            var request = request
-            return try await completions.chat(&request, context: context)
-        }
-        router.post("v1/completions") { request, context -> Response in
-            var request = request
-            return try await completions.complete(&request, context: context)
-        }
+        OpenAIRoutes.register(on: router, state: state)
         OllamaRoutes.register(on: router, state: state)
-        router.post("tokenize") { request, context -> Response in
-            var request = request
-            let body = try await JSONBody.decode(TokenizeRequest.self, from: &request, limit: state.configuration.bodyLimit)
-            let tokenizer = try state.ready().model.tokenizer, text = body.content
-            let ids = try await RequestWork.run(bytes: text.utf8.count, context: context, state: state) { cancelled in
-                try tokenizer.encode(text, atMost: .max, isCancelled: cancelled)
-            }
-            return JSONBody.response(TokenizeResponse(tokens: ids))
-        }
-        router.post("detokenize") { request, context -> Response in
-            var request = request
-            let body = try await JSONBody.decode(DetokenizeRequest.self, from: &request, limit: state.configuration.bodyLimit)
-            let model = try state.ready().model
-            let vocab = model.config.vocabSize
-            if let bad = body.tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
-                throw APIError.invalid("token id \(bad) is outside the vocabulary (\(vocab))", param: "tokens")
-            }
-            let tokenizer = model.tokenizer, ids = body.tokens
-            // Decoding is linear and never long, but a megabyte of ids is still no work for an event loop.
-            let text = try await RequestWork.run(bytes: ids.count * 4, context: context, state: state) { _ in tokenizer.decode(ids) }
-            return JSONBody.response(DetokenizeResponse(content: text))
-        }
         return router
     }
 }

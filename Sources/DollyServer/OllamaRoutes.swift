@@ -7,7 +7,7 @@ import Hummingbird
 /// (`ErrorMiddleware` writes that shape under /api/).
 struct OllamaRoutes: Sendable {
     let state: ServerState
-    private var mapper: Completions { Completions(state: state) }
+    private var mapper: RequestMapping { RequestMapping(state: state) }
 
     static func register(on router: Router<DollyRequestContext>, state: ServerState) {
         let routes = OllamaRoutes(state: state)
@@ -37,7 +37,7 @@ struct OllamaRoutes: Sendable {
     }
 
     /// Ollama's `done_reason`.
-    static func doneReason(_ r: StopReason) -> String { Completions.finishReason(r) }
+    static func doneReason(_ r: StopReason) -> String { RequestMapping.finishReason(r) }
 
     var name: String { state.configuration.modelName }
 
