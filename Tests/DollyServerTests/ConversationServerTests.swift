@@ -75,3 +75,17 @@ final class ConversationServerTests: XCTestCase {
         XCTAssertGreaterThan(reused.cached[2], reused.cached[1])
     }
 }
+
+/// Ollama's `/api/chat` answer when the text is a call: `tool_calls` with the arguments as an object.
+final class OllamaToolCallTests: XCTestCase {
+    func testACallBecomesToolCallsWithObjectArguments() throws {
+        let call = OllamaRoutes.message(#"{"name": "get_weather", "arguments": {"city": "Oslo"}}"#, callsTools: true, contentSent: false)
+        XCTAssertEqual(call.content, "")
+        XCTAssertEqual(call.toolCalls?.first?.function.name, "get_weather")
+        XCTAssertEqual(call.toolCalls?.first?.function.arguments, .object(["city": .string("Oslo")]))
+        let text = OllamaRoutes.message("It is cold.", callsTools: true, contentSent: false)
+        XCTAssertEqual(text.content, "It is cold.")
+        XCTAssertNil(text.toolCalls)
+        XCTAssertEqual(OllamaRoutes.message("It is cold.", callsTools: true, contentSent: true).content, "")
+    }
+}
