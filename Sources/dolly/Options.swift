@@ -128,8 +128,23 @@ struct SamplingOptions: ParsableArguments {
         "End the answer where the text would contain TEXT (not printed, nor anything after it); repeatable.", valueName: "TEXT"))
     var stopTexts: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Prompt lookup: guess up to N tokens per step from earlier text (the prompt, the answer) and check them in one pass; the output is the same, made in fewer passes when the answer copies its context (0: off).",
+        valueName: "N"))
+    var lookup = 0
+
+    @Option(name: .customLong("lookup-ngram-min"), help: "Shortest run of last tokens looked up for --lookup.")
+    var lookupNgramMin = 2
+
+    @Option(name: .customLong("lookup-ngram-max"), help: "Longest run of last tokens looked up for --lookup.")
+    var lookupNgramMax = 4
+
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+        guard (0...64).contains(lookup) else { throw ValidationError("--lookup must be between 0 and 64") }
+        guard lookupNgramMin >= 1, lookupNgramMax >= lookupNgramMin, lookupNgramMax <= 64 else {
+            throw ValidationError("--lookup-ngram-min must be at least 1 and at most --lookup-ngram-max (at most 64)")
+        }
         guard !stopTexts.contains("") else { throw ValidationError("--stop needs a non-empty text") }
         try Self.check(parameters)
     }
@@ -158,8 +173,10 @@ struct SamplingOptions: ParsableArguments {
     }
 
     func request(_ text: String, context: String? = nil, raw: Bool = false) -> GenerationRequest {
-        GenerationRequest(text: text, context: context, raw: raw, maxNewTokens: maxTokens, sampling: parameters,
-                          stopTexts: stopTexts)
+        var r = GenerationRequest(text: text, context: context, raw: raw, maxNewTokens: maxTokens, sampling: parameters,
+                                  stopTexts: stopTexts)
+        if lookup > 0 { r.lookup = PromptLookup(maxDraft: lookup, ngramMin: lookupNgramMin, ngramMax: lookupNgramMax) }
+        return r
     }
 }
 

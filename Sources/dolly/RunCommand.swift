@@ -81,6 +81,9 @@ struct RunCommand: ParsableCommand {
                 Console.note(String(format: "prompt: %d tokens in %.2f s (%.1f tok/s); generated: %d tokens in %.2f s (%.1f tok/s); stop: %@",
                                     result.promptTokens, result.promptSeconds, Double(result.promptTokens) / max(result.promptSeconds, 1e-9),
                                     n, result.generationSeconds, Double(n) / max(result.generationSeconds, 1e-9), result.stopReason.rawValue))
+                if result.draftedTokens > 0 {
+                    Console.note("lookup: \(result.acceptedTokens) of \(result.draftedTokens) guessed tokens accepted")
+                }
             }
         }
     }

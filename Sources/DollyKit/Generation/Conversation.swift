@@ -62,7 +62,8 @@ public final class Conversation {
         var answer = ""
         var result: GenerationResult
         do {
-            result = try TokenGenerator(session: session).run(&state, prompt: Array(prompt[shared...])) { _, state in
+            result = try TokenGenerator(session: session).run(&state, prompt: Array(prompt[shared...]), lookup: request.lookup,
+                                                              lookupContext: prompt) { _, state in
                 let piece = state.newText()
                 answer += piece
                 if !piece.isEmpty, !(try onText(piece)) { return false }

@@ -29,6 +29,9 @@ public struct GenerationResult: Sendable {
     public var promptTokens: Int
     public var promptSeconds: Double
     public var generationSeconds: Double
+    /// With prompt lookup: tokens guessed, and how many of them the model's own choices confirmed.
+    public var draftedTokens = 0
+    public var acceptedTokens = 0
 }
 
 /// Runs a `GenerationState` on one session: prompt in, tokens out, one callback per token.
@@ -51,10 +54,18 @@ public struct TokenGenerator {
     /// Evaluates `prompt`, then drives `state` until it ends: each token goes to `onToken` (with the
     /// state, for its text) and, unless the generation ended, back into the model. `observe` sees the
     /// scores of every choice (the stop token's too).
-    func run(_ state: inout GenerationState, prompt: [Int32],
+    ///
+    /// With `lookup`, tokens are guessed from earlier text (`lookupContext`, the whole prompt when the
+    /// session already held part of it, then the output) and checked in one pass (`runSpeculative`):
+    /// the same tokens come out, fewer passes make them.
+    func run(_ state: inout GenerationState, prompt: [Int32], lookup: PromptLookup? = nil, lookupContext: [Int32]? = nil,
              observe: ((UnsafeBufferPointer<Float>) -> Void)? = nil,
              onToken: (Int32, inout GenerationState) throws -> Bool) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw ModelError.emptyPrompt }
+        if let lookup, lookup.maxDraft > 0 {
+            return try runSpeculative(&state, prompt: prompt, lookup: lookup, context: lookupContext ?? prompt,
+                                      observe: observe, onToken: onToken)
+        }
         let room = session.contextLength - session.position
         guard prompt.count <= room else { throw ModelError.promptTooLong(tokens: prompt.count, limit: room) }
         let t0 = monotonicNanoseconds()

@@ -17,6 +17,8 @@ public struct GenerationRequest: Sendable {
     /// Generation ends where the text would contain one of these; neither it nor anything after
     /// it is returned.
     public var stopTexts: [String]
+    /// Prompt-lookup decoding (the same output in fewer forward passes when it copies its context); nil: off.
+    public var lookup: PromptLookup?
 
     public init(text: String, context: String? = nil, raw: Bool = false, maxNewTokens: Int = 256,
                 sampling: SamplingParameters = .dollyDefaults, stopTexts: [String] = []) {
@@ -55,7 +57,7 @@ extension DollyModel {
         var state = GenerationState(prompt: prompt, maxNewTokens: request.maxNewTokens, sampling: request.sampling,
                                     stopTokens: stopTokens, vocabularySize: network.config.vocabSize,
                                     tokenizer: tokenizer, stopTexts: request.stopTexts, strip: !request.raw)
-        let result = try TokenGenerator(session: session).run(&state, prompt: prompt) { _, state in
+        let result = try TokenGenerator(session: session).run(&state, prompt: prompt, lookup: request.lookup) { _, state in
             let piece = state.newText()
             if !piece.isEmpty, !(try onText(piece)) { return false }
             return !isCancelled()

@@ -1,0 +1,137 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Prompt-lookup decoding: speculative decoding whose guesses come from the text itself. Answers that
+/// copy their context (extraction, closed QA, summaries: Dolly's `Input:` tasks) repeat runs of its
+/// tokens; when the last few tokens occurred before, what followed them then is a good guess for what
+/// follows now. The guesses are checked in one forward pass (`TokenGenerator.runSpeculative`).
+public struct PromptLookup: Sendable, Equatable {
+    /// Most tokens guessed per pass (1 pass of k+1 tokens costs about one token's pass while
+    /// generation is bound by memory bandwidth).
+    public var maxDraft: Int
+    /// Lengths of the n-gram looked up, longest first.
+    public var ngramMin: Int
+    public var ngramMax: Int
+
+    public init(maxDraft: Int = 8, ngramMin: Int = 2, ngramMax: Int = 4) {
+        self.maxDraft = maxDraft
+        self.ngramMin = max(1, ngramMin)
+        self.ngramMax = max(self.ngramMin, ngramMax)
+    }
+
+    /// Up to `limit` tokens that followed the latest earlier occurrence of the longest suffix of
+    /// `sequence` (ngramMax down to ngramMin tokens) that occurred before; empty when none did.
+    public func draft(after sequence: [Int32], limit: Int, into draft: inout [Int32]) {
+        draft.removeAll(keepingCapacity: true)
+        guard limit > 0 else { return }
+        let count = sequence.count
+        sequence.withUnsafeBufferPointer { s in
+            var n = min(ngramMax, count - 1)
+            while n >= ngramMin {
+                let suffix = count - n
+                // Latest occurrence first: the most recent context is the likeliest to continue alike.
+                var start = suffix - 1
+                while start >= 0 {
+                    var k = 0
+                    while k < n && s[start + k] == s[suffix + k] { k += 1 }
+                    if k == n {
+                        let from = start + n
+                        let end = min(from + limit, count)
+                        if end > from {
+                            for i in from..<end { draft.append(s[i]) }
+                            return
+                        }
+                    }
+                    start -= 1
+                }
+                n -= 1
+            }
+        }
+    }
+}
+
+extension TokenGenerator {
+    /// `run` with prompt lookup. After each token, the tokens that followed the latest earlier
+    /// occurrence of the last few are guessed and fed with it in one pass; the state then chooses
+    /// from each row's logits exactly as it would have one pass at a time (the kernels give a row the
+    /// same values whatever the batch), keeping guesses while they equal its choice. Its first other
+    /// choice is the next token, and the cache is rewound past the guesses it refused. Every choice,
+    /// greedy or sampled (the same random draws, in the same order), is the one plain decoding makes:
+    /// the output is the same token for token.
+    func runSpeculative(_ state: inout GenerationState, prompt: [Int32], lookup: PromptLookup, context: [Int32],
+                        observe: ((UnsafeBufferPointer<Float>) -> Void)?,
+                        onToken: (Int32, inout GenerationState) throws -> Bool) throws -> GenerationResult {
+        let room = session.contextLength - session.position
+        guard prompt.count <= room else { throw ModelError.promptTooLong(tokens: prompt.count, limit: room) }
+        let vocab = session.model.config.vocabSize
+        let t0 = monotonicNanoseconds()
+        try session.evaluate(prompt)
+        let t1 = monotonicNanoseconds()
+        var sequence = context
+        sequence.reserveCapacity(context.count + session.contextLength)
+        var draft: [Int32] = [], fed: [Int32] = []
+        draft.reserveCapacity(lookup.maxDraft)
+        fed.reserveCapacity(lookup.maxDraft + 1)
+        // One row of logits per fed token, kept for the checks (sized once).
+        let rows = UnsafeMutablePointer<Float>.allocate(capacity: (lookup.maxDraft + 1) * vocab)
+        defer { rows.deallocate() }
+        var drafted = 0, accepted = 0
+        var length = lookup.maxDraft  // adapts: doubled after a full match, cut to what matched after a miss
+
+        func result() -> GenerationResult {
+            GenerationResult(tokens: state.tokens, stopReason: state.stopReason ?? .maxTokens, promptTokens: prompt.count,
+                             promptSeconds: Double(t1 - t0) / 1e9, generationSeconds: Double(monotonicNanoseconds() - t1) / 1e9,
+                             draftedTokens: drafted, acceptedTokens: accepted)
+        }
+        guard var next = state.next(session.lastLogits, observe: observe) else { return result() }
+        if !(try onToken(next, &state)) { state.stop(.cancelled) }
+        while !state.isFinished {
+            let free = session.contextLength - session.position
+            guard free > 0 else {
+                state.stop(.contextFull)
+                break
+            }
+            sequence.append(next)
+            lookup.draft(after: sequence, limit: min(length, free - 1), into: &draft)
+            fed.removeAll(keepingCapacity: true)
+            fed.append(next)
+            fed.append(contentsOf: draft)
+            let base = session.position
+            if draft.isEmpty {
+                try session.evaluate(fed)
+                guard let token = state.next(session.lastLogits, observe: observe) else { break }
+                next = token
+                if !(try onToken(next, &state)) { state.stop(.cancelled) }
+                continue
+            }
+            try session.evaluate(fed, logits: .all { first, block in
+                (rows + first * vocab).update(from: block.baseAddress!, count: block.count)
+            })
+            drafted += draft.count
+            var matched = 0
+            var following: Int32?
+            for i in 0...draft.count {
+                guard let token = state.next(UnsafeBufferPointer(start: rows + i * vocab, count: vocab), observe: observe) else { break }
+                if !(try onToken(token, &state)) { state.stop(.cancelled) }
+                if i < draft.count && token == draft[i] {
+                    matched += 1
+                    sequence.append(token)
+                    if state.isFinished { break }
+                    continue
+                }
+                following = token
+                break
+            }
+            accepted += matched
+            // Keep the fed token and the confirmed guesses; the refused ones' keys and values go.
+            session.rewind(to: base + 1 + matched)
+            length = matched == draft.count ? min(lookup.maxDraft, max(1, length * 2)) : max(1, matched + 1)
+            guard let token = following else { break }
+            next = token
+        }
+        return result()
+    }
+}

@@ -1,0 +1,101 @@
+import DollyKit
+import Foundation
+import XCTest
+
+/// Prompt lookup (speculative decoding from the text itself): the guesses, and the output, which must be
+/// the same token for token as plain decoding, greedy or sampled, with processors and a grammar, on every
+/// kernel path (the kernels give a token's row the same values whatever the batch).
+final class PromptLookupTests: XCTestCase {
+    static let model = try! DollyModel.load(path: ConversationTests.demo)
+
+    func testDraftIsWhatFollowedTheLatestLongestMatch() {
+        let lookup = PromptLookup(maxDraft: 3, ngramMin: 1, ngramMax: 3)
+        var draft: [Int32] = []
+        lookup.draft(after: [1, 2, 3, 9, 1, 2, 3, 7, 8, 1, 2, 3], limit: 3, into: &draft)
+        XCTAssertEqual(draft, [7, 8, 1], "the latest occurrence of the 3-gram [1, 2, 3]")
+        lookup.draft(after: [5, 6, 7, 6], limit: 3, into: &draft)
+        XCTAssertEqual(draft, [7, 6], "no 2- or 3-gram repeats: the 1-gram 6, to the end")
+        lookup.draft(after: [1, 2, 3, 4], limit: 3, into: &draft)
+        XCTAssertEqual(draft, [], "nothing repeats")
+        PromptLookup(maxDraft: 4, ngramMin: 2, ngramMax: 2).draft(after: [4, 5, 4, 5], limit: 4, into: &draft)
+        XCTAssertEqual(draft, [4, 5])
+        lookup.draft(after: [1, 2, 1, 2], limit: 0, into: &draft)
+        XCTAssertEqual(draft, [])
+    }
+
+    struct Case {
+        let text: String
+        var context: String? = nil
+        var raw = false
+        var sampling = SamplingParameters.greedyDecoding
+    }
+
+    static let passage = "Three hours a day will produce as much as a man ought to write.\n\t\t-- Trollope"
+
+    static var cases: [Case] {
+        var sampled = SamplingParameters(temperature: 0.8, topP: 0.95, seed: 11)
+        sampled.repetitionPenalty = 1.1
+        return [
+            Case(text: "Who is quoted in this text?", context: passage),
+            Case(text: "Repeat the text exactly.", context: passage),
+            Case(text: "one two three one two three one two three one two", raw: true),
+            Case(text: "The history of the city", raw: true),
+            Case(text: "Repeat the text exactly.", context: passage, sampling: sampled),
+            Case(text: "one two three one two three one two three one two", raw: true,
+                 sampling: SamplingParameters(temperature: 1, seed: 5)),
+        ]
+    }
+
+    func generate(_ c: Case, lookup: PromptLookup?, maxTokens: Int = 40) throws -> GenerationResult {
+        var request = GenerationRequest(text: c.text, context: c.context, raw: c.raw, maxNewTokens: maxTokens, sampling: c.sampling)
+        request.lookup = lookup
+        return try Self.model.generate(request, session: try Self.model.network.makeSession(contextLength: 256)) { _ in true }
+    }
+
+    func testOutputIsPlainDecodingsOnEveryKernelPath() throws {
+        var drafted = 0, accepted = 0
+        try forEachKernelPath { path in
+            for c in Self.cases {
+                let plain = try generate(c, lookup: nil)
+                for lookup in [PromptLookup(maxDraft: 8), PromptLookup(maxDraft: 3, ngramMin: 1, ngramMax: 2)] {
+                    let fast = try generate(c, lookup: lookup)
+                    XCTAssertEqual(fast.tokens, plain.tokens, "\(path): \(c.text) \(lookup)")
+                    XCTAssertEqual(fast.stopReason, plain.stopReason, "\(path): \(c.text)")
+                    drafted += fast.draftedTokens
+                    accepted += fast.acceptedTokens
+                }
+            }
+        }
+        XCTAssertGreaterThan(accepted, 0, "some guesses were right (\(accepted) of \(drafted))")
+        XCTAssertLessThan(accepted, drafted, "and some wrong, so both branches ran")
+    }
+
+    func testWithAGrammarAndStopTextsTheOutputIsUnchanged() throws {
+        let grammar = try GrammarCache(tokenizer: Self.model.tokenizer).constraint(gbnf: #"root ::= ("one " | "two " | "three ")+ "end""#)
+        var sampling = SamplingParameters(temperature: 1, seed: 3)
+        sampling.constraint = grammar
+        let c = Case(text: "one two three one two three", raw: true, sampling: sampling)
+        XCTAssertEqual(try generate(c, lookup: PromptLookup(maxDraft: 6)).tokens, try generate(c, lookup: nil).tokens)
+        var stopped = GenerationRequest(text: "one two three one two three one two", raw: true, maxNewTokens: 40,
+                                        sampling: .greedyDecoding, stopTexts: [" three one"])
+        let session = try Self.model.network.makeSession(contextLength: 256)
+        var plainText = "", fastText = ""
+        let plain = try Self.model.generate(stopped, session: session) { plainText += $0; return true }
+        stopped.lookup = PromptLookup(maxDraft: 8)
+        let fast = try Self.model.generate(stopped, session: session) { fastText += $0; return true }
+        XCTAssertEqual(fastText, plainText)
+        XCTAssertEqual(fast.stopReason, plain.stopReason)
+    }
+
+    func testAConversationWithLookupAnswersAsWithout() throws {
+        func converse(_ lookup: PromptLookup?) throws -> [[Int32]] {
+            let conversation = Conversation(model: Self.model, session: try Self.model.network.makeSession(contextLength: 256))
+            return try ["Who is quoted in this text?", "Repeat the text exactly."].map { q in
+                var r = GenerationRequest(text: q, context: Self.passage, maxNewTokens: 24, sampling: .greedyDecoding)
+                r.lookup = lookup
+                return try conversation.answer(r) { _ in true }.result.tokens
+            }
+        }
+        XCTAssertEqual(try converse(PromptLookup()), try converse(nil))
+    }
+}
