@@ -78,6 +78,7 @@ public final class DollyServer: @unchecked Sendable {
         }
         if let key = state.configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
         let completions = Completions(state: state)
+        if state.configuration.webUI { ChatPage.register(on: router) }
 
         router.get("health") { _, _ -> Response in
             state.isReady ? JSONBody.response(["status": "ok"])
