@@ -263,6 +263,7 @@ class Page:
                                     {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
         try:
             self.wait(lambda: self.js("return [innerWidth, innerHeight]") == [width, height], 5, f"a {width}x{height} viewport")
+            self.js("document.activeElement.blur()")  # no focus ring in the picture
             time.sleep(0.2)  # the conversation keeps its last message in view after the resize
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self.driver.save_screenshot(path)
