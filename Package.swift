@@ -69,7 +69,9 @@ let package = Package(
                 "DollyKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
-            path: "Sources/DollyServer"
+            path: "Sources/DollyServer",
+            // The chat page at GET / (ChatPage.swift), compiled into the binary: PackageResources.index_html etc.
+            resources: [.embedInCode("WebUI/index.html"), .embedInCode("WebUI/chat.js"), .embedInCode("WebUI/chat.css")]
         ),
         .executableTarget(
             name: "dolly",

@@ -77,6 +77,7 @@ public final class DollyServer: @unchecked Sendable {
                                                   allowMethods: [.get, .post, .options]))
         }
         if let key = state.configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
+        if state.configuration.webUI { ChatPage.register(on: router) }
 
         router.get("health") { _, _ -> Response in
             state.isReady ? JSONBody.response(["status": "ok"])

@@ -36,12 +36,16 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// With an API key, every endpoint but /health (and CORS preflights) needs `Authorization: Bearer KEY`.
+/// With an API key, every endpoint but /health, the chat page's files (GET and HEAD) and CORS preflights
+/// needs `Authorization: Bearer KEY`.
 struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     let key: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path == "/health" || request.method == .options { return try await next(request, context) }
+        if request.method == .get || request.method == .head, ChatPage.paths.contains(request.uri.path) {
+            return try await next(request, context)
+        }
         guard let value = request.headers[.authorization], value == "Bearer \(key)" else { throw APIError.unauthorized }
         return try await next(request, context)
     }

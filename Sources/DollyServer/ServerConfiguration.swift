@@ -11,7 +11,7 @@ public struct ServerConfiguration: Sendable {
     public var context: Int?
     public var kvType: KVCacheType
     public var threads: Int
-    /// With a key, every endpoint but /health needs `Authorization: Bearer KEY`.
+    /// With a key, every endpoint but /health and the chat page needs `Authorization: Bearer KEY`.
     public var apiKey: String?
     public var maxQueue: Int
     /// With an origin, CORS headers for it (browsers calling from that page).
@@ -26,6 +26,8 @@ public struct ServerConfiguration: Sendable {
     /// rewriting the file cannot reach a running server; .map uses it in place (faster start, memory
     /// shared with the page cache; a truncation then stops the server with one line).
     public var modelFileMode: MappedFile.Mode = .read
+    /// Serve the chat page (ChatPage) at GET /.
+    public var webUI: Bool = true
 
     public init(modelPath: String, host: String = "127.0.0.1", port: Int = 8080, parallel: Int = 4, context: Int? = nil,
                 kvType: KVCacheType = .f16, threads: Int = DollyModel.defaultThreads, apiKey: String? = nil,

@@ -9,7 +9,9 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the model over an OpenAI-compatible HTTP API, decoding concurrent requests together.",
         discussion: """
             Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics,
-            POST /tokenize, POST /detokenize. --context is per slot (prompt plus answer). Stops on SIGINT or SIGTERM,
+            POST /tokenize, POST /detokenize, and a chat page at GET / (open http://HOST:PORT/ in a browser: it streams \
+            answers from /v1/chat/completions; it loads without --api-key's key, then asks for it; --no-webui leaves \
+            it out). --context is per slot (prompt plus answer). Stops on SIGINT or SIGTERM,
             giving running requests 10 seconds to finish. A .dolly model is read into memory at start (--no-mmap, the \
             default), so the file can be replaced or rewritten while the server runs; the new model is served after a restart.
             """)
@@ -28,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-queue"), help: "Requests that may wait for a slot; beyond, 503 with Retry-After.")
     var maxQueue = 64
 
-    @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' on every endpoint but /health.")
+    @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' on every endpoint but /health and the chat page.")
     var apiKey: String?
 
     @Option(name: .long, help: ArgumentHelp("Send CORS headers allowing this origin (e.g. http://localhost:3000).",
@@ -37,6 +39,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("no-prefix-cache"), help: "Recompute every prompt instead of reusing a slot's cached prefix.")
     var noPrefixCache = false
+
+    @Flag(name: .customLong("no-webui"), help: "Do not serve the chat page at /.")
+    var noWebUI = false
 
     @Flag(inversion: .prefixedNo, help: ArgumentHelp(
         "Use a .dolly file in place (--mmap: faster start, memory shared with the page cache, but the file may then only be replaced by renaming a new one into place) or copy it into memory (--no-mmap, the default: the running server survives the file being truncated or rewritten)."))
@@ -59,6 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
             kvType: model.cache.kv, threads: threads, apiKey: apiKey, maxQueue: maxQueue, corsOrigin: cors,
             prefixCache: !noPrefixCache)
         configuration.modelFileMode = mmap ? .map : .read
+        configuration.webUI = !noWebUI
         let server = DollyServer(configuration: configuration)
         let failed = LoadFailure()
         let host = self.host
