@@ -6,14 +6,16 @@ import Foundation
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the model over an OpenAI-compatible HTTP API, decoding concurrent requests together.",
+        abstract: "Serve the model over OpenAI's and Ollama's HTTP APIs and a chat page, decoding concurrent requests together.",
         discussion: """
-            Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics,
-            POST /tokenize, POST /detokenize, and a chat page at GET / (open http://HOST:PORT/ in a browser: it streams \
-            answers from /v1/chat/completions; it loads without --api-key's key, then asks for it; --no-webui leaves \
-            it out). --context is per slot (prompt plus answer). Stops on SIGINT or SIGTERM,
-            giving running requests 10 seconds to finish. A .dolly model is read into memory at start (--no-mmap, the \
-            default), so the file can be replaced or rewritten while the server runs; the new model is served after a restart.
+            Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models (OpenAI's); POST /api/generate, \
+            POST /api/chat, GET /api/tags, POST /api/show, GET /api/ps, GET /api/version (Ollama's); GET /health, \
+            GET /metrics, POST /tokenize, POST /detokenize; and a chat page at GET / (open http://HOST:PORT/ in a \
+            browser: it streams answers from /v1/chat/completions; it loads without --api-key's key, then asks for \
+            it; --no-webui leaves it out). A chat history reuses the slot's cache of its earlier turns. --context is \
+            per slot (prompt plus answer). Stops on SIGINT or SIGTERM, giving running requests 10 seconds to finish. \
+            A .dolly model is read into memory at start (--no-mmap, the default), so the file can be replaced or \
+            rewritten while the server runs; the new model is served after a restart.
             """)
 
     @OptionGroup var model: ModelOptions

@@ -43,10 +43,7 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -54,14 +51,17 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # tools/
 from toolpaths import ROOT  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))  # tools/ci
+from serve_process import CheckFailed, Runner, Server, expect  # noqa: E402,F401
+
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 HTML_CONTEXT = "<script>window.__pwned=1</script><b>bold</b>"
 HTML_QUESTION = "What is <b>bold</b>?"
 LONG_PROMPT = "Tell me a very long story."  # greedy, the demo model fills its context (~230 tokens)
-CONTEXT = ("Dolly is an instruction-following language model trained by Databricks. It is based on Pythia "
-           "and fine-tuned on about 15,000 instruction and response records written by Databricks employees.")
-QUESTIONS = ["Who trained Dolly?", "What is it based on?"]
+# The demo model at its best: a span picked out of the context (README, "The bundled demo model").
+CONTEXT = "Three hours a day will produce as much as a man ought to write.\n-- Trollope"
+QUESTIONS = ["Who is quoted in this text?", 'What does the word "ephemeral" mean?']
 # Elements the page itself puts in the conversation; anything else came from a text read as HTML.
 PAGE_TAGS = {"article", "div", "pre", "code", "span", "button", "p", "strong"}
 
@@ -69,66 +69,6 @@ PAGE_TAGS = {"article", "div", "pre", "code", "span", "button", "p", "strong"}
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"),
                              shutil.which("google-chrome")) if p and os.path.exists(p)), None)
 CHROMEDRIVER = next((p for p in ("/usr/bin/chromedriver", shutil.which("chromedriver")) if p and os.path.exists(p)), None)
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def expect(condition, message):
-    if not condition:
-        raise CheckFailed(message)
-
-
-class Server:
-    """`dolly serve --port 0` as a child process; `url` once it prints `listening on http://HOST:PORT`
-    (as tools/ci/openai_client.py starts its servers)."""
-
-    def __init__(self, dolly, model, extra=(), timeout=120):
-        self.command = [dolly, "serve", "--model", model, "--port", "0", *extra]
-        self.proc = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, errors="replace")
-        self.lines, self.url, self.ready = [], None, threading.Event()
-        threading.Thread(target=self._drain, daemon=True).start()
-        if not self.ready.wait(timeout) or self.url is None:
-            self.stop()
-            raise RuntimeError(f"{' '.join(self.command)} did not start: " + " | ".join(self.lines[-5:]))
-
-    def _drain(self):
-        for line in self.proc.stderr:  # read to the end, so the pipe never fills
-            self.lines.append(line.rstrip("\n"))
-            m = re.search(r"listening on (http://\S+)", line)
-            if m and self.url is None:
-                self.url = m.group(1)
-                self.ready.set()
-        self.ready.set()  # exited without the line
-
-    def stop(self):
-        """SIGINT, as Ctrl-C. Returns the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-
-class Runner:
-    def __init__(self):
-        self.failed = 0
-        self.count = 0
-
-    def check(self, name, fn):
-        self.count += 1
-        try:
-            detail = fn()
-        except Exception as e:  # noqa: BLE001  (any error is this check's failure)
-            self.failed += 1
-            print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
-        else:
-            print(f"PASS {name}" + (f" ({detail})" if detail else ""), flush=True)
 
 
 def http(url, body=None, headers=None):

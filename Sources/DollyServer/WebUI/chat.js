@@ -4,7 +4,7 @@
 
 // Dolly's sampling defaults. Max tokens left empty is the server's default: 256, or what the context leaves
 // after the prompt (a fixed 256 would be refused once the prompt and it no longer fit the context).
-const DEFAULTS = { temperature: "0.7", top_p: "0.92", max_tokens: "", repetition_penalty: "1.0", stop: "" };
+const DEFAULTS = { temperature: "1", top_p: "0.92", max_tokens: "", repetition_penalty: "1.0", stop: "" };
 const KEY_STORAGE = "dolly-api-key";
 
 const $ = (id) => document.getElementById(id);
