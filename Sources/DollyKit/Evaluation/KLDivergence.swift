@@ -54,7 +54,11 @@ extension DollyModel {
             try referenceSession.evaluate(window, logits: scored.request { j, row in
                 LogProb.all(row, into: &logProbs)
                 let base = (j - scored.first) * vocab
-                for v in 0..<vocab { referenceLogProbs[base + v] = Float(logProbs[v]) }
+                logProbs.withUnsafeBufferPointer { from in
+                    referenceLogProbs.withUnsafeMutableBufferPointer { to in
+                        for v in 0..<vocab { to[base + v] = Float(from[v]) }
+                    }
+                }
                 referenceNLL.add(-logProbs[Int(window[j + 1])])
             })
             session.reset()
@@ -63,11 +67,16 @@ extension DollyModel {
                 nll.add(-logProbs[Int(window[j + 1])])
                 let base = (j - scored.first) * vocab
                 var d = 0.0, bestRef = 0, best = 0
-                for v in 0..<vocab {
-                    let p = Double(referenceLogProbs[base + v])
-                    d += exp(p) * (p - logProbs[v])
-                    if referenceLogProbs[base + v] > referenceLogProbs[base + bestRef] { bestRef = v }
-                    if logProbs[v] > logProbs[best] { best = v }
+                logProbs.withUnsafeBufferPointer { q in
+                    referenceLogProbs.withUnsafeBufferPointer { all in
+                        let r = UnsafeBufferPointer(rebasing: all[base..<(base + vocab)])
+                        for v in 0..<vocab {
+                            let p = Double(r[v])
+                            d += exp(p) * (p - q[v])
+                            if r[v] > r[bestRef] { bestRef = v }
+                            if q[v] > q[best] { best = v }
+                        }
+                    }
                 }
                 kl.add(max(d, 0))
                 maxKL = max(maxKL, d)

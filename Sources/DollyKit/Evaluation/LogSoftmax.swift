@@ -23,13 +23,17 @@ enum LogProb {
     static func all(_ logits: UnsafeBufferPointer<Float>, into out: inout [Double]) {
         var m = -Float.infinity
         for v in logits where v > m { m = v }
-        var sum = 0.0
-        for (i, v) in logits.enumerated() {
-            let d = Double(v - m)
-            out[i] = d
-            sum += exp(d)
+        // Through a pointer: an array's subscript costs a check per element in unoptimized builds
+        // (the test suite's), where this runs for every position of evaluations.
+        out.withUnsafeMutableBufferPointer { out in
+            var sum = 0.0
+            for i in 0..<logits.count {
+                let d = Double(logits[i] - m)
+                out[i] = d
+                sum += exp(d)
+            }
+            let logSum = log(sum)
+            for i in 0..<logits.count { out[i] -= logSum }
         }
-        let logSum = log(sum)
-        for i in 0..<logits.count { out[i] -= logSum }
     }
 }
