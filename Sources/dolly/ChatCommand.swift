@@ -25,6 +25,7 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var contextOptions: ContextOptions
     @OptionGroup var constraint: ConstraintOptions
+    @OptionGroup var speculation: SpeculationOptions
 
     @Flag(name: .long, help: "Show the model earlier turns of the conversation (Dolly answers each on its own by default).")
     var history = false
@@ -43,6 +44,7 @@ struct ChatCommand: ParsableCommand {
             var context = try contextOptions.read()
             let grammar = try constraint.compile()
             let (model, session) = try modelOptions.load()
+            let draft = try speculation.loadDraft(for: model, session: session)
             let conversation = history ? Conversation(model: model, session: session) : nil
             // One compiled constraint for the whole conversation: its caches carry over between answers.
             var sampling = self.sampling.parameters
@@ -103,6 +105,7 @@ struct ChatCommand: ParsableCommand {
                 do {
                     var request = self.sampling.request(instruction, context: context)
                     request.sampling = sampling
+                    speculation.apply(to: &request)
                     let write: (String) throws -> Bool = { piece in
                         Console.write(piece)
                         return true
@@ -110,11 +113,12 @@ struct ChatCommand: ParsableCommand {
                     let result: GenerationResult
                     var dropped = 0
                     if let conversation {
-                        let turn = try conversation.answer(request, isCancelled: { Interrupt.requested }, onText: write)
+                        let turn = try conversation.answer(request, draft: draft, isCancelled: { Interrupt.requested }, onText: write)
                         dropped = turn.droppedExchanges
                         result = turn.result
                     } else {
-                        result = try model.generate(request, session: session, isCancelled: { Interrupt.requested }, onText: write)
+                        result = try model.generate(request, session: session, draft: draft, isCancelled: { Interrupt.requested },
+                                                    onText: write)
                     }
                     Console.write("\n")
                     if dropped > 0 { Console.note("(left out the \(dropped) oldest turn\(dropped == 1 ? "" : "s"): the context is full)") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DollyKit
+import Foundation
 
 /// `-t/--threads`, for every command that runs kernels.
 struct ThreadOptions: ParsableArguments {
@@ -128,23 +129,8 @@ struct SamplingOptions: ParsableArguments {
         "End the answer where the text would contain TEXT (not printed, nor anything after it); repeatable.", valueName: "TEXT"))
     var stopTexts: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Prompt lookup: guess up to N tokens per step from earlier text (the prompt, the answer) and check them in one pass; the output is the same, made in fewer passes when the answer copies its context (0: off).",
-        valueName: "N"))
-    var lookup = 0
-
-    @Option(name: .customLong("lookup-ngram-min"), help: "Shortest run of last tokens looked up for --lookup.")
-    var lookupNgramMin = 2
-
-    @Option(name: .customLong("lookup-ngram-max"), help: "Longest run of last tokens looked up for --lookup.")
-    var lookupNgramMax = 4
-
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
-        guard (0...64).contains(lookup) else { throw ValidationError("--lookup must be between 0 and 64") }
-        guard lookupNgramMin >= 1, lookupNgramMax >= lookupNgramMin, lookupNgramMax <= 64 else {
-            throw ValidationError("--lookup-ngram-min must be at least 1 and at most --lookup-ngram-max (at most 64)")
-        }
         guard !stopTexts.contains("") else { throw ValidationError("--stop needs a non-empty text") }
         try Self.check(parameters)
     }
@@ -173,10 +159,54 @@ struct SamplingOptions: ParsableArguments {
     }
 
     func request(_ text: String, context: String? = nil, raw: Bool = false) -> GenerationRequest {
-        var r = GenerationRequest(text: text, context: context, raw: raw, maxNewTokens: maxTokens, sampling: parameters,
-                                  stopTexts: stopTexts)
-        if lookup > 0 { r.lookup = PromptLookup(maxDraft: lookup, ngramMin: lookupNgramMin, ngramMax: lookupNgramMax) }
-        return r
+        GenerationRequest(text: text, context: context, raw: raw, maxNewTokens: maxTokens, sampling: parameters,
+                          stopTexts: stopTexts)
+    }
+}
+
+/// Speculative decoding: guesses checked in one pass, the output unchanged (`run`, `chat`).
+struct SpeculationOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Prompt lookup: guess up to N tokens per step from earlier text (the prompt, the answer) and check them in one pass; the output is the same, made in fewer passes when the answer copies its context (0: off).",
+        valueName: "N"))
+    var lookup = 0
+
+    @Option(name: .customLong("lookup-ngram-min"), help: "Shortest run of last tokens looked up for --lookup.")
+    var lookupNgramMin = 2
+
+    @Option(name: .customLong("lookup-ngram-max"), help: "Longest run of last tokens looked up for --lookup.")
+    var lookupNgramMax = 4
+
+    @Option(name: .long, help: ArgumentHelp(
+        "A smaller model with the same tokenizer (e.g. dolly-v2-3b for 12b) that guesses the next tokens; the model checks them in one pass and the output is the same.",
+        valueName: "FILE"))
+    var draft: String?
+
+    @Option(name: .customLong("draft-max"), help: "Most tokens the --draft model guesses per pass.")
+    var draftMax = 4
+
+    func validate() throws {
+        guard (0...64).contains(lookup) else { throw ValidationError("--lookup must be between 0 and 64") }
+        guard lookupNgramMin >= 1, lookupNgramMax >= lookupNgramMin, lookupNgramMax <= 64 else {
+            throw ValidationError("--lookup-ngram-min must be at least 1 and at most --lookup-ngram-max (at most 64)")
+        }
+        guard (1...64).contains(draftMax) else { throw ValidationError("--draft-max must be between 1 and 64") }
+        if draft != nil && lookup > 0 { throw ValidationError("--draft and --lookup are two sources of guesses: give one") }
+        if let draft, !FileManager.default.fileExists(atPath: draft) {
+            throw ValidationError("--draft: no such file or folder: \(draft)")
+        }
+    }
+
+    func apply(to request: inout GenerationRequest) {
+        if lookup > 0 { request.lookup = PromptLookup(maxDraft: lookup, ngramMin: lookupNgramMin, ngramMax: lookupNgramMax) }
+    }
+
+    /// The --draft model beside `model`, with a cache as long as `session`'s; nil without --draft.
+    func loadDraft(for model: DollyModel, session: InferenceSession) throws -> DraftModel? {
+        guard let draft else { return nil }
+        let small = try DollyModel.load(path: draft)
+        return try DraftModel(model: small, target: model, contextLength: session.contextLength, maxDraft: draftMax,
+                              kvType: session.kvType, threads: session.threads)
     }
 }
 

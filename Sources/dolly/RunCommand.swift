@@ -14,6 +14,7 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var context: ContextOptions
     @OptionGroup var constraint: ConstraintOptions
+    @OptionGroup var speculation: SpeculationOptions
 
     @Flag(name: .long, help: "Treat the text as a plain prompt instead of an instruction.")
     var raw = false
@@ -52,9 +53,11 @@ struct RunCommand: ParsableCommand {
                 try DollyFile(path: modelOptions.model).verify()
             }
             let (model, session) = try modelOptions.load()
+            let draft = try speculation.loadDraft(for: model, session: session)
             var request = sampling.request(text, context: contextText, raw: raw)
+            speculation.apply(to: &request)
             request.sampling.constraint = try ConstraintOptions.constraint(grammar, model: model)
-            let result = try model.generate(request, session: session, isCancelled: { Interrupt.requested }) { piece in
+            let result = try model.generate(request, session: session, draft: draft, isCancelled: { Interrupt.requested }) { piece in
                 Console.write(piece)
                 return true
             }
@@ -82,7 +85,7 @@ struct RunCommand: ParsableCommand {
                                     result.promptTokens, result.promptSeconds, Double(result.promptTokens) / max(result.promptSeconds, 1e-9),
                                     n, result.generationSeconds, Double(n) / max(result.generationSeconds, 1e-9), result.stopReason.rawValue))
                 if result.draftedTokens > 0 {
-                    Console.note("lookup: \(result.acceptedTokens) of \(result.draftedTokens) guessed tokens accepted")
+                    Console.note("speculation: \(result.acceptedTokens) of \(result.draftedTokens) guessed tokens accepted")
                 }
             }
         }

@@ -99,3 +99,70 @@ final class PromptLookupTests: XCTestCase {
         XCTAssertEqual(try converse(PromptLookup()), try converse(nil))
     }
 }
+
+/// A draft model's guesses: the output is still the model's own, token for token, whether the draft
+/// guesses well (the demo drafting for itself) or badly (a random-weight model with the same tokenizer);
+/// a draft with another tokenizer is refused.
+final class DraftModelTests: XCTestCase {
+    static let tinyPath = FixturePaths.path("tiny-safetensors")
+
+    func draft(_ path: String, for model: DollyModel, maxDraft: Int = 4) throws -> DraftModel {
+        try DraftModel(model: try DollyModel.load(path: path), target: model, contextLength: 256, maxDraft: maxDraft)
+    }
+
+    func testOutputIsTheModelsOwnOnEveryKernelPath() throws {
+        let model = PromptLookupTests.model
+        var accepted: [String: (Int, Int)] = [:]
+        try forEachKernelPath { path in
+            let drafts = [("demo", try draft(ConversationTests.demo, for: model)), ("random", try draft(Self.tinyPath, for: model, maxDraft: 2))]
+            for c in PromptLookupTests.cases {
+                var request = GenerationRequest(text: c.text, context: c.context, raw: c.raw, maxNewTokens: 40, sampling: c.sampling)
+                let plain = try model.generate(request, session: try model.network.makeSession(contextLength: 256)) { _ in true }
+                request.lookup = nil
+                for (name, d) in drafts {
+                    let fast = try model.generate(request, session: try model.network.makeSession(contextLength: 256), draft: d) { _ in true }
+                    XCTAssertEqual(fast.tokens, plain.tokens, "\(path): \(name) drafting \(c.text)")
+                    XCTAssertEqual(fast.stopReason, plain.stopReason)
+                    let sum = accepted[name] ?? (0, 0)
+                    accepted[name] = (sum.0 + fast.acceptedTokens, sum.1 + fast.draftedTokens)
+                }
+            }
+        }
+        let demo = accepted["demo"]!, random = accepted["random"]!
+        XCTAssertGreaterThan(Double(demo.0), 0.5 * Double(demo.1), "the demo drafting for itself is mostly right: \(demo)")
+        XCTAssertLessThan(random.0, random.1, "a random model is mostly wrong: \(random)")
+    }
+
+    func testAConversationWithADraftAnswersAsWithout() throws {
+        let model = PromptLookupTests.model
+        let d = try draft(ConversationTests.demo, for: model)
+        func converse(_ draft: DraftModel?) throws -> [[Int32]] {
+            let conversation = Conversation(model: model, session: try model.network.makeSession(contextLength: 256))
+            return try ["Who is quoted in this text?", "Repeat the text exactly."].map { q in
+                let r = GenerationRequest(text: q, context: PromptLookupTests.passage, maxNewTokens: 24,
+                                          sampling: SamplingParameters(temperature: 0.9, seed: 4))
+                return try conversation.answer(r, draft: draft) { _ in true }.result.tokens
+            }
+        }
+        XCTAssertEqual(try converse(d), try converse(nil))
+    }
+
+    func testADraftWithAnotherTokenizerIsRefused() throws {
+        let dir = try scratchDirectory("dolly-draft-tokenizer")
+        for name in try FileManager.default.contentsOfDirectory(atPath: Self.tinyPath) {
+            try FileManager.default.copyItem(atPath: Self.tinyPath + "/" + name, toPath: dir.appendingPathComponent(name).path)
+        }
+        // The same vocabulary with two tokens' ids swapped: every text still encodes, to other ids.
+        let url = dir.appendingPathComponent("tokenizer.json")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var model = json["model"] as! [String: Any]
+        var vocab = model["vocab"] as! [String: Int]
+        (vocab["the"], vocab["and"]) = (vocab["and"]!, vocab["the"]!)
+        model["vocab"] = vocab
+        json["model"] = model
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        XCTAssertThrowsError(try draft(dir.path, for: PromptLookupTests.model)) { error in
+            XCTAssertTrue(error.localizedDescription.contains("is not the model's: a draft must share its tokenizer"), error.localizedDescription)
+        }
+    }
+}

@@ -35,7 +35,7 @@ public final class Conversation {
     /// Answers `request` (an instruction, optionally with context) after the earlier exchanges,
     /// streaming text as `DollyModel.generate` does, and remembers the exchange.
     @discardableResult
-    public func answer(_ request: GenerationRequest, isCancelled: () -> Bool = { false },
+    public func answer(_ request: GenerationRequest, draft: DraftModel? = nil, isCancelled: () -> Bool = { false },
                        onText: (String) throws -> Bool) throws -> Turn {
         guard !request.raw else { throw ModelError.invalidRequest("a conversation answers instructions, not raw prompts") }
         if let bad = request.sampling.outOfRange { throw ModelError.invalidRequest("\(bad.field.rawValue) \(bad.requirement)") }
@@ -62,7 +62,8 @@ public final class Conversation {
         var answer = ""
         var result: GenerationResult
         do {
-            result = try TokenGenerator(session: session).run(&state, prompt: Array(prompt[shared...]), lookup: request.lookup,
+            result = try TokenGenerator(session: session).run(&state, prompt: Array(prompt[shared...]),
+                                                              speculation: Speculation(draft: draft, lookup: request.lookup),
                                                               lookupContext: prompt) { _, state in
                 let piece = state.newText()
                 answer += piece

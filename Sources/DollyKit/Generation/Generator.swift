@@ -55,15 +55,15 @@ public struct TokenGenerator {
     /// state, for its text) and, unless the generation ended, back into the model. `observe` sees the
     /// scores of every choice (the stop token's too).
     ///
-    /// With `lookup`, tokens are guessed from earlier text (`lookupContext`, the whole prompt when the
-    /// session already held part of it, then the output) and checked in one pass (`runSpeculative`):
-    /// the same tokens come out, fewer passes make them.
-    func run(_ state: inout GenerationState, prompt: [Int32], lookup: PromptLookup? = nil, lookupContext: [Int32]? = nil,
+    /// With `speculation`, tokens are guessed (from earlier text or by a draft model, after
+    /// `lookupContext`: the whole prompt when the session already held part of it, then the output) and
+    /// checked in one pass (`runSpeculative`): the same tokens come out, fewer passes make them.
+    func run(_ state: inout GenerationState, prompt: [Int32], speculation: Speculation? = nil, lookupContext: [Int32]? = nil,
              observe: ((UnsafeBufferPointer<Float>) -> Void)? = nil,
              onToken: (Int32, inout GenerationState) throws -> Bool) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw ModelError.emptyPrompt }
-        if let lookup, lookup.maxDraft > 0 {
-            return try runSpeculative(&state, prompt: prompt, lookup: lookup, context: lookupContext ?? prompt,
+        if let speculation, speculation.maxDraft > 0 {
+            return try runSpeculative(&state, prompt: prompt, speculation: speculation, context: lookupContext ?? prompt,
                                       observe: observe, onToken: onToken)
         }
         let room = session.contextLength - session.position

@@ -54,14 +54,15 @@ public struct PromptLookup: Sendable, Equatable {
 }
 
 extension TokenGenerator {
-    /// `run` with prompt lookup. After each token, the tokens that followed the latest earlier
-    /// occurrence of the last few are guessed and fed with it in one pass; the state then chooses
+    /// `run` with speculation. After each token, a few tokens are guessed (by prompt lookup: those that
+    /// followed the latest earlier occurrence of the last few; or by a draft model) and fed with it in
+    /// one pass; the state then chooses
     /// from each row's logits exactly as it would have one pass at a time (the kernels give a row the
     /// same values whatever the batch), keeping guesses while they equal its choice. Its first other
     /// choice is the next token, and the cache is rewound past the guesses it refused. Every choice,
     /// greedy or sampled (the same random draws, in the same order), is the one plain decoding makes:
     /// the output is the same token for token.
-    func runSpeculative(_ state: inout GenerationState, prompt: [Int32], lookup: PromptLookup, context: [Int32],
+    func runSpeculative(_ state: inout GenerationState, prompt: [Int32], speculation: Speculation, context: [Int32],
                         observe: ((UnsafeBufferPointer<Float>) -> Void)?,
                         onToken: (Int32, inout GenerationState) throws -> Bool) throws -> GenerationResult {
         let room = session.contextLength - session.position
@@ -73,13 +74,13 @@ extension TokenGenerator {
         var sequence = context
         sequence.reserveCapacity(context.count + session.contextLength)
         var draft: [Int32] = [], fed: [Int32] = []
-        draft.reserveCapacity(lookup.maxDraft)
-        fed.reserveCapacity(lookup.maxDraft + 1)
+        draft.reserveCapacity(speculation.maxDraft)
+        fed.reserveCapacity(speculation.maxDraft + 1)
         // One row of logits per fed token, kept for the checks (sized once).
-        let rows = UnsafeMutablePointer<Float>.allocate(capacity: (lookup.maxDraft + 1) * vocab)
+        let rows = UnsafeMutablePointer<Float>.allocate(capacity: (speculation.maxDraft + 1) * vocab)
         defer { rows.deallocate() }
         var drafted = 0, accepted = 0
-        var length = lookup.maxDraft  // adapts: doubled after a full match, cut to what matched after a miss
+        var length = speculation.maxDraft  // adapts: doubled after a full match, cut to what matched after a miss
 
         func result() -> GenerationResult {
             GenerationResult(tokens: state.tokens, stopReason: state.stopReason ?? .maxTokens, promptTokens: prompt.count,
@@ -95,7 +96,7 @@ extension TokenGenerator {
                 break
             }
             sequence.append(next)
-            lookup.draft(after: sequence, limit: min(length, free - 1), into: &draft)
+            try speculation.draft(after: sequence, limit: min(length, free - 1), into: &draft)
             fed.removeAll(keepingCapacity: true)
             fed.append(next)
             fed.append(contentsOf: draft)
@@ -128,7 +129,7 @@ extension TokenGenerator {
             accepted += matched
             // Keep the fed token and the confirmed guesses; the refused ones' keys and values go.
             session.rewind(to: base + 1 + matched)
-            length = matched == draft.count ? min(lookup.maxDraft, max(1, length * 2)) : max(1, matched + 1)
+            length = matched == draft.count ? min(speculation.maxDraft, max(1, length * 2)) : max(1, matched + 1)
             guard let token = following else { break }
             next = token
         }

@@ -41,13 +41,15 @@ extension DollyModel {
         return tokenizer.encode(DollyPrompt.format(instruction: request.text, context: request.context))
     }
 
-    /// Generates an answer on `session` (reset first: Dolly's pipeline keeps no history), streaming
+    /// Generates an answer on `session` (reset first: Dolly's pipeline keeps no history), with `draft`
+    /// (or `request.lookup`) guessing tokens that are checked in one pass (the same output), streaming
     /// text pieces to `onText` as soon as they are whole UTF-8 and can no longer turn into a stop
     /// text. An instruction's answer is stripped of surrounding whitespace like the pipeline's; a
     /// raw continuation is printed as produced. `isCancelled` is polled after every token (e.g. for
     /// Ctrl-C).
     @discardableResult
-    public func generate(_ request: GenerationRequest, session: InferenceSession, isCancelled: () -> Bool = { false },
+    public func generate(_ request: GenerationRequest, session: InferenceSession, draft: DraftModel? = nil,
+                         isCancelled: () -> Bool = { false },
                          onText: (String) throws -> Bool) throws -> GenerationResult {
         if let bad = request.sampling.outOfRange {
             throw ModelError.invalidRequest("\(bad.field.rawValue) \(bad.requirement)")
@@ -57,7 +59,7 @@ extension DollyModel {
         var state = GenerationState(prompt: prompt, maxNewTokens: request.maxNewTokens, sampling: request.sampling,
                                     stopTokens: stopTokens, vocabularySize: network.config.vocabSize,
                                     tokenizer: tokenizer, stopTexts: request.stopTexts, strip: !request.raw)
-        let result = try TokenGenerator(session: session).run(&state, prompt: prompt, lookup: request.lookup) { _, state in
+        let result = try TokenGenerator(session: session).run(&state, prompt: prompt, speculation: Speculation(draft: draft, lookup: request.lookup)) { _, state in
             let piece = state.newText()
             if !piece.isEmpty, !(try onText(piece)) { return false }
             return !isCancelled()

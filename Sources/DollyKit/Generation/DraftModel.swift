@@ -1,0 +1,108 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A smaller model that guesses the target's next tokens (speculative decoding with a draft model:
+/// dolly-v2-3b for 12b). It keeps its own cache of the conversation so far; each guess is its most
+/// likely token. The target checks the guesses in one pass, choosing each token as it would alone,
+/// so the output is the target's, token for token (`TokenGenerator.runSpeculative`). Guessing
+/// greedily and checking by the target's own draw is the standard acceptance rule for a draft
+/// distribution that puts all its mass on one token: a guess d is kept with probability p(d), and
+/// after a refusal the token comes from p without d, renormalized.
+public final class DraftModel {
+    public let model: DollyModel
+    public let session: InferenceSession
+    /// Most tokens guessed per pass of the target.
+    public let maxDraft: Int
+    /// The tokens whose keys and values `session` holds, in order.
+    private var held: [Int32] = []
+
+    /// `model` must share `target`'s tokenizer (the same id for the same text), which is checked
+    /// token by token.
+    public init(model: DollyModel, target: DollyModel, contextLength: Int, maxDraft: Int = 4, kvType: KVCacheType = .f16,
+                threads: Int = DollyModel.defaultThreads) throws {
+        try Self.checkSameTokenizer(model.tokenizer, target.tokenizer)
+        guard maxDraft >= 1 else { throw ModelError.invalidRequest("a draft model guesses at least one token per pass") }
+        self.model = model
+        self.maxDraft = maxDraft
+        session = try model.network.makeSession(contextLength: min(contextLength, model.config.maxPositionEmbeddings),
+                                                kvType: kvType, threads: threads)
+    }
+
+    static func checkSameTokenizer(_ a: Tokenizer, _ b: Tokenizer) throws {
+        guard a.vocabularySize == b.vocabularySize else {
+            throw ModelError.invalidRequest("the draft model's vocabulary has \(a.vocabularySize) tokens, the model's \(b.vocabularySize): "
+                                            + "a draft must share the model's tokenizer")
+        }
+        guard a.addedTokens == b.addedTokens else {
+            throw ModelError.invalidRequest("the draft model's added tokens differ from the model's: a draft must share its tokenizer")
+        }
+        for id in 0..<Int32(a.vocabularySize) where a.tokenBytes(id) != b.tokenBytes(id) {
+            throw ModelError.invalidRequest("the draft model's token \(id) is not the model's: a draft must share its tokenizer")
+        }
+    }
+
+    /// Forgets the cache (a new, unrelated prompt follows).
+    public func reset() {
+        session.reset()
+        held.removeAll()
+    }
+
+    /// Up to `limit` guesses of what follows `sequence` (the target's prompt and output so far).
+    func draft(after sequence: [Int32], limit: Int, into draft: inout [Int32]) throws {
+        draft.removeAll(keepingCapacity: true)
+        let room = session.contextLength - sequence.count
+        let n = min(limit, maxDraft, room)
+        guard n > 0 else { return }
+        var shared = 0
+        while shared < held.count, shared < sequence.count, held[shared] == sequence[shared] { shared += 1 }
+        shared = min(shared, sequence.count - 1)  // the last token runs: its logits give the first guess
+        session.rewind(to: shared)
+        held.removeLast(held.count - shared)
+        try session.evaluate(Array(sequence[shared...]))
+        held.append(contentsOf: sequence[shared...])
+        var single: [Int32] = [0]
+        for i in 0..<n {
+            let guess = Self.argmax(session.lastLogits)
+            draft.append(guess)
+            if i + 1 < n {
+                single[0] = guess
+                try session.evaluate(single)
+                held.append(guess)
+            }
+        }
+    }
+
+    static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
+        var best = 0
+        for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+        return Int32(best)
+    }
+}
+
+/// Where a speculative decoder's guesses come from.
+public enum Speculation {
+    case lookup(PromptLookup)
+    case draftModel(DraftModel)
+
+    /// The draft model when there is one, else prompt lookup when asked; nil: plain decoding.
+    init?(draft: DraftModel?, lookup: PromptLookup?) {
+        if let draft { self = .draftModel(draft) } else if let lookup { self = .lookup(lookup) } else { return nil }
+    }
+
+    var maxDraft: Int {
+        switch self {
+        case let .lookup(l): return l.maxDraft
+        case let .draftModel(d): return d.maxDraft
+        }
+    }
+
+    func draft(after sequence: [Int32], limit: Int, into draft: inout [Int32]) throws {
+        switch self {
+        case let .lookup(l): l.draft(after: sequence, limit: limit, into: &draft)
+        case let .draftModel(d): try d.draft(after: sequence, limit: limit, into: &draft)
+        }
+    }
+}
