@@ -185,6 +185,9 @@ struct SpeculationOptions: ParsableArguments {
     @Option(name: .customLong("draft-max"), help: "Most tokens the --draft model guesses per pass.")
     var draftMax = 4
 
+    @Flag(name: .customLong("jump-forward"), help: "With a grammar or schema: guess the tokens it forces (keys, punctuation) and check them in one pass; the output is the same.")
+    var jumpForward = false
+
     func validate() throws {
         guard (0...64).contains(lookup) else { throw ValidationError("--lookup must be between 0 and 64") }
         guard lookupNgramMin >= 1, lookupNgramMax >= lookupNgramMin, lookupNgramMax <= 64 else {
@@ -198,6 +201,7 @@ struct SpeculationOptions: ParsableArguments {
     }
 
     func apply(to request: inout GenerationRequest) {
+        request.jumpForward = jumpForward
         if lookup > 0 { request.lookup = PromptLookup(maxDraft: lookup, ngramMin: lookupNgramMin, ngramMax: lookupNgramMax) }
     }
 

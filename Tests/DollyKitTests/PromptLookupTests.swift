@@ -166,3 +166,46 @@ final class DraftModelTests: XCTestCase {
         }
     }
 }
+
+/// Grammar jump-forward: the tokens a grammar forces are guessed and checked in one pass; the output is
+/// unchanged (greedy and sampled, every kernel path) and some guesses are right.
+final class JumpForwardTests: XCTestCase {
+    func testForcedTokensSpellWhatTheGrammarForces() throws {
+        let model = PromptLookupTests.model
+        let grammar = try GrammarCache(tokenizer: model.tokenizer).constraint(gbnf: #"root ::= "{\"description\": " ("1" | "2") "}""#)
+        var cursor = grammar.start()
+        var tokens: [Int32] = []
+        cursor.forcedTokens(limit: 16, into: &tokens)
+        XCTAssertEqual(model.tokenizer.decode(tokens), #"{"description": "#)
+        cursor.advance(bytes: Array(#"{"description": "#.utf8))
+        cursor.forcedTokens(limit: 16, into: &tokens)
+        XCTAssertEqual(tokens, [], "a choice: nothing is forced")
+        cursor.advance(bytes: [UInt8(ascii: "2")])
+        cursor.forcedTokens(limit: 16, into: &tokens)
+        XCTAssertEqual(model.tokenizer.decode(tokens), "}")
+    }
+
+    func testOutputIsUnchangedOnEveryKernelPath() throws {
+        let model = PromptLookupTests.model
+        let schema = #"{"type": "object", "properties": {"description": {"type": "string", "maxLength": 12}, "count": {"type": "integer"}, "tags": {"type": "array", "items": {"enum": ["alpha", "beta"]}}}, "required": ["description", "count", "tags"]}"#
+        let constraint = try GrammarCache(tokenizer: model.tokenizer)
+            .constraint(gbnf: try JSONSchemaGrammar.gbnf(schema: schema))
+        var drafted = 0, accepted = 0
+        try forEachKernelPath { path in
+            for sampling in [SamplingParameters.greedyDecoding, SamplingParameters(temperature: 1, seed: 9),
+                             SamplingParameters(temperature: 0.7, topP: 0.9, seed: 2)] {
+                var p = sampling
+                p.constraint = constraint
+                var request = GenerationRequest(text: "Describe a thing.", maxNewTokens: 60, sampling: p)
+                let plain = try model.generate(request, session: try model.network.makeSession(contextLength: 256)) { _ in true }
+                request.jumpForward = true
+                let fast = try model.generate(request, session: try model.network.makeSession(contextLength: 256)) { _ in true }
+                XCTAssertEqual(fast.tokens, plain.tokens, "\(path) \(sampling)")
+                XCTAssertEqual(fast.stopReason, plain.stopReason, path)
+                drafted += fast.draftedTokens
+                accepted += fast.acceptedTokens
+            }
+        }
+        XCTAssertGreaterThan(accepted, 0, "\(accepted) of \(drafted)")
+    }
+}

@@ -63,7 +63,7 @@ public final class Conversation {
         var result: GenerationResult
         do {
             result = try TokenGenerator(session: session).run(&state, prompt: Array(prompt[shared...]),
-                                                              speculation: Speculation(draft: draft, lookup: request.lookup),
+                                                              speculation: Speculation(draft: draft, lookup: request.lookup, jumpForward: request.jumpForward),
                                                               lookupContext: prompt) { _, state in
                 let piece = state.newText()
                 answer += piece

@@ -86,16 +86,27 @@ public final class DraftModel {
 public enum Speculation {
     case lookup(PromptLookup)
     case draftModel(DraftModel)
+    /// Only what a grammar forces (grammar jump-forward); with the others, forced tokens come first too.
+    case grammar(maxDraft: Int)
 
     /// The draft model when there is one, else prompt lookup when asked; nil: plain decoding.
-    init?(draft: DraftModel?, lookup: PromptLookup?) {
-        if let draft { self = .draftModel(draft) } else if let lookup { self = .lookup(lookup) } else { return nil }
+    init?(draft: DraftModel?, lookup: PromptLookup?, jumpForward: Bool = false) {
+        if let draft {
+            self = .draftModel(draft)
+        } else if let lookup {
+            self = .lookup(lookup)
+        } else if jumpForward {
+            self = .grammar(maxDraft: 8)
+        } else {
+            return nil
+        }
     }
 
     var maxDraft: Int {
         switch self {
         case let .lookup(l): return l.maxDraft
         case let .draftModel(d): return d.maxDraft
+        case let .grammar(n): return n
         }
     }
 
@@ -103,6 +114,7 @@ public enum Speculation {
         switch self {
         case let .lookup(l): l.draft(after: sequence, limit: limit, into: &draft)
         case let .draftModel(d): try d.draft(after: sequence, limit: limit, into: &draft)
+        case .grammar: draft.removeAll(keepingCapacity: true)
         }
     }
 }

@@ -117,6 +117,18 @@ public struct GenerationState {
         return id
     }
 
+    /// Whether a grammar constrains the output.
+    public var isConstrained: Bool { grammar != nil }
+
+    /// Tokens the grammar forces next (grammar jump-forward's guesses; none without a grammar).
+    public func forcedTokens(limit: Int, into tokens: inout [Int32]) {
+        guard let grammar, !isFinished else {
+            tokens.removeAll(keepingCapacity: true)
+            return
+        }
+        grammar.forcedTokens(limit: limit, into: &tokens)
+    }
+
     /// Text the last token completed that is safe to show (whole UTF-8, past any possible stop text);
     /// ends the generation with `.stopText` when a stop text appears.
     public mutating func newText() -> String {

@@ -96,7 +96,10 @@ extension TokenGenerator {
                 break
             }
             sequence.append(next)
-            try speculation.draft(after: sequence, limit: min(length, free - 1), into: &draft)
+            // What a grammar forces is the surest guess (jump-forward); otherwise the source's.
+            state.forcedTokens(limit: min(speculation.maxDraft, free - 1), into: &draft)
+            let forced = !draft.isEmpty
+            if !forced { try speculation.draft(after: sequence, limit: min(length, free - 1), into: &draft) }
             fed.removeAll(keepingCapacity: true)
             fed.append(next)
             fed.append(contentsOf: draft)
@@ -129,7 +132,9 @@ extension TokenGenerator {
             accepted += matched
             // Keep the fed token and the confirmed guesses; the refused ones' keys and values go.
             session.rewind(to: base + 1 + matched)
-            length = matched == draft.count ? min(speculation.maxDraft, max(1, length * 2)) : max(1, matched + 1)
+            if !forced {
+                length = matched == draft.count ? min(speculation.maxDraft, max(1, length * 2)) : max(1, matched + 1)
+            }
             guard let token = following else { break }
             next = token
         }

@@ -19,6 +19,9 @@ public struct GenerationRequest: Sendable {
     public var stopTexts: [String]
     /// Prompt-lookup decoding (the same output in fewer forward passes when it copies its context); nil: off.
     public var lookup: PromptLookup?
+    /// Grammar jump-forward: with a constraint, the tokens it forces (JSON keys, punctuation) are guessed
+    /// and checked in one pass (the same output).
+    public var jumpForward = false
 
     public init(text: String, context: String? = nil, raw: Bool = false, maxNewTokens: Int = 256,
                 sampling: SamplingParameters = .dollyDefaults, stopTexts: [String] = []) {
@@ -59,7 +62,7 @@ extension DollyModel {
         var state = GenerationState(prompt: prompt, maxNewTokens: request.maxNewTokens, sampling: request.sampling,
                                     stopTokens: stopTokens, vocabularySize: network.config.vocabSize,
                                     tokenizer: tokenizer, stopTexts: request.stopTexts, strip: !request.raw)
-        let result = try TokenGenerator(session: session).run(&state, prompt: prompt, speculation: Speculation(draft: draft, lookup: request.lookup)) { _, state in
+        let result = try TokenGenerator(session: session).run(&state, prompt: prompt, speculation: Speculation(draft: draft, lookup: request.lookup, jumpForward: request.jumpForward)) { _, state in
             let piece = state.newText()
             if !piece.isEmpty, !(try onText(piece)) { return false }
             return !isCancelled()

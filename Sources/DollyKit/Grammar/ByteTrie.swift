@@ -65,4 +65,23 @@ struct ByteTrie: Sendable {
     }
 
     var isEmpty: Bool { edgeByte.isEmpty }
+
+    /// The longest token spelling a prefix of `bytes` (the lowest id among equal spellings) and its length.
+    func longestToken<C: Collection>(prefixOf bytes: C) -> (id: Int32, length: Int)? where C.Element == UInt8 {
+        var node = 0, depth = 0
+        var best: (id: Int32, length: Int)?
+        for b in bytes {
+            var next = -1
+            for e in Int(firstEdge[node])..<Int(firstEdge[node + 1]) where edgeByte[e] == b {
+                next = Int(edgeTarget[e])
+                break
+            }
+            guard next >= 0 else { break }
+            node = next
+            depth += 1
+            let first = Int(firstToken[node]), end = Int(firstToken[node + 1])
+            if first < end { best = (tokenIds[first..<end].min()!, depth) }
+        }
+        return best
+    }
 }

@@ -188,6 +188,30 @@ public final class GrammarConstraint: @unchecked Sendable {
         return s
     }
 
+    /// The bytes state `s` forces: while exactly one byte may follow and the output could not end
+    /// here, that byte (at most `limit`).
+    func forcedBytes(_ s: Int32, limit: Int) -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        var out: [UInt8] = [], s = s
+        while out.count < limit {
+            let state = states[Int(s)]
+            if state.need == 0 && stackSets[Int(state.stacks)].first == 0 { break }  // complete: it may end here
+            var only = -1, next = Self.dead
+            for b in 0..<256 {
+                let t = step(s, UInt8(b))
+                guard t >= 0 else { continue }
+                if only >= 0 { return out }  // a choice
+                only = b
+                next = t
+            }
+            guard only >= 0 else { break }
+            out.append(UInt8(only))
+            s = next
+        }
+        return out
+    }
+
     func isComplete(_ s: Int32) -> Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -306,6 +330,20 @@ public struct GrammarCursor: Sendable {
     public mutating func advance(bytes: [UInt8]) {
         guard state >= 0 else { return }
         state = constraint.advance(state, bytes: bytes)
+    }
+
+    /// Tokens spelling what the grammar forces next (it allows one byte at a time there), each the
+    /// longest vocabulary token that fits: the guesses of grammar jump-forward (at most `limit`).
+    public func forcedTokens(limit: Int, into tokens: inout [Int32]) {
+        tokens.removeAll(keepingCapacity: true)
+        guard state >= 0, limit > 0 else { return }
+        let bytes = constraint.forcedBytes(state, limit: 64)
+        var at = 0
+        while at < bytes.count, tokens.count < limit,
+              let (id, length) = constraint.vocabulary.trie.longestToken(prefixOf: bytes[at...]) {
+            tokens.append(id)
+            at += length
+        }
     }
 
     /// Tokens within this many of the end of the budget are checked one by one (`keepFinishable`).
