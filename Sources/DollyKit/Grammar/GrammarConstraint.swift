@@ -332,12 +332,22 @@ public struct GrammarCursor: Sendable {
         state = constraint.advance(state, bytes: bytes)
     }
 
-    /// Tokens spelling what the grammar forces next (it allows one byte at a time there), each the
-    /// longest vocabulary token that fits: the guesses of grammar jump-forward (at most `limit`).
+    /// Tokens spelling what the grammar forces next (it allows one byte at a time there): the
+    /// tokenizer's encoding of its whole characters (how the model saw such text in training), else
+    /// the longest vocabulary tokens that fit. Grammar jump-forward's guesses (at most `limit`).
     public func forcedTokens(limit: Int, into tokens: inout [Int32]) {
         tokens.removeAll(keepingCapacity: true)
         guard state >= 0, limit > 0 else { return }
-        let bytes = constraint.forcedBytes(state, limit: 64)
+        var bytes = constraint.forcedBytes(state, limit: 64)
+        if let tokenizer = constraint.vocabulary.tokenizer {
+            while let last = bytes.last, last >= 0x80, String(validating: bytes, as: UTF8.self) == nil { bytes.removeLast() }
+            if !bytes.isEmpty, let text = String(validating: bytes, as: UTF8.self) {
+                // The last token is left out: the text goes on past the forced part, and BPE tends to
+                // merge across that edge (`"` then `:` is one token, `":`), so it is seldom the model's.
+                tokens.append(contentsOf: tokenizer.encode(text).dropLast().prefix(limit))
+            }
+            return
+        }
         var at = 0
         while at < bytes.count, tokens.count < limit,
               let (id, length) = constraint.vocabulary.trie.longestToken(prefixOf: bytes[at...]) {

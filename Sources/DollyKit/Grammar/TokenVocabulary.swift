@@ -18,13 +18,18 @@ public final class TokenVocabulary: @unchecked Sendable {
         for id in 0..<tokenizer.vocabularySize where !tokenizer.isSpecial(Int32(id)) {
             bytes[id] = tokenizer.tokenBytes(Int32(id))
         }
-        self.init(tokenBytes: bytes)
+        self.init(tokenBytes: bytes, tokenizer: tokenizer)
     }
 
+    /// The tokenizer the ids are of, when known: it spells forced text as the model would have been
+    /// trained to read it (grammar jump-forward's guesses).
+    public let tokenizer: Tokenizer?
+
     /// `tokenBytes[id]`: the bytes of each id; empty ones are never allowed.
-    public init(tokenBytes: [[UInt8]]) {
+    public init(tokenBytes: [[UInt8]], tokenizer: Tokenizer? = nil) {
         size = tokenBytes.count
         bytes = tokenBytes
+        self.tokenizer = tokenizer
         trie = ByteTrie(entries: tokenBytes.enumerated().map { ($0.element, Int32($0.offset)) })
     }
 
