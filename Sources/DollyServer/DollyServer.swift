@@ -39,7 +39,7 @@ public final class DollyServer: @unchecked Sendable {
                         let engine = try BatchEngine(model: model, options: .init(
                             parallel: configuration.parallel, context: context, kvType: configuration.kvType,
                             maxQueue: configuration.maxQueue, prefixCache: configuration.prefixCache,
-                            threads: configuration.threads))
+                            threads: configuration.threads, lookup: configuration.lookup))
                         state.setLoaded(model: model, engine: engine)
                         onReady(port)
                     } catch {

@@ -26,6 +26,9 @@ public struct ServerConfiguration: Sendable {
     /// rewriting the file cannot reach a running server; .map uses it in place (faster start, memory
     /// shared with the page cache; a truncation then stops the server with one line).
     public var modelFileMode: MappedFile.Mode = .read
+    /// Prompt lookup for every request (`serve --lookup N`): the same answers in fewer passes when
+    /// they copy their prompts; nil: off.
+    public var lookup: PromptLookup?
     /// Serve the chat page (ChatPage) at GET /.
     public var webUI: Bool = true
 

@@ -89,6 +89,10 @@ final class ServerState: @unchecked Sendable {
         metric("dolly_prompt_tokens_cached_total", "counter", "Prompt tokens reused from a slot's cache.",
                [("", Double(s.cachedPromptTokens))])
         metric("dolly_generated_tokens_total", "counter", "Tokens generated.", [("", Double(s.generatedTokens))])
+        metric("dolly_lookup_drafted_tokens_total", "counter", "Tokens guessed by prompt lookup (serve --lookup).",
+               [("", Double(s.draftedTokens))])
+        metric("dolly_lookup_accepted_tokens_total", "counter", "Guessed tokens the answers confirmed.",
+               [("", Double(s.acceptedTokens))])
         metric("dolly_requests_active", "gauge", "Requests holding a slot.", [("", Double(s.active))])
         metric("dolly_requests_queued", "gauge", "Requests waiting for a slot.", [("", Double(s.queued))])
         metric("dolly_forward_seconds_total", "counter", "Seconds spent in forward passes.", [("", s.busySeconds)])

@@ -39,6 +39,11 @@ struct ServeCommand: AsyncParsableCommand {
                                             valueName: "ORIGIN"))
     var cors: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Prompt lookup for every request: guess up to N tokens per step from the prompt and answer and check them in the same pass; the answers are the same, made in fewer passes when they copy their prompts (0: off).",
+        valueName: "N"))
+    var lookup = 0
+
     @Flag(name: .customLong("no-prefix-cache"), help: "Recompute every prompt instead of reusing a slot's cached prefix.")
     var noPrefixCache = false
 
@@ -53,6 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 64") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must be >= 0") }
+        guard (0...32).contains(lookup) else { throw ValidationError("--lookup must be between 0 and 32") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key needs a non-empty key") }
         guard FileManager.default.fileExists(atPath: model.model) else {
             throw ValidationError("--model: no such file or folder: \(model.model)")
@@ -66,6 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
             kvType: model.cache.kv, threads: threads, apiKey: apiKey, maxQueue: maxQueue, corsOrigin: cors,
             prefixCache: !noPrefixCache)
         configuration.modelFileMode = mmap ? .map : .read
+        if lookup > 0 { configuration.lookup = PromptLookup(maxDraft: lookup) }
         configuration.webUI = !noWebUI
         let server = DollyServer(configuration: configuration)
         let failed = LoadFailure()

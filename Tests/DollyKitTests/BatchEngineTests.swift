@@ -1,4 +1,5 @@
 import XCTest
+import CSIMD
 @testable import DollyKit
 
 /// The batching engine against the one-sequence path: a greedy answer is the same tokens whether it
@@ -122,5 +123,75 @@ final class BatchEngineTests: XCTestCase {
         })
         XCTAssertEqual(got.map(\.logprob), expected)
         XCTAssertTrue(got.allSatisfy { $0.top.count == 2 && $0.top[0].logprob >= $0.top[1].logprob })
+    }
+}
+
+/// `serve --lookup`: slots guess tokens by prompt lookup and check them in the same pass (several rows
+/// per slot); every answer is the same token for token as without, greedy or sampled, concurrent,
+/// with small steps, and some guesses are confirmed.
+final class BatchLookupTests: XCTestCase {
+    static let prompts: [(String, Bool)] = [
+        ("one two three one two three one two three one two", true),
+        ("Repeat the text exactly.", false), ("Who is quoted in this text?", false), ("The history of the city", true),
+        ("a b c d a b c d a b c d a b", true), ("Name three colors.", false),
+    ]
+
+    func requests(_ sampling: [SamplingParameters]) throws -> [BatchRequest] {
+        let model = BatchEngineTests.model
+        return try Self.prompts.enumerated().map { i, p in
+            let r = GenerationRequest(text: p.0, context: p.1 ? nil : PromptLookupTests.passage, raw: p.1)
+            return BatchRequest(prompt: try model.promptTokens(for: r), maxNewTokens: 32,
+                                sampling: sampling[i % sampling.count], strip: !p.1)
+        }
+    }
+
+    func answers(_ engine: BatchEngine, _ requests: [BatchRequest]) async throws -> [([Int32], String, StopReason)] {
+        let streams = try requests.map { try engine.submit($0) }
+        var out: [([Int32], String, StopReason)] = []
+        for stream in streams {
+            var tokens: [Int32] = [], text = "", reason = StopReason.cancelled
+            for await event in stream {
+                switch event {
+                case let .text(t, ids, _): tokens += ids; text += t
+                case let .finished(s): reason = s.stopReason
+                }
+            }
+            out.append((tokens, text, reason))
+        }
+        return out
+    }
+
+    func testAnswersAreTheSameWithLookupOnEveryKernelPath() async throws {
+        let model = BatchEngineTests.model
+        let samplings = [SamplingParameters.greedyDecoding, SamplingParameters(temperature: 0.9, seed: 7),
+                         SamplingParameters(temperature: 1, topP: 0.9, seed: 8)]
+        let requests = try requests(samplings)
+        var accepted = 0, drafted = 0
+        for path in allKernelPaths where csimd_kernel_supported(path) == 1 {
+            let saved = String(cString: csimd_kernel_name())
+            _ = csimd_kernel_force(path)
+            defer { _ = csimd_kernel_force(saved) }
+            let plainEngine = try BatchEngine(model: model, options: .init(parallel: 3, context: 256))
+            let plain = try await answers(plainEngine, requests)
+            plainEngine.shutdown(grace: 0)
+            // Three slots for six requests (queued ones reuse slots), and two slots in steps of 6 rows
+            // (guesses compete with prompt chunks for rows).
+            for (parallel, stepRows, n) in [(3, 64, 4), (2, 6, 8)] {
+                let engine = try BatchEngine(model: model, options: .init(parallel: parallel, context: 256, stepRows: stepRows,
+                                                                          lookup: PromptLookup(maxDraft: n)))
+                let fast = try await answers(engine, requests)
+                let stats = engine.statistics
+                engine.shutdown(grace: 0)
+                for (i, (a, b)) in zip(fast, plain).enumerated() {
+                    XCTAssertEqual(a.0, b.0, "\(path) parallel \(parallel) rows \(stepRows) lookup \(n): request \(i)")
+                    XCTAssertEqual(a.1, b.1)
+                    XCTAssertEqual(a.2, b.2)
+                }
+                accepted += stats.acceptedTokens
+                drafted += stats.draftedTokens
+            }
+        }
+        XCTAssertGreaterThan(accepted, 0, "\(accepted) of \(drafted)")
+        XCTAssertLessThan(accepted, drafted)
     }
 }

@@ -115,8 +115,8 @@ final class DraftModelTests: XCTestCase {
         var accepted: [String: (Int, Int)] = [:]
         try forEachKernelPath { path in
             let drafts = [("demo", try draft(ConversationTests.demo, for: model)), ("random", try draft(Self.tinyPath, for: model, maxDraft: 2))]
-            for c in PromptLookupTests.cases {
-                var request = GenerationRequest(text: c.text, context: c.context, raw: c.raw, maxNewTokens: 40, sampling: c.sampling)
+            for c in PromptLookupTests.cases.enumerated().filter({ $0.offset % 2 == 0 }).map(\.element) {
+                var request = GenerationRequest(text: c.text, context: c.context, raw: c.raw, maxNewTokens: 32, sampling: c.sampling)
                 let plain = try model.generate(request, session: try model.network.makeSession(contextLength: 256)) { _ in true }
                 request.lookup = nil
                 for (name, d) in drafts {

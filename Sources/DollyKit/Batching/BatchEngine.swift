@@ -31,9 +31,13 @@ public final class BatchEngine: @unchecked Sendable {
         public var prefixCache: Bool
         /// Threads every forward pass runs on (on the engine's own thread).
         public var threads: Int
+        /// Prompt lookup for every request: each decoding slot's guesses ride in the same pass (several
+        /// rows per slot), checked by its own choices, so every answer is the same token for token.
+        public var lookup: PromptLookup?
 
         public init(parallel: Int = 4, context: Int = 2048, kvType: KVCacheType = .f16, maxQueue: Int = 64,
-                    stepRows: Int = 64, prefixCache: Bool = true, threads: Int = DollyModel.defaultThreads) {
+                    stepRows: Int = 64, prefixCache: Bool = true, threads: Int = DollyModel.defaultThreads,
+                    lookup: PromptLookup? = nil) {
             self.parallel = parallel
             self.context = context
             self.kvType = kvType
@@ -41,6 +45,7 @@ public final class BatchEngine: @unchecked Sendable {
             self.stepRows = stepRows
             self.prefixCache = prefixCache
             self.threads = threads
+            self.lookup = lookup
         }
     }
 
@@ -51,6 +56,9 @@ public final class BatchEngine: @unchecked Sendable {
         public var promptTokens = 0
         public var cachedPromptTokens = 0
         public var generatedTokens = 0
+        /// With prompt lookup: tokens guessed, and how many the slots' own choices confirmed.
+        public var draftedTokens = 0
+        public var acceptedTokens = 0
         public var steps = 0
         /// Seconds spent in forward passes.
         public var busySeconds = 0.0
@@ -72,7 +80,11 @@ public final class BatchEngine: @unchecked Sendable {
     private var slots: [Slot]
     private let workspace: ForwardWorkspace
     private var logitRows: [Int] = []
+    /// For each row in `logitRows`: its slot, and its index among the slot's guessed rows (-1: the one
+    /// row of a slot that guessed nothing).
+    private var logitOwners: [(slot: Slot, row: Int)] = []
     private var fed: [(slot: Slot, rows: Int, first: Int)] = []  // this step's segments
+    private var stepTokens: [Int32] = []
     private var logprobScratch: [Double]
 
     public init(model: DollyModel, options: Options) throws {
@@ -186,14 +198,33 @@ public final class BatchEngine: @unchecked Sendable {
         for slot in slots where slot.job?.isCancelled == true { finish(slot, .cancelled) }
         workspace.clear()
         logitRows.removeAll(keepingCapacity: true)
+        logitOwners.removeAll(keepingCapacity: true)
         var budget = workspace.rows
         fed.removeAll(keepingCapacity: true)
+        var decodingLeft = 0
+        for slot in slots where slot.job != nil && slot.pendingToken != nil { decodingLeft += 1 }
         for slot in slots where slot.job != nil && slot.pendingToken != nil {
-            let first = workspace.append(CollectionOfOne(slot.pendingToken!), of: slot.cache)
-            slot.fed.append(slot.pendingToken!)
+            decodingLeft -= 1
+            let token = slot.pendingToken!
             slot.pendingToken = nil
-            fed.append((slot, 1, first))
-            budget -= 1
+            slot.fed.append(token)
+            slot.guesses.removeAll(keepingCapacity: true)
+            if let lookup = options.lookup {
+                // Guesses fit the rows the other decoding slots leave, the cache, and the answer's budget.
+                let rows = budget - decodingLeft
+                let room = min(rows - 1, slot.cache.capacity - slot.cache.count - 1, lookup.maxDraft, slot.guessLength,
+                               slot.job!.request.maxNewTokens - (slot.state?.tokens.count ?? 0) - 1)
+                if room > 0 { lookup.draft(after: slot.fed, limit: room, into: &slot.guesses) }
+            }
+            stepTokens.removeAll(keepingCapacity: true)
+            stepTokens.append(token)
+            stepTokens.append(contentsOf: slot.guesses)
+            let first = workspace.append(stepTokens, of: slot.cache)
+            slot.fed.append(contentsOf: slot.guesses)
+            slot.kept = slot.fed.count - slot.guesses.count
+            slot.matched = 0
+            fed.append((slot, stepTokens.count, first))
+            budget -= stepTokens.count
         }
         for slot in slots where slot.job != nil && slot.isPrefilling && budget > 0 {
             let prompt = slot.job!.request.prompt
@@ -206,28 +237,41 @@ public final class BatchEngine: @unchecked Sendable {
         guard !fed.isEmpty else { return }
         let t0 = monotonicNanoseconds()
         model.network.forward(workspace)
-        var produced = 0, prompted = 0
+        var produced = 0, prompted = 0, drafted = 0
         for (slot, rows, first) in fed {
             if slot.job!.request.promptLogprobs && slot.fed.count - rows < slot.job!.request.prompt.count {
                 collectPromptLogprobs(slot, rows: rows, first: first)
             }
             if slot.isPrefilling { prompted += rows; continue }
-            if slot.state == nil { prompted += rows }
+            if slot.state == nil {
+                prompted += rows
+            } else if !slot.guesses.isEmpty {
+                // Every row of a slot that guessed: each one's logits check the next guess.
+                drafted += slot.guesses.count
+                for r in 0..<rows {
+                    logitRows.append(first + r)
+                    logitOwners.append((slot, r))
+                }
+                continue
+            }
             logitRows.append(first + rows - 1)
+            logitOwners.append((slot, -1))
         }
-        // The last row of every sequence that now samples, through the output matrix together.
-        var k = 0
+        // The rows that sample, through the output matrix together.
+        var k = 0, accepted = 0
         while k < logitRows.count {
             let n = min(workspace.logitRows, logitRows.count - k)
             logitRows.withUnsafeBufferPointer { model.network.project(workspace, rows: UnsafeBufferPointer(rebasing: $0[k..<k + n])) }
-            var j = 0
-            for (slot, _, _) in fed where !slot.isPrefilling {
-                if j >= k && j < k + n {
-                    let logits = UnsafeBufferPointer(start: workspace.logits + (j - k) * model.config.vocabSize,
-                                                     count: model.config.vocabSize)
+            for j in k..<k + n {
+                let (slot, row) = logitOwners[j]
+                let logits = UnsafeBufferPointer(start: workspace.logits + (j - k) * model.config.vocabSize,
+                                                 count: model.config.vocabSize)
+                if row < 0 {
                     if advance(slot, logits) { produced += 1 }
+                } else if let done = check(slot, row: row, logits) {
+                    produced += done.produced
+                    accepted += done.accepted
                 }
-                j += 1
             }
             k += n
         }
@@ -237,7 +281,49 @@ public final class BatchEngine: @unchecked Sendable {
             stats.busySeconds += seconds
             stats.generatedTokens += produced
             stats.promptTokens += prompted
+            stats.draftedTokens += drafted
+            stats.acceptedTokens += accepted
         }
+    }
+
+    /// Row `row` of a slot that guessed: its choice there (what it would choose one pass at a time)
+    /// is reported; while it equals the guess the next row goes on. At the first other choice, or the
+    /// end, the cache is cut back to the fed token and the confirmed guesses, and that choice is fed
+    /// next. Nil once the slot has settled this step (its later rows are ignored).
+    private func check(_ slot: Slot, row: Int, _ logits: UnsafeBufferPointer<Float>) -> (produced: Int, accepted: Int)? {
+        guard let job = slot.job, row == slot.matched, !slot.guesses.isEmpty || row == 0 else { return nil }
+        func settle() {
+            let keep = slot.kept + slot.matched
+            slot.cache.truncate(to: keep)
+            slot.fed.removeLast(slot.fed.count - keep)
+            slot.guessLength = slot.matched == slot.guesses.count
+                ? min(options.lookup?.maxDraft ?? 1, max(1, slot.guessLength * 2)) : max(1, slot.matched + 1)
+            slot.guesses.removeAll(keepingCapacity: true)
+        }
+        guard let token = slot.state!.next(logits) else {
+            settle()
+            finish(slot, slot.state!.stopReason ?? .stopToken)
+            return (0, 0)
+        }
+        var lp: [TokenLogprob] = []
+        if let n = job.request.logprobs { lp = [logprob(of: token, in: logits, top: n)] }
+        job.continuation.yield(.text(slot.state!.newText(), tokens: [token], logprobs: lp))
+        let confirmed = row < slot.guesses.count && token == slot.guesses[row]
+        if confirmed { slot.matched += 1 }
+        if slot.state!.isFinished {
+            settle()
+            finish(slot, slot.state!.stopReason!)
+            return (1, confirmed ? 1 : 0)
+        }
+        guard !confirmed else { return (1, 1) }
+        settle()
+        if slot.cache.count >= slot.cache.capacity {
+            slot.state!.stop(.contextFull)
+            finish(slot, .contextFull)
+        } else {
+            slot.pendingToken = token
+        }
+        return (1, 0)
     }
 
     /// Samples a slot's next token from its logits and reports it; true if a token was produced.
@@ -360,6 +446,12 @@ private final class Slot {
     var state: GenerationState?
     var reused = 0
     var promptLogprobs: [TokenLogprob] = []
+    /// Prompt lookup: this step's guesses, how many of `fed` precede them, how many the slot's choices
+    /// have confirmed, and how many to guess next (adapts to hits and misses).
+    var guesses: [Int32] = []
+    var kept = 0
+    var matched = 0
+    var guessLength = 64
 
     init(cache: KVCache) { self.cache = cache }
 
@@ -378,6 +470,8 @@ private final class Slot {
         fed.removeLast(fed.count - n)
         fed.reserveCapacity(job.request.prompt.count + job.request.maxNewTokens)
         reused = n
+        guessLength = 64
+        guesses.removeAll(keepingCapacity: true)
         pendingToken = nil
         state = nil
         promptLogprobs = []
