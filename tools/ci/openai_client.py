@@ -526,14 +526,7 @@ def main():
         print(f"FAIL setup: {type(e).__name__}: {e}", flush=True)
     finally:
         for server in servers:
-            code = server.stop()
-            runner.count += 1
-            if code == 0:
-                print(f"PASS {' '.join(server.command[1:])}: exits 0 on SIGINT", flush=True)
-            else:
-                runner.failed += 1
-                print(f"FAIL {' '.join(server.command[1:])}: exit status {code} on SIGINT; stderr: "
-                      + " | ".join(server.lines[-5:]), flush=True)
+            runner.stopped(server)
 
     print(f"{runner.count - runner.failed}/{runner.count} passed", flush=True)
     sys.exit(1 if runner.failed else 0)

@@ -54,6 +54,17 @@ class Runner:
         self.failed = 0
         self.count = 0
 
+    def stopped(self, server):
+        """Stops `server` (SIGINT) and counts its exit status 0 as a check."""
+        code = server.stop()
+        self.count += 1
+        if code == 0:
+            print(f"PASS {' '.join(server.command[1:])}: exits 0 on SIGINT", flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL {' '.join(server.command[1:])}: exit status {code} on SIGINT; stderr: "
+                  + " | ".join(server.lines[-5:]), flush=True)
+
     def check(self, name, fn):
         self.count += 1
         try:
