@@ -48,7 +48,7 @@ struct OllamaGenerateChunk: Encodable, Sendable {
     let model: String
     let createdAt: String
     let response: String
-    let done: Bool
+    var done: Bool
     var logprobs: [OllamaLogprob]?
     /// On the last object: the conversation's tokens (prompt and answer), to send back as `context`.
     var context: [Int32]?

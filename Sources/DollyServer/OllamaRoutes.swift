@@ -92,8 +92,9 @@ struct OllamaRoutes: Sendable {
         }
         @Sendable func last(_ s: BatchSummary, generated: [Int32], text: String, lps: [TokenLogprob]) -> OllamaGenerateChunk {
             var c = chunk(text, lps)
-            c = OllamaGenerateChunk(model: label, createdAt: c.createdAt, response: text, done: true, logprobs: c.logprobs,
-                                    context: promptTokens + generated, summary: OllamaDone(s, started: started))
+            c.done = true
+            c.context = promptTokens + generated
+            c.summary = OllamaDone(s, started: started)
             return c
         }
         if stream {
@@ -133,9 +134,8 @@ struct OllamaRoutes: Sendable {
         let ctx = try contextLimit(body.common, engine: engine, model: model)
         let asked = body.common.options?.numPredict.flatMap { $0 > 0 ? $0 : nil }
         let prompt = try await mapper.chatPromptTokens(chat, model.tokenizer, context: ctx, answerBudget: asked, in: requestContext)
-        var batch = try await batchRequest(body.common, prompt: prompt, context: ctx, strip: true, model: model,
+        let batch = try await batchRequest(body.common, prompt: prompt, context: ctx, strip: true, model: model,
                                            requestContext: requestContext, plan: plan)
-        batch.strip = true
         let events = try engine.submit(batch)
         let tokenizer = model.tokenizer, wantsLogprobs = body.common.logprobs != nil, callsTools = plan.callsTools
         @Sendable func chunk(_ message: OllamaMessageOut, _ lps: [TokenLogprob], done: BatchSummary? = nil) -> OllamaChatChunk {
