@@ -7,10 +7,10 @@ import Foundation
 /// A smaller model that guesses the target's next tokens (speculative decoding with a draft model:
 /// dolly-v2-3b for 12b). It keeps its own cache of the conversation so far; each guess is its most
 /// likely token. The target checks the guesses in one pass, choosing each token as it would alone,
-/// so the output is the target's, token for token (`TokenGenerator.runSpeculative`). Guessing
-/// greedily and checking by the target's own draw is the standard acceptance rule for a draft
-/// distribution that puts all its mass on one token: a guess d is kept with probability p(d), and
-/// after a refusal the token comes from p without d, renormalized.
+/// so greedy output is the target's, token for token (`TokenGenerator.runSpeculative`). Sampling, a
+/// guess is drawn from the draft's distribution q (after the target's own processors) and checked by
+/// speculative sampling's rule (kept with probability min(1, p/q), else a draw from the residual):
+/// the output follows the target's distribution exactly, from other random draws than plain decoding's.
 public final class DraftModel {
     public let model: DollyModel
     public let session: InferenceSession
@@ -50,8 +50,12 @@ public final class DraftModel {
         held.removeAll()
     }
 
-    /// Up to `limit` guesses of what follows `sequence` (the target's prompt and output so far).
-    func draft(after sequence: [Int32], limit: Int, into draft: inout [Int32]) throws {
+    /// Up to `limit` guesses of what follows `sequence` (the target's prompt and output so far). Each
+    /// is drawn, on a copy of the target's `state`, from the distribution the target would draw from
+    /// given the draft's logits (the same penalties, grammar and warpers), which `proposals` records
+    /// for the check; greedy, that is the draft's arg-max after the same processors.
+    func draft(after sequence: [Int32], limit: Int, state: GenerationState, into draft: inout [Int32],
+               proposals: inout [TokenDistribution]) throws {
         draft.removeAll(keepingCapacity: true)
         let room = session.contextLength - sequence.count
         let n = min(limit, maxDraft, room)
@@ -63,22 +67,19 @@ public final class DraftModel {
         held.removeLast(held.count - shared)
         try session.evaluate(Array(sequence[shared...]))
         held.append(contentsOf: sequence[shared...])
+        // Each pass proposes from its own random stream, numbered by where it starts: reproducible for a seed.
+        var proposer = state.proposalCopy(stream: UInt64(sequence.count))
+        while proposals.count < n { proposals.append(TokenDistribution()) }
         var single: [Int32] = [0]
         for i in 0..<n {
-            let guess = Self.argmax(session.lastLogits)
+            guard let guess = proposer.propose(session.lastLogits, into: &proposals[i]) else { break }
             draft.append(guess)
-            if i + 1 < n {
-                single[0] = guess
-                try session.evaluate(single)
-                held.append(guess)
-            }
+            // A stop token or the end of the budget ends what there is to guess.
+            guard !proposer.isFinished, i + 1 < n else { break }
+            single[0] = guess
+            try session.evaluate(single)
+            held.append(guess)
         }
-    }
-
-    static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
-        var best = 0
-        for i in 1..<logits.count where logits[i] > logits[best] { best = i }
-        return Int32(best)
     }
 }
 
@@ -110,11 +111,21 @@ public enum Speculation {
         }
     }
 
-    func draft(after sequence: [Int32], limit: Int, into draft: inout [Int32]) throws {
+    /// Guesses after `sequence`; true when `proposals` holds the distribution each was drawn from (a
+    /// draft model's), to be checked by speculative sampling, false for guesses that were not drawn
+    /// (prompt lookup's, checked by the target's own choice).
+    func draft(after sequence: [Int32], limit: Int, state: GenerationState, into draft: inout [Int32],
+               proposals: inout [TokenDistribution]) throws -> Bool {
         switch self {
-        case let .lookup(l): l.draft(after: sequence, limit: limit, into: &draft)
-        case let .draftModel(d): try d.draft(after: sequence, limit: limit, into: &draft)
-        case .grammar: draft.removeAll(keepingCapacity: true)
+        case let .lookup(l):
+            l.draft(after: sequence, limit: limit, into: &draft)
+            return false
+        case let .draftModel(d):
+            try d.draft(after: sequence, limit: limit, state: state, into: &draft, proposals: &proposals)
+            return true
+        case .grammar:
+            draft.removeAll(keepingCapacity: true)
+            return false
         }
     }
 }

@@ -69,16 +69,51 @@ public struct GenerationState {
     /// the token is chosen from (the logits after the processors).
     public mutating func next(_ logits: UnsafeBufferPointer<Float>,
                               observe: ((UnsafeBufferPointer<Float>) -> Void)? = nil) -> Int32? {
-        guard stopReason == nil else { return nil }
-        if grammar != nil { return nextConstrained(logits, observe: observe) }
-        let id = sampler.sample(logits, history: history, observe: observe)
-        return record(id)
+        pick { sampler, history, allowed in sampler.sample(logits, history: history, allowed: allowed, observe: observe) }
     }
 
-    /// `next` under a grammar: the choice is among the ids the grammar allows here, stop tokens
+    /// `next` for a guess a draft drew from `proposal` (speculative sampling): the guess is kept with
+    /// probability min(1, p/q), otherwise a token from the residual takes its place; either way the
+    /// token follows the distribution `next` draws from. Greedy: exactly `next`.
+    public mutating func next(_ logits: UnsafeBufferPointer<Float>, checking guess: Int32, proposal: TokenDistribution,
+                              observe: ((UnsafeBufferPointer<Float>) -> Void)? = nil) -> Int32? {
+        pick { sampler, history, allowed in
+            sampler.sample(logits, history: history, allowed: allowed, checking: guess, proposal: proposal, observe: observe)
+        }
+    }
+
+    /// A draft's step on a copy of this state (`proposalCopy`): the distribution this state would draw
+    /// from, given the draft's logits, written to `proposal`, and the token drawn from it, stop tokens
+    /// included (nil: the generation has ended, or nothing is allowed).
+    mutating func propose(_ logits: UnsafeBufferPointer<Float>, into proposal: inout TokenDistribution) -> Int32? {
+        var drawn: Int32 = -1
+        _ = pick { sampler, history, allowed in
+            drawn = sampler.propose(logits, history: history, allowed: allowed, into: &proposal)
+            return drawn
+        }
+        return drawn >= 0 && (stopReason == nil || stopToken == drawn || stopReason == .maxTokens) ? drawn : nil
+    }
+
+    /// A copy for a draft to propose with: the same history, grammar and parameters, drawing from
+    /// another random stream (`stream` numbers the copies).
+    func proposalCopy(stream: UInt64) -> GenerationState {
+        var copy = self
+        copy.sampler = sampler.reseeded(sampler.seed ^ (0x9E37_79B9_7F4A_7C15 &* (stream &+ 1)))
+        copy.text = nil
+        return copy
+    }
+
+    /// One choice: `choose` picks from the logits given the history and (under a grammar) the ids
+    /// allowed here; stop tokens, the budget and the grammar's state are kept here.
+    private mutating func pick(_ choose: (inout Sampler, TokenHistory, UnsafeBufferPointer<UInt64>?) -> Int32) -> Int32? {
+        guard stopReason == nil else { return nil }
+        guard grammar != nil else { return record(choose(&sampler, history, nil)) }
+        return pickConstrained(choose)
+    }
+
+    /// `pick` under a grammar: the choice is among the ids the grammar allows here, stop tokens
     /// only where the grammar is complete. Nothing allowed ends the generation (never token 0).
-    private mutating func nextConstrained(_ logits: UnsafeBufferPointer<Float>,
-                                          observe: ((UnsafeBufferPointer<Float>) -> Void)?) -> Int32? {
+    private mutating func pickConstrained(_ choose: (inout Sampler, TokenHistory, UnsafeBufferPointer<UInt64>?) -> Int32) -> Int32? {
         let complete = grammar!.isComplete
         let budget = maxNewTokens - tokens.count
         let any = allowed.withUnsafeMutableBufferPointer { words in
@@ -95,7 +130,7 @@ public struct GenerationState {
             stopReason = complete ? .stopToken : .noAllowedToken
             return nil
         }
-        let id = allowed.withUnsafeBufferPointer { sampler.sample(logits, history: history, allowed: $0, observe: observe) }
+        let id = allowed.withUnsafeBufferPointer { choose(&sampler, history, $0) }
         // Scores that were all -inf or NaN can make the sampler fall back to an id the mask refused.
         guard id >= 0, Int(id) < allowed.count * 64, allowed[Int(id) >> 6] >> UInt64(id & 63) & 1 == 1 else {
             stopReason = .noAllowedToken

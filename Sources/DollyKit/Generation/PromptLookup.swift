@@ -59,9 +59,11 @@ extension TokenGenerator {
     /// one pass; the state then chooses
     /// from each row's logits exactly as it would have one pass at a time (the kernels give a row the
     /// same values whatever the batch), keeping guesses while they equal its choice. Its first other
-    /// choice is the next token, and the cache is rewound past the guesses it refused. Every choice,
+    /// choice is the next token, and the cache is rewound past the guesses it refused. For guesses
+    /// that were not drawn (prompt lookup, a grammar's forced text) and greedy drafts, every choice,
     /// greedy or sampled (the same random draws, in the same order), is the one plain decoding makes:
-    /// the output is the same token for token.
+    /// the output is the same token for token. A sampled draft model's guesses are checked by
+    /// speculative sampling's rule: the same distribution as plain decoding, other draws.
     func runSpeculative(_ state: inout GenerationState, prompt: [Int32], speculation: Speculation, context: [Int32],
                         observe: ((UnsafeBufferPointer<Float>) -> Void)?,
                         onToken: (Int32, inout GenerationState) throws -> Bool) throws -> GenerationResult {
@@ -74,6 +76,7 @@ extension TokenGenerator {
         var sequence = context
         sequence.reserveCapacity(context.count + session.contextLength)
         var draft: [Int32] = [], fed: [Int32] = []
+        var proposals: [TokenDistribution] = []
         draft.reserveCapacity(speculation.maxDraft)
         fed.reserveCapacity(speculation.maxDraft + 1)
         // One row of logits per fed token, kept for the checks (sized once).
@@ -99,7 +102,11 @@ extension TokenGenerator {
             // What a grammar forces is the surest guess (jump-forward); otherwise the source's.
             state.forcedTokens(limit: min(speculation.maxDraft, free - 1), into: &draft)
             let forced = !draft.isEmpty
-            if !forced { try speculation.draft(after: sequence, limit: min(length, free - 1), into: &draft) }
+            var drawn = false
+            if !forced {
+                drawn = try speculation.draft(after: sequence, limit: min(length, free - 1), state: state, into: &draft,
+                                              proposals: &proposals)
+            }
             fed.removeAll(keepingCapacity: true)
             fed.append(next)
             fed.append(contentsOf: draft)
@@ -118,7 +125,11 @@ extension TokenGenerator {
             var matched = 0
             var following: Int32?
             for i in 0...draft.count {
-                guard let token = state.next(UnsafeBufferPointer(start: rows + i * vocab, count: vocab), observe: observe) else { break }
+                let row = UnsafeBufferPointer(start: rows + i * vocab, count: vocab)
+                let choice = drawn && i < draft.count
+                    ? state.next(row, checking: draft[i], proposal: proposals[i], observe: observe)
+                    : state.next(row, observe: observe)
+                guard let token = choice else { break }
                 if !(try onToken(token, &state)) { state.stop(.cancelled) }
                 if i < draft.count && token == draft[i] {
                     matched += 1

@@ -17,15 +17,30 @@ import Darwin
 public struct Sampler {
     public let parameters: SamplingParameters
     private var rng: SeededGenerator
+    /// The seed `rng` started from (drawn at random when the parameters give none).
+    let seed: UInt64
     private var processed: [Float] = []
     private var candidates: [(logit: Float, id: Int32)] = []
     private var sorter = CandidateSorter()
     private var probs: [Double] = []
     private var banned: [Int32] = []
+    /// Speculative sampling's scratch: the target's distribution, and the proposal's probabilities by id
+    /// (zero except while a check runs).
+    private var target = TokenDistribution()
+    private var proposalById: [Double] = []
 
     public init(_ parameters: SamplingParameters) {
         self.parameters = parameters
-        rng = SeededGenerator(seed: parameters.seed ?? UInt64.random(in: .min ... .max))
+        seed = parameters.seed ?? UInt64.random(in: .min ... .max)
+        rng = SeededGenerator(seed: seed)
+    }
+
+    /// The same sampler drawing from another random stream (a draft's proposals must not reuse the
+    /// draws that later check them).
+    func reseeded(_ newSeed: UInt64) -> Sampler {
+        var copy = self
+        copy.rng = SeededGenerator(seed: newSeed)
+        return copy
     }
 
     /// The index of the largest logit; the first one on ties, like torch.argmax.
@@ -77,6 +92,78 @@ public struct Sampler {
     /// The logits after the processors only (what greedy decoding takes the arg-max of).
     public mutating func processedLogits(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory) -> [Float] {
         applyProcessors(logits, history: history) ? processed : Array(logits)
+    }
+
+    /// A proposal for speculative sampling: the distribution a draw picks from here (mask, processors,
+    /// warpers), written to `proposal`, and a draw from it.
+    mutating func propose(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory, allowed: UnsafeBufferPointer<UInt64>? = nil,
+                          into proposal: inout TokenDistribution) -> Int32 {
+        guard applyProcessors(logits, history: history, allowed: allowed) else {
+            distribution(logits, into: &proposal)
+            return proposal.draw(rng.nextUnit())
+        }
+        let scores = processed
+        scores.withUnsafeBufferPointer { distribution($0, into: &proposal) }
+        return proposal.draw(rng.nextUnit())
+    }
+
+    /// Speculative sampling's check (Leviathan et al. 2023, Chen et al. 2023) of `guess`, which a draft
+    /// drew from `proposal` (q): kept with probability min(1, p/q) where p is this sampler's
+    /// distribution here, otherwise replaced by a draw from max(0, p − q), normalized. The token
+    /// returned is distributed exactly as a plain draw from p. Greedy: the arg-max, as `sample`.
+    mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: TokenHistory, allowed: UnsafeBufferPointer<UInt64>? = nil,
+                         checking guess: Int32, proposal: TokenDistribution,
+                         observe: ((UnsafeBufferPointer<Float>) -> Void)? = nil) -> Int32 {
+        guard applyProcessors(logits, history: history, allowed: allowed) else {
+            observe?(logits)
+            return check(logits, guess: guess, proposal: proposal)
+        }
+        let scores = processed
+        return scores.withUnsafeBufferPointer {
+            observe?($0)
+            return check($0, guess: guess, proposal: proposal)
+        }
+    }
+
+    private mutating func check(_ scores: UnsafeBufferPointer<Float>, guess: Int32, proposal: TokenDistribution) -> Int32 {
+        if parameters.isGreedy { return Self.argmax(scores) }
+        var p = target  // taken out while it fills (target is part of self); the buffer goes back after
+        target = TokenDistribution()
+        defer { target = p }
+        distribution(scores, into: &p)
+        let q = proposal.probability(of: guess)
+        // A guess the proposal could not draw says nothing: a plain draw from p.
+        guard q > 0 else { return p.draw(rng.nextUnit()) }
+        if rng.nextUnit() * q < p.probability(of: guess) { return guess }
+        if proposalById.count < scores.count { proposalById = [Double](repeating: 0, count: scores.count) }
+        for (id, pq) in zip(proposal.ids, proposal.probabilities) where Int(id) < proposalById.count { proposalById[Int(id)] = pq }
+        defer { for id in proposal.ids where Int(id) < proposalById.count { proposalById[Int(id)] = 0 } }
+        var total = 0.0
+        for (id, pp) in zip(p.ids, p.probabilities) { total += max(0, pp - proposalById[Int(id)]) }
+        // p equal to q up to rounding (then every guess is kept but for rounding): p itself.
+        guard total > 1e-12 else { return p.draw(rng.nextUnit()) }
+        var r = rng.nextUnit() * total
+        var last = p.ids[0]
+        for (id, pp) in zip(p.ids, p.probabilities) {
+            let excess = max(0, pp - proposalById[Int(id)])
+            guard excess > 0 else { continue }
+            last = id
+            r -= excess
+            if r < 0 { return id }
+        }
+        return last
+    }
+
+    /// The distribution a draw from `scores` follows, normalized; greedy, or nothing finite to sample
+    /// from: the arg-max with probability 1.
+    private mutating func distribution(_ scores: UnsafeBufferPointer<Float>, into out: inout TokenDistribution) {
+        out.removeAll()
+        guard !parameters.isGreedy, warp(scores) else {
+            out.append(Self.argmax(scores), 1)
+            return
+        }
+        let total = probs.reduce(0, +)
+        for i in 0..<probs.count { out.append(candidates[i].id, probs[i] / total) }
     }
 
     private mutating func choose(_ scores: UnsafeBufferPointer<Float>) -> Int32 {
