@@ -36,10 +36,12 @@ public final class DollyServer: @unchecked Sendable {
                     do {
                         let model = try DollyModel.load(path: configuration.modelPath, fileMode: configuration.modelFileMode)
                         let context = configuration.context ?? min(2048, model.config.maxPositionEmbeddings)
+                        let draft = try configuration.draftPath.map { try DollyModel.load(path: $0, fileMode: configuration.modelFileMode) }
                         let engine = try BatchEngine(model: model, options: .init(
                             parallel: configuration.parallel, context: context, kvType: configuration.kvType,
                             maxQueue: configuration.maxQueue, prefixCache: configuration.prefixCache,
-                            threads: configuration.threads, lookup: configuration.lookup))
+                            threads: configuration.threads, lookup: configuration.lookup,
+                            draft: draft, draftMax: configuration.draftMax))
                         state.setLoaded(model: model, engine: engine)
                         onReady(port)
                     } catch {

@@ -29,6 +29,11 @@ public struct ServerConfiguration: Sendable {
     /// Prompt lookup for every request (`serve --lookup N`): the same answers in fewer passes when
     /// they copy their prompts; nil: off.
     public var lookup: PromptLookup?
+    /// A draft model's file or folder for every request (`serve --draft FILE`): each slot's guesses come
+    /// from it; greedy answers are the same, sampled ones follow the same distribution. Nil: off.
+    public var draftPath: String?
+    /// Most tokens the draft guesses per step and slot (`--draft-max`).
+    public var draftMax: Int = 4
     /// Serve the chat page (ChatPage) at GET /.
     public var webUI: Bool = true
 

@@ -89,7 +89,7 @@ final class ServerState: @unchecked Sendable {
         metric("dolly_prompt_tokens_cached_total", "counter", "Prompt tokens reused from a slot's cache.",
                [("", Double(s.cachedPromptTokens))])
         metric("dolly_generated_tokens_total", "counter", "Tokens generated.", [("", Double(s.generatedTokens))])
-        metric("dolly_lookup_drafted_tokens_total", "counter", "Tokens guessed by prompt lookup (serve --lookup).",
+        metric("dolly_lookup_drafted_tokens_total", "counter", "Tokens guessed by prompt lookup or the draft model (serve --lookup, --draft).",
                [("", Double(s.draftedTokens))])
         metric("dolly_lookup_accepted_tokens_total", "counter", "Guessed tokens the answers confirmed.",
                [("", Double(s.acceptedTokens))])

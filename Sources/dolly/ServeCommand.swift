@@ -44,6 +44,14 @@ struct ServeCommand: AsyncParsableCommand {
         valueName: "N"))
     var lookup = 0
 
+    @Option(name: .long, help: ArgumentHelp(
+        "A smaller model with the same tokenizer (dolly-v2-3b for 12b) that guesses each request's next tokens, every slot's in the same passes, checked in the model's pass: greedy answers are the same, sampled ones follow the same distribution, made in fewer passes of the model.",
+        valueName: "FILE"))
+    var draft: String?
+
+    @Option(name: .customLong("draft-max"), help: "Most tokens the --draft model guesses per step and slot.")
+    var draftMax = 4
+
     @Flag(name: .customLong("no-prefix-cache"), help: "Recompute every prompt instead of reusing a slot's cached prefix.")
     var noPrefixCache = false
 
@@ -59,6 +67,11 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must be >= 0") }
         guard (0...32).contains(lookup) else { throw ValidationError("--lookup must be between 0 and 32") }
+        guard (1...32).contains(draftMax) else { throw ValidationError("--draft-max must be between 1 and 32") }
+        if draft != nil && lookup > 0 { throw ValidationError("--draft and --lookup are two sources of guesses: give one") }
+        if let draft, !FileManager.default.fileExists(atPath: draft) {
+            throw ValidationError("--draft: no such file or folder: \(draft)")
+        }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key needs a non-empty key") }
         guard FileManager.default.fileExists(atPath: model.model) else {
             throw ValidationError("--model: no such file or folder: \(model.model)")
@@ -73,6 +86,8 @@ struct ServeCommand: AsyncParsableCommand {
             prefixCache: !noPrefixCache)
         configuration.modelFileMode = mmap ? .map : .read
         if lookup > 0 { configuration.lookup = PromptLookup(maxDraft: lookup) }
+        configuration.draftPath = draft
+        configuration.draftMax = draftMax
         configuration.webUI = !noWebUI
         let server = DollyServer(configuration: configuration)
         let failed = LoadFailure()

@@ -136,7 +136,7 @@ final class BatchLookupTests: XCTestCase {
         ("a b c d a b c d a b c d a b", true), ("Name three colors.", false),
     ]
 
-    func requests(_ sampling: [SamplingParameters]) throws -> [BatchRequest] {
+    static func requests(_ sampling: [SamplingParameters]) throws -> [BatchRequest] {
         let model = BatchEngineTests.model
         return try Self.prompts.enumerated().map { i, p in
             let r = GenerationRequest(text: p.0, context: p.1 ? nil : PromptLookupTests.passage, raw: p.1)
@@ -145,7 +145,7 @@ final class BatchLookupTests: XCTestCase {
         }
     }
 
-    func answers(_ engine: BatchEngine, _ requests: [BatchRequest]) async throws -> [([Int32], String, StopReason)] {
+    static func answers(_ engine: BatchEngine, _ requests: [BatchRequest]) async throws -> [([Int32], String, StopReason)] {
         let streams = try requests.map { try engine.submit($0) }
         var out: [([Int32], String, StopReason)] = []
         for stream in streams {
@@ -165,21 +165,21 @@ final class BatchLookupTests: XCTestCase {
         let model = BatchEngineTests.model
         let samplings = [SamplingParameters.greedyDecoding, SamplingParameters(temperature: 0.9, seed: 7),
                          SamplingParameters(temperature: 1, topP: 0.9, seed: 8)]
-        let requests = try requests(samplings)
+        let requests = try Self.requests(samplings)
         var accepted = 0, drafted = 0
         for path in allKernelPaths where csimd_kernel_supported(path) == 1 {
             let saved = String(cString: csimd_kernel_name())
             _ = csimd_kernel_force(path)
             defer { _ = csimd_kernel_force(saved) }
             let plainEngine = try BatchEngine(model: model, options: .init(parallel: 3, context: 256))
-            let plain = try await answers(plainEngine, requests)
+            let plain = try await Self.answers(plainEngine, requests)
             plainEngine.shutdown(grace: 0)
             // Three slots for six requests (queued ones reuse slots), and two slots in steps of 6 rows
             // (guesses compete with prompt chunks for rows).
             for (parallel, stepRows, n) in [(3, 64, 4), (2, 6, 8)] {
                 let engine = try BatchEngine(model: model, options: .init(parallel: parallel, context: 256, stepRows: stepRows,
                                                                           lookup: PromptLookup(maxDraft: n)))
-                let fast = try await answers(engine, requests)
+                let fast = try await Self.answers(engine, requests)
                 let stats = engine.statistics
                 engine.shutdown(grace: 0)
                 for (i, (a, b)) in zip(fast, plain).enumerated() {

@@ -34,10 +34,16 @@ public final class BatchEngine: @unchecked Sendable {
         /// Prompt lookup for every request: each decoding slot's guesses ride in the same pass (several
         /// rows per slot), checked by its own choices, so every answer is the same token for token.
         public var lookup: PromptLookup?
+        /// A draft model sharing the model's tokenizer (`serve --draft`): each decoding slot's guesses come
+        /// from it (every slot's in the same draft passes), checked by speculative sampling: greedy
+        /// answers are the same token for token, sampled ones follow the same distribution.
+        public var draft: DollyModel?
+        /// Most tokens the draft guesses per step and slot.
+        public var draftMax: Int
 
         public init(parallel: Int = 4, context: Int = 2048, kvType: KVCacheType = .f16, maxQueue: Int = 64,
                     stepRows: Int = 64, prefixCache: Bool = true, threads: Int = DollyModel.defaultThreads,
-                    lookup: PromptLookup? = nil) {
+                    lookup: PromptLookup? = nil, draft: DollyModel? = nil, draftMax: Int = 4) {
             self.parallel = parallel
             self.context = context
             self.kvType = kvType
@@ -46,6 +52,8 @@ public final class BatchEngine: @unchecked Sendable {
             self.prefixCache = prefixCache
             self.threads = threads
             self.lookup = lookup
+            self.draft = draft
+            self.draftMax = draftMax
         }
     }
 
@@ -56,7 +64,7 @@ public final class BatchEngine: @unchecked Sendable {
         public var promptTokens = 0
         public var cachedPromptTokens = 0
         public var generatedTokens = 0
-        /// With prompt lookup: tokens guessed, and how many the slots' own choices confirmed.
+        /// With prompt lookup or a draft model: tokens guessed, and how many the slots' checks kept.
         public var draftedTokens = 0
         public var acceptedTokens = 0
         public var steps = 0
@@ -86,6 +94,8 @@ public final class BatchEngine: @unchecked Sendable {
     private var fed: [(slot: Slot, rows: Int, first: Int)] = []  // this step's segments
     private var stepTokens: [Int32] = []
     private var logprobScratch: [Double]
+    private let drafter: BatchDrafter?
+    private var draftWork: [BatchDrafter.Work] = []
 
     public init(model: DollyModel, options: Options) throws {
         guard options.parallel >= 1 else { throw ModelError.invalidRequest("parallel must be at least 1") }
@@ -95,7 +105,15 @@ public final class BatchEngine: @unchecked Sendable {
         var o = options
         o.stepRows = max(o.stepRows, o.parallel)
         self.options = o
+        guard o.draft == nil || o.lookup == nil else {
+            throw ModelError.invalidRequest("a draft model and prompt lookup are two sources of guesses: give one")
+        }
         slots = try (0..<o.parallel).map { _ in Slot(cache: try model.network.makeCache(capacity: o.context, type: o.kvType)) }
+        for (i, slot) in slots.enumerated() { slot.index = i }
+        drafter = try o.draft.map {
+            try BatchDrafter(model: $0, target: model, slots: o.parallel, context: o.context, kvType: o.kvType, rows: o.stepRows,
+                             threads: o.threads, maxDraft: o.draftMax)
+        }
         workspace = ForwardWorkspace(config: model.config, rows: o.stepRows, context: o.context, threads: o.threads,
                                      logitRows: max(16, o.parallel))
         logitRows.reserveCapacity(o.parallel)
@@ -203,6 +221,7 @@ public final class BatchEngine: @unchecked Sendable {
         fed.removeAll(keepingCapacity: true)
         var decodingLeft = 0
         for slot in slots where slot.job != nil && slot.pendingToken != nil { decodingLeft += 1 }
+        if let drafter, decodingLeft > 0 { prepareDrafts(drafter, rows: budget, decoding: decodingLeft) }
         for slot in slots where slot.job != nil && slot.pendingToken != nil {
             decodingLeft -= 1
             let token = slot.pendingToken!
@@ -215,6 +234,8 @@ public final class BatchEngine: @unchecked Sendable {
                 let room = min(rows - 1, slot.cache.capacity - slot.cache.count - 1, lookup.maxDraft, slot.guessLength,
                                slot.job!.request.maxNewTokens - (slot.state?.tokens.count ?? 0) - 1)
                 if room > 0 { lookup.draft(after: slot.fed, limit: room, into: &slot.guesses) }
+            } else if let drafter {
+                slot.guesses.append(contentsOf: drafter.guesses[slot.index])
             }
             stepTokens.removeAll(keepingCapacity: true)
             stepTokens.append(token)
@@ -286,6 +307,20 @@ public final class BatchEngine: @unchecked Sendable {
         }
     }
 
+    /// The draft model's guesses for every decoding slot, made before the step's rows are laid out: each
+    /// slot may have an equal share of the rows the step leaves after one row per slot.
+    private func prepareDrafts(_ drafter: BatchDrafter, rows: Int, decoding: Int) {
+        draftWork.removeAll(keepingCapacity: true)
+        let share = rows / decoding - 1
+        for slot in slots where slot.job != nil && slot.pendingToken != nil {
+            let limit = min(share, drafter.maxDraft, slot.guessLength, slot.cache.capacity - slot.cache.count - 1,
+                            slot.job!.request.maxNewTokens - (slot.state?.tokens.count ?? 0) - 1)
+            guard limit > 0, let state = slot.state else { continue }
+            draftWork.append(.init(slot: slot.index, fed: slot.fed, next: slot.pendingToken!, state: state, limit: limit))
+        }
+        drafter.draft(draftWork)
+    }
+
     /// Row `row` of a slot that guessed: its choice there (what it would choose one pass at a time)
     /// is reported; while it equals the guess the next row goes on. At the first other choice, or the
     /// end, the cache is cut back to the fed token and the confirmed guesses, and that choice is fed
@@ -297,10 +332,14 @@ public final class BatchEngine: @unchecked Sendable {
             slot.cache.truncate(to: keep)
             slot.fed.removeLast(slot.fed.count - keep)
             slot.guessLength = slot.matched == slot.guesses.count
-                ? min(options.lookup?.maxDraft ?? 1, max(1, slot.guessLength * 2)) : max(1, slot.matched + 1)
+                ? min(options.lookup?.maxDraft ?? drafter?.maxDraft ?? 1, max(1, slot.guessLength * 2)) : max(1, slot.matched + 1)
             slot.guesses.removeAll(keepingCapacity: true)
         }
-        guard let token = slot.state!.next(logits) else {
+        // A draft model's guesses were drawn: speculative sampling's check. Prompt lookup's: the slot's own choice.
+        let choice = drafter != nil && row < slot.guesses.count
+            ? slot.state!.next(logits, checking: slot.guesses[row], proposal: drafter!.proposals[slot.index][row])
+            : slot.state!.next(logits)
+        guard let token = choice else {
             settle()
             finish(slot, slot.state!.stopReason ?? .stopToken)
             return (0, 0)
@@ -438,6 +477,8 @@ private final class Job: @unchecked Sendable {
 /// One sequence's place in the batch: its cache (kept between requests) and the tokens it holds.
 private final class Slot {
     let cache: KVCache
+    /// Its place in the engine's slots (and the draft model's caches).
+    var index = 0
     var job: Job?
     /// The tokens in the cache, in order (prompt, then fed answer tokens).
     var fed: [Int32] = []
