@@ -152,6 +152,9 @@ public struct GenerationState {
         return id
     }
 
+    /// Whether every choice is the arg-max (no random draws).
+    public var isGreedy: Bool { sampler.parameters.isGreedy }
+
     /// Whether a grammar constrains the output.
     public var isConstrained: Bool { grammar != nil }
 

@@ -84,6 +84,12 @@ extension TokenGenerator {
         defer { rows.deallocate() }
         var drafted = 0, accepted = 0
         var length = speculation.maxDraft  // adapts: doubled after a full match, cut to what matched after a miss
+        var budget = GuessBudget(maxDraft: speculation.maxDraft)
+        // Sampled guesses from a draft model: how many are drawn changes the random draws, so a count
+        // that followed the clock would make a seed's output vary; those keep the plain length rule.
+        var timed = true
+        if case .draftModel = speculation, !state.isGreedy { timed = false }
+        var draftCalls = 0
 
         func result() -> GenerationResult {
             GenerationResult(tokens: state.tokens, stopReason: state.stopReason ?? .maxTokens, promptTokens: prompt.count,
@@ -104,13 +110,19 @@ extension TokenGenerator {
             let forced = !draft.isEmpty
             var drawn = false
             if !forced {
-                drawn = try speculation.draft(after: sequence, limit: min(length, free - 1), state: state, into: &draft,
-                                              proposals: &proposals)
+                let limit = timed ? budget.guesses(limit: min(length, free - 1)) : min(length, free - 1)
+                let d0 = monotonicNanoseconds()
+                drawn = try speculation.draft(after: sequence, limit: limit, state: state, into: &draft, proposals: &proposals)
+                // A draft model's first call also runs the prompt through it: not a guess's cost.
+                draftCalls += 1
+                if drawn && draftCalls > 1 { budget.recordDraft(guesses: draft.count, seconds: Double(monotonicNanoseconds() - d0) / 1e9) }
             }
             fed.removeAll(keepingCapacity: true)
             fed.append(next)
             fed.append(contentsOf: draft)
             let base = session.position
+            let p0 = monotonicNanoseconds()
+            defer { budget.recordPass(rows: fed.count, seconds: Double(monotonicNanoseconds() - p0) / 1e9) }
             if draft.isEmpty {
                 try session.evaluate(fed)
                 guard let token = state.next(session.lastLogits, observe: observe) else { break }
@@ -141,6 +153,7 @@ extension TokenGenerator {
                 break
             }
             accepted += matched
+            if !forced { budget.recordChecks(guessed: draft.count, kept: matched) }
             // Keep the fed token and the confirmed guesses; the refused ones' keys and values go.
             session.rewind(to: base + 1 + matched)
             if !forced {
