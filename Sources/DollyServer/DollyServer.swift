@@ -39,7 +39,7 @@ public final class DollyServer: @unchecked Sendable {
                         let draft = try configuration.draftPath.map { try DollyModel.load(path: $0, fileMode: configuration.modelFileMode) }
                         let engine = try BatchEngine(model: model, options: .init(
                             parallel: configuration.parallel, context: context, kvType: configuration.kvType,
-                            maxQueue: configuration.maxQueue, prefixCache: configuration.prefixCache,
+                            maxQueue: configuration.maxQueue, stepRows: configuration.batchRows, prefixCache: configuration.prefixCache,
                             threads: configuration.threads, lookup: configuration.lookup,
                             draft: draft, draftMax: configuration.draftMax))
                         state.setLoaded(model: model, engine: engine)

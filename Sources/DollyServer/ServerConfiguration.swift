@@ -34,6 +34,10 @@ public struct ServerConfiguration: Sendable {
     public var draftPath: String?
     /// Most tokens the draft guesses per step and slot (`--draft-max`).
     public var draftMax: Int = 4
+    /// Most rows per forward pass (`--batch-rows`): decoding tokens first, then chunks of waiting
+    /// prompts. A long prompt is taken in chunks of what the decoding slots leave, so this bounds the
+    /// pause it causes in the other streams.
+    public var batchRows: Int = 64
     /// Serve the chat page (ChatPage) at GET /.
     public var webUI: Bool = true
 

@@ -52,6 +52,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("draft-max"), help: "Most tokens the --draft model guesses per step and slot.")
     var draftMax = 4
 
+    @Option(name: .customLong("batch-rows"), help: ArgumentHelp(
+        "Most tokens per forward pass: the decoding streams' next tokens first, then chunks of waiting prompts. A long prompt is read in chunks of what the streams leave, so this bounds the pause it causes them (smaller: shorter pauses, slower prompt reading; llama-server's --ubatch-size).",
+        valueName: "N"))
+    var batchRows = 64
+
     @Flag(name: .customLong("no-prefix-cache"), help: "Recompute every prompt instead of reusing a slot's cached prefix.")
     var noPrefixCache = false
 
@@ -67,6 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must be >= 0") }
         guard (0...32).contains(lookup) else { throw ValidationError("--lookup must be between 0 and 32") }
+        guard (1...4096).contains(batchRows) else { throw ValidationError("--batch-rows must be between 1 and 4096") }
         guard (1...32).contains(draftMax) else { throw ValidationError("--draft-max must be between 1 and 32") }
         if draft != nil && lookup > 0 { throw ValidationError("--draft and --lookup are two sources of guesses: give one") }
         if let draft, !FileManager.default.fileExists(atPath: draft) {
@@ -88,6 +94,7 @@ struct ServeCommand: AsyncParsableCommand {
         if lookup > 0 { configuration.lookup = PromptLookup(maxDraft: lookup) }
         configuration.draftPath = draft
         configuration.draftMax = draftMax
+        configuration.batchRows = batchRows
         configuration.webUI = !noWebUI
         let server = DollyServer(configuration: configuration)
         let failed = LoadFailure()
