@@ -27,6 +27,16 @@ final class GuessBudgetTests: XCTestCase {
         XCTAssertEqual(b.guesses(limit: 8), 4)
     }
 
+    func testWidthsNotTimedAreTriedThenJudged() {
+        var b = GuessBudget(maxDraft: 4)
+        XCTAssertEqual(b.guesses(limit: 4), 0, "the first pass times one row")
+        b.recordPass(rows: 1, seconds: 0.001)
+        XCTAssertEqual(b.guesses(limit: 4), 4, "untimed widths are taken to cost one row's time: tried")
+        b.recordPass(rows: 5, seconds: 0.005)  // a row costs its compute
+        b.recordChecks(guessed: 4, kept: 0)
+        XCTAssertEqual(b.guesses(limit: 4), 0, "between timed widths, the estimate interpolates: no width pays")
+    }
+
     func testADraftModelsCostCounts() {
         var b = GuessBudget(maxDraft: 4)
         for rows in 1...5 { b.recordPass(rows: rows, seconds: 0.060) }

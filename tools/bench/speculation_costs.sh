@@ -6,14 +6,14 @@
 set -euo pipefail
 dolly=${DOLLY:-.build/release/dolly}
 for r in 1 2 3 4 5; do
-  for k in 1 2 3 4 5 6 7 8 9; do
-    "$dolly" bench --model "$TARGET" -p "$k" -n 0 -d 16 -r 2 -t 2 -o json 2>/dev/null | python3 -c "
+  for k in ${KS:-1 2 3 4 5 6 7 8 9}; do
+    "$dolly" bench --model "$TARGET" -p "$k" -n 0 -d 16 -r ${REPS:-4} -t 2 -o json 2>/dev/null | python3 -c "
 import json,sys
 d=json.load(sys.stdin); d=d if isinstance(d,list) else [d]
 for t in d:
     if t.get('n_prompt',0)>0: print('pass', $r, $k, 1000 * $k / t['avg_ts'])"
   done
-  "$dolly" bench --model "$DRAFT" -p 0 -n 16 -d 16 -r 2 -t 2 -o json 2>/dev/null | python3 -c "
+  "$dolly" bench --model "$DRAFT" -p 0 -n 16 -d 16 -r ${REPS:-4} -t 2 -o json 2>/dev/null | python3 -c "
 import json,sys
 d=json.load(sys.stdin); d=d if isinstance(d,list) else [d]
 for t in d:

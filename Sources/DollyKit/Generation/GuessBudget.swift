@@ -41,16 +41,16 @@ struct GuessBudget {
     /// Guesses for the next pass, at most `limit`.
     mutating func guesses(limit: Int) -> Int {
         guard limit > 0 else { return 0 }
-        // Until one-row passes are timed, guess freely (the first passes measure).
-        guard passSeconds[1] > 0 else { return limit }
-        var best = 0, bestRate = 1 / passSeconds[1]
-        var expected = 1.0, term = 1.0, known = passSeconds[1]
+        // The first pass is a plain one: it times a row alone.
+        let one = passSeconds[1]
+        guard one > 0 else { return 0 }
+        var best = 0, bestRate = 1 / one
+        var expected = 1.0, term = 1.0
         for k in 1...min(limit, passSeconds.count - 2) {
             term *= keptRate
             expected += term
-            // A pass of rows not timed yet is taken to cost what the widest timed one below it did.
-            if passSeconds[k + 1] > 0 { known = passSeconds[k + 1] }
-            let rate = expected / (known + Double(k) * guessSeconds)
+            let pass = estimatedPass(rows: k + 1)
+            let rate = expected / (pass + Double(k) * guessSeconds)
             if rate > bestRate { best = k; bestRate = rate }
         }
         if best == 0 {
@@ -60,5 +60,18 @@ struct GuessBudget {
             idle = 0
         }
         return best
+    }
+
+    /// A width not timed yet is estimated between the timed widths around it, or, with none above, as
+    /// the widest timed below: optimistic, so that it gets tried and timed.
+    private func estimatedPass(rows: Int) -> Double {
+        if passSeconds[rows] > 0 { return passSeconds[rows] }
+        var below = rows - 1
+        while passSeconds[below] == 0 { below -= 1 }  // passSeconds[1] is timed
+        var above = rows + 1
+        while above < passSeconds.count && passSeconds[above] == 0 { above += 1 }
+        guard above < passSeconds.count else { return passSeconds[below] }
+        let t = Double(rows - below) / Double(above - below)
+        return passSeconds[below] + t * (passSeconds[above] - passSeconds[below])
     }
 }
