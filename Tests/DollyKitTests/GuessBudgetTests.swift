@@ -27,14 +27,21 @@ final class GuessBudgetTests: XCTestCase {
         XCTAssertEqual(b.guesses(limit: 8), 4)
     }
 
-    func testWidthsNotTimedAreTriedThenJudged() {
-        var b = GuessBudget(maxDraft: 4)
-        XCTAssertEqual(b.guesses(limit: 4), 0, "the first pass times one row")
-        b.recordPass(rows: 1, seconds: 0.001)
-        XCTAssertEqual(b.guesses(limit: 4), 4, "untimed widths are taken to cost one row's time: tried")
-        b.recordPass(rows: 5, seconds: 0.005)  // a row costs its compute
-        b.recordChecks(guessed: 4, kept: 0)
-        XCTAssertEqual(b.guesses(limit: 4), 0, "between timed widths, the estimate interpolates: no width pays")
+    func testWidthsNotTimedAreTriedOneStepAtATime() {
+        var small = GuessBudget(maxDraft: 4)
+        XCTAssertEqual(small.guesses(limit: 4), 0, "the first pass times one row")
+        small.recordPass(rows: 1, seconds: 0.001)
+        XCTAssertEqual(small.guesses(limit: 4), 1, "then one guess is tried")
+        small.recordPass(rows: 2, seconds: 0.002)  // a row costs its compute (a model in the caches)
+        small.recordChecks(guessed: 1, kept: 1)
+        XCTAssertEqual(small.guesses(limit: 4), 0, "wider passes extrapolate as steep: none pays")
+        var large = GuessBudget(maxDraft: 4)
+        _ = large.guesses(limit: 4)
+        large.recordPass(rows: 1, seconds: 0.060)
+        XCTAssertEqual(large.guesses(limit: 4), 1)
+        large.recordPass(rows: 2, seconds: 0.061)  // bound by bandwidth: a second row is almost free
+        large.recordChecks(guessed: 1, kept: 1)
+        XCTAssertEqual(large.guesses(limit: 4), 4, "flat: the widest is tried")
     }
 
     func testADraftModelsCostCounts() {

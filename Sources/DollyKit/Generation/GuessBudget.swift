@@ -62,16 +62,22 @@ struct GuessBudget {
         return best
     }
 
-    /// A width not timed yet is estimated between the timed widths around it, or, with none above, as
-    /// the widest timed below: optimistic, so that it gets tried and timed.
+    /// A width not timed yet is estimated between the timed widths around it; past the widest timed one,
+    /// along the line from one row to it (flat while bound by bandwidth, so wider passes get tried; as
+    /// steep as a row's compute on a model in the caches, so they never are). With only one row timed,
+    /// two rows are taken to cost one's (tried once), anything wider is not tried yet.
     private func estimatedPass(rows: Int) -> Double {
         if passSeconds[rows] > 0 { return passSeconds[rows] }
         var below = rows - 1
         while passSeconds[below] == 0 { below -= 1 }  // passSeconds[1] is timed
         var above = rows + 1
         while above < passSeconds.count && passSeconds[above] == 0 { above += 1 }
-        guard above < passSeconds.count else { return passSeconds[below] }
-        let t = Double(rows - below) / Double(above - below)
-        return passSeconds[below] + t * (passSeconds[above] - passSeconds[below])
+        if above < passSeconds.count {
+            let t = Double(rows - below) / Double(above - below)
+            return passSeconds[below] + t * (passSeconds[above] - passSeconds[below])
+        }
+        guard below > 1 else { return rows == 2 ? passSeconds[1] : .infinity }
+        let slope = max(0, (passSeconds[below] - passSeconds[1]) / Double(below - 1))
+        return passSeconds[below] + Double(rows - below) * slope
     }
 }
