@@ -59,8 +59,9 @@ struct ImatrixCommand: ParsableCommand {
             let calibration = try TextFile.read(text, what: "calibration text")
             var model = try DollyModel.load(path: path.model)
             // Calibration sees the model the conversion with the same --lora will write.
-            if let merge = try adapter.merge(config: model.config) {
-                model = try model.merging(merge)
+            let merge = try adapter.merge(config: model.config)
+            if let merge {
+                model = try model.merging(merge, threads: threads.count)
                 Console.note(LoRAMergeOptions.describe(merge))
             }
             let crc = try DollyModel.configCRC32(modelPath: path.model)
@@ -72,6 +73,7 @@ struct ImatrixCommand: ParsableCommand {
                     maxChunks: chunks, covarianceBand: diagonal ? nil : band, threads: threads.count, configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
                     isCancelled: { Interrupt.requested })
                 bar.finish()
+                measured!.identity.lora = merge?.calibrationIdentity  // convert refuses it with another adapter or none
                 try measured!.write(to: output, inputs: inputs, force: force, isCancelled: { Interrupt.requested })
             }, cleanup: { bar.finish() })
             guard let matrix = measured else { return }

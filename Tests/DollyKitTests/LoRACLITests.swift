@@ -22,6 +22,12 @@ extension CLITests {
         XCTAssertEqual(m.status, 0, m.stderr)
         XCTAssertTrue(m.stderr.contains("merged LoRA plain"), m.stderr)
         XCTAssertEqual(try dolly(["convert", base, "--lora", adapter, "--imatrix", imatrix, "-o", out, "-t", "2"]).status, 0)
+        // Not with another adapter, another scale, or none: calibration saw another model.
+        let other = dir.appendingPathComponent("other.dolly").path
+        assertCleanFailure(try dolly(["convert", base, "--imatrix", imatrix, "-o", other]), mentions: "merges none")
+        assertCleanFailure(try dolly(["convert", base, "--lora", adapter, "--lora-scale", "2", "--imatrix", imatrix, "-o", other]),
+                           mentions: "scale 2.0")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: other))
 
         // A bad adapter: one clean error naming the field, and the existing output untouched.
         let before = try Data(contentsOf: URL(fileURLWithPath: out))

@@ -137,7 +137,7 @@ public struct Converter {
         guard let configData = FileManager.default.contents(atPath: configURL.path) else { throw ModelError.missingFile(configURL.path) }
         let config = try ModelConfig.decode(configData)
         let configCRC = FileMetadata.hex(configData.withUnsafeBytes { CRC32.checksum($0) })
-        try importance?.check(against: config, configCRC32: configCRC)
+        try importance?.check(against: config, configCRC32: configCRC, lora: lora?.calibrationIdentity)
         let tokenizerURL = folder.appendingPathComponent("tokenizer.json")
         guard let tokenizerData = FileManager.default.contents(atPath: tokenizerURL.path) else {
             throw ModelError.missingFile(tokenizerURL.path)
@@ -309,7 +309,9 @@ public struct Converter {
                 let n = min(rowsPerChunk, m.rows - row)
                 var source = (matrix: m.raw, map: rowMap, first: row)
                 if let delta, let merged {  // merged rows in Hugging Face's order, already picked through the row map
-                    delta.mergedRows(of: m.raw, rowMap: rowMap, first: row, count: n, into: merged)
+                    guard delta.mergedRows(of: m.raw, rowMap: rowMap, first: row, count: n, into: merged, threads: threads) else {
+                        throw FormatError.unsupportedSource("tensor \(name): cannot widen \(m.raw.type) rows for the LoRA merge")
+                    }
                     source = (csimd_matrix(data: merged, rows: Int64(n), cols: Int64(m.cols), row_bytes: Int64(4 * m.cols),
                                            type: Int32(CSIMD_TYPE_F32.rawValue)), nil, 0)
                 }

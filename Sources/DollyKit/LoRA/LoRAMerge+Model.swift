@@ -17,7 +17,7 @@ extension ModelWeights {
     /// in memory (what `dolly imatrix --lora` measures, so calibration sees the model the conversion
     /// will write). The others stay where they are. Works on Hugging Face's row order and on a `.dolly`
     /// file's split query/key/value rows alike; a quantized source is widened first.
-    public func merging(_ merge: LoRAMerge, config c: ModelConfig) throws -> ModelWeights {
+    public func merging(_ merge: LoRAMerge, config c: ModelConfig, threads: Int = DollyModel.defaultThreads) throws -> ModelWeights {
         // A split file's output row r is Hugging Face's row map[r]: the update's row must follow it.
         let qkvMap = qkvLayout == .split ? Converter.splitQKVRowMap(hidden: c.hiddenSize, heads: c.numAttentionHeads) : nil
         var out = self
@@ -30,8 +30,10 @@ extension ModelWeights {
                                               reason: "update is [\(delta.outputs), \(delta.inputs)], the matrix [\(m.rows), \(m.cols)]")
                 }
                 let storage = MergedMatrixStorage(count: m.rows * m.cols)
-                delta.mergedRows(of: m.raw, rowMap: t.followsQKVRows ? qkvMap : nil, sourceReordered: true, first: 0, count: m.rows,
-                                 into: storage.values)
+                guard delta.mergedRows(of: m.raw, rowMap: t.followsQKVRows ? qkvMap : nil, sourceReordered: true, first: 0,
+                                       count: m.rows, into: storage.values, threads: threads) else {
+                    throw LoRAError.badTensor(file: merge.adapter.weightsFile, tensor: "layer \(i) \(t)", reason: "the base matrix's type cannot be widened")
+                }
                 let merged = WeightMatrix(raw: csimd_matrix(data: storage.values, rows: Int64(m.rows), cols: Int64(m.cols),
                                                             row_bytes: Int64(4 * m.cols), type: Int32(CSIMD_TYPE_F32.rawValue)),
                                           owner: storage)
@@ -50,8 +52,8 @@ extension ModelWeights {
 
 extension DollyModel {
     /// This model with an adapter merged into its weights (see ModelWeights.merging).
-    public func merging(_ merge: LoRAMerge) throws -> DollyModel {
-        let weights = try network.weights.merging(merge, config: config)
+    public func merging(_ merge: LoRAMerge, threads: Int = DollyModel.defaultThreads) throws -> DollyModel {
+        let weights = try network.weights.merging(merge, config: config, threads: threads)
         return DollyModel(network: GPTNeoX(config: config, weights: weights), tokenizer: tokenizer,
                           facts: ModelFacts(weights: weights, format: facts.format, quantization: facts.quantization, bytes: nil))
     }

@@ -25,6 +25,10 @@ public struct LoRAMerge: Sendable {
         return LoRADelta(pair, factor: scale * pair.scale)
     }
 
+    /// What an importance matrix measured on the merged model records, and the conversion checks: the
+    /// adapter's identity and the scale (another scale is another model).
+    public var calibrationIdentity: String { "\(adapter.identity) scale \(scale)" }
+
     /// What the `.dolly` file records about the merge (docs/FORMAT.md section 3, `lora`).
     public var record: FileMetadata.MergedAdapter {
         FileMetadata.MergedAdapter(name: adapter.name, file: adapter.weightsFile, identity: adapter.identity, r: adapter.rank,
@@ -51,33 +55,22 @@ public struct LoRADelta: Sendable {
         b = pair.b.map { $0 * factor }
     }
 
-    /// row[j] += Σ_k b[sourceRow, k] · a[k, j] for j < inputs, in f32 (`sourceRow` in Hugging Face's order).
-    public func add(toRow row: UnsafeMutablePointer<Float>, sourceRow: Int) {
-        a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                let n = inputs
-                for k in 0..<rank {
-                    let c = b[sourceRow * rank + k]
-                    if c == 0 { continue }
-                    let ak = a.baseAddress! + k * n
-                    for j in 0..<n { row[j] += c * ak[j] }  // an axpy the compiler vectorizes
-                }
-            }
-        }
-    }
-
     /// Output rows first ..< first + count, widened to f32 with the update added, back to back into `out`
-    /// (count x inputs floats). Output row i is Hugging Face's row `rowMap[i]` (or i): the update's row.
-    /// `sourceReordered`: `source` already holds output rows (a `.dolly` file's split rows); else it is in
-    /// Hugging Face's order and row `rowMap[i]` is read (what the converter quantizes instead of the source rows).
+    /// (count x inputs floats), on `threads` threads (csimd_lora_merge_rows). Output row i is Hugging
+    /// Face's row `rowMap[i]` (or i): the update's row. `sourceReordered`: `source` already holds output
+    /// rows (a `.dolly` file's split rows); else it is in Hugging Face's order and row `rowMap[i]` is read
+    /// (what the converter quantizes instead of the source rows). false for a source type that cannot be widened.
+    @discardableResult
     func mergedRows(of source: csimd_matrix, rowMap: [Int64]?, sourceReordered: Bool = false, first: Int, count: Int,
-                    into out: UnsafeMutablePointer<Float>) {
+                    into out: UnsafeMutablePointer<Float>, threads: Int) -> Bool {
         withUnsafePointer(to: source) { src in
-            for i in first..<first + count {
-                let hf = rowMap.map { Int($0[i]) } ?? i
-                let row = out + (i - first) * inputs
-                _ = csimd_matrix_row_dequantize(src, Int64(sourceReordered ? i : hf), row)
-                add(toRow: row, sourceRow: hf)
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    (rowMap ?? []).withUnsafeBufferPointer { map in
+                        csimd_lora_merge_rows(src, rowMap == nil ? nil : map.baseAddress, sourceReordered ? 1 : 0, Int64(first),
+                                              Int64(count), a.baseAddress, b.baseAddress, Int64(rank), out, Int32(threads)) == 0
+                    }
+                }
             }
         }
     }
