@@ -53,6 +53,15 @@ int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_t
 /// Widens row `row` (all `cols` elements, any type incl. Q8/Q4) to f32. Returns 0, or -1 for an unknown type.
 int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *out);
 
+/// A LoRA update added to widened weight rows (lora.c), on n_threads threads: for i < n_rows, with
+/// hf = row_map ? row_map[first_row + i] : first_row + i (the row in Hugging Face's order, B's row),
+/// out[i] = row(src, source_reordered ? first_row + i : hf) widened to f32, plus sum_k b[hf][k] * a[k]
+/// (a: rank x cols, b: outputs x rank, every scale already in b). out holds n_rows x cols floats.
+/// Returns 0, or -1 for bad arguments or an unknown source type.
+int32_t csimd_lora_merge_rows(const csimd_matrix *src, const int64_t *row_map, int32_t source_reordered,
+                              int64_t first_row, int64_t n_rows, const float *a, const float *b, int64_t rank,
+                              float *out, int32_t n_threads);
+
 // ---- Interruption ----
 
 /// Installs a SIGINT handler that only records the signal (a second SIGINT kills at once).

@@ -16,10 +16,13 @@ public struct ImportanceMatrix: Sendable, Equatable {
         public var vocabSize: Int
         /// CRC-32 of the checkpoint's config.json, as `.dolly` files record it (FileMetadata.Source).
         public var configCRC32: String
+        /// The LoRA adapter merged before measuring (`dolly imatrix --lora`): its identity and scale
+        /// (LoRAMerge.calibrationIdentity); absent: the base alone.
+        public var lora: String? = nil
 
         enum CodingKeys: String, CodingKey {
             case hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers"
-            case intermediateSize = "intermediate_size", vocabSize = "vocab_size", configCRC32 = "config_crc32"
+            case intermediateSize = "intermediate_size", vocabSize = "vocab_size", configCRC32 = "config_crc32", lora
         }
     }
 
@@ -57,17 +60,22 @@ public struct ImportanceMatrix: Sendable, Equatable {
     /// The layer matrices an importance matrix covers, in file order.
     static let matrices: [LayerTensor] = LayerTensor.allCases.filter { $0.matrix != nil }
 
-    /// Refuses a matrix measured on another model.
-    public func check(against config: ModelConfig, configCRC32: String) throws {
+    /// Refuses a matrix measured on another model (or with another merged adapter, `lora`).
+    public func check(against config: ModelConfig, configCRC32: String, lora: String? = nil) throws {
         let expected = Identity(hiddenSize: config.hiddenSize, numHiddenLayers: config.numHiddenLayers,
                                 intermediateSize: config.intermediateSize, vocabSize: config.vocabSize,
-                                configCRC32: configCRC32)
-        guard identity == expected else {
+                                configCRC32: configCRC32, lora: lora)
+        var base = identity
+        base.lora = lora  // the model first, then the adapter
+        guard base == expected else {
             throw ImportanceMatrixError.wrongModel(
                 "measured on a model with hidden \(identity.hiddenSize), \(identity.numHiddenLayers) layers, "
                     + "intermediate \(identity.intermediateSize), vocab \(identity.vocabSize), config.json CRC-32 "
                     + "\(identity.configCRC32); this one has \(expected.hiddenSize), \(expected.numHiddenLayers), "
                     + "\(expected.intermediateSize), \(expected.vocabSize), \(expected.configCRC32)")
+        }
+        guard identity.lora == lora else {
+            throw ImportanceMatrixError.wrongModel("measured with LoRA \(identity.lora ?? "none") merged; this conversion merges \(lora ?? "none")")
         }
         for l in 0..<config.numHiddenLayers {
             for t in Self.matrices {
