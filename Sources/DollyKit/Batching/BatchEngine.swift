@@ -96,6 +96,8 @@ public final class BatchEngine: @unchecked Sendable {
     private var logprobScratch: [Double]
     private let drafter: BatchDrafter?
     private var draftWork: [BatchDrafter.Work] = []
+    private var prefilling: [Slot] = []
+    private var prefillRows: [Int] = []
 
     public init(model: DollyModel, options: Options) throws {
         guard options.parallel >= 1 else { throw ModelError.invalidRequest("parallel must be at least 1") }
@@ -247,13 +249,32 @@ public final class BatchEngine: @unchecked Sendable {
             fed.append((slot, stepTokens.count, first))
             budget -= stepTokens.count
         }
-        for slot in slots where slot.job != nil && slot.isPrefilling && budget > 0 {
+        // The rows left go to waiting prompts in equal shares, then what a short one did not need to
+        // the others in the order they were admitted: a long prompt (or a stream of them) never keeps a
+        // short one waiting for all of its rows.
+        prefilling.removeAll(keepingCapacity: true)
+        for slot in slots where slot.job != nil && slot.isPrefilling { prefilling.append(slot) }
+        prefilling.sort { $0.job!.admittedAt < $1.job!.admittedAt }
+        prefillRows.removeAll(keepingCapacity: true)
+        if !prefilling.isEmpty && budget > 0 {
+            let share = max(1, budget / prefilling.count)
+            for slot in prefilling {
+                let n = min(share, budget, slot.job!.request.prompt.count - slot.fed.count)
+                prefillRows.append(n)
+                budget -= n
+            }
+            for (i, slot) in prefilling.enumerated() where budget > 0 {
+                let more = min(budget, slot.job!.request.prompt.count - slot.fed.count - prefillRows[i])
+                prefillRows[i] += more
+                budget -= more
+            }
+        }
+        for (i, slot) in prefilling.enumerated() where i < prefillRows.count && prefillRows[i] > 0 {
             let prompt = slot.job!.request.prompt
-            let n = min(budget, prompt.count - slot.fed.count)
+            let n = prefillRows[i]
             let first = workspace.append(prompt[slot.fed.count..<slot.fed.count + n], of: slot.cache)
             slot.fed.append(contentsOf: prompt[slot.fed.count..<slot.fed.count + n])
             fed.append((slot, n, first))
-            budget -= n
         }
         guard !fed.isEmpty else { return }
         let t0 = monotonicNanoseconds()
