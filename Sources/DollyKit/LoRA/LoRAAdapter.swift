@@ -16,6 +16,12 @@ public final class LoRAAdapter: @unchecked Sendable {
     /// Bytes of A and B.
     public let bytes: Int
     public var identity: String { metadata.identity }
+    /// Unique per loaded adapter, never reused (unlike an address): what a batch slot remembers its
+    /// cached tokens were computed with, without keeping the adapter alive.
+    public let serial: UInt64
+
+    private static let serials = Lock()
+    nonisolated(unsafe) private static var lastSerial: UInt64 = 0
 
     /// [layer * 4 + matrix index] (AdapterDelta.matrices order); nil: that matrix is not adapted.
     private let matrices: [csimd_lora?]
@@ -33,6 +39,10 @@ public final class LoRAAdapter: @unchecked Sendable {
 
     public init(path: String, config c: ModelConfig, qkvLayout: QKVLayout) throws {
         self.path = path
+        serial = Self.serials.withLock {
+            Self.lastSerial += 1
+            return Self.lastSerial
+        }
         guard isDirectory(path) == false else { throw AdapterError.badFile(path: path, reason: "no such file, or a folder") }
         do { file = try MappedFile(path: path, mode: .read) } catch {
             throw AdapterError.badFile(path: path, reason: errorMessage(error))
