@@ -12,6 +12,8 @@ struct ImatrixCommand: ParsableCommand {
             By default it holds each layer matrix input's covariance in diagonal bands (about 40 MB per layer of a 3b model),
             with which q4 and q3 compensate each rounding error by the columns it correlates with (GPTQ);
             --diagonal keeps only the per-column mean squares (llama-imatrix's statistic, a small file).
+            With --lora the adapter is merged first (each matrix it changes held in f32 in memory), so the statistics are
+            the merged model's: convert with the same --lora.
             """)
 
     @OptionGroup var path: ModelPathOption
@@ -37,6 +39,8 @@ struct ImatrixCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace the output even if it exists and is not an importance matrix file (never an input).")
     var force = false
 
+    @OptionGroup var adapter: LoRAMergeOptions
+
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
@@ -48,12 +52,17 @@ struct ImatrixCommand: ParsableCommand {
     func run() throws {
         try Console.guarded {
             // Refused before minutes of measuring, and checked again when written.
-            let inputs = [path.model, text]
+            let inputs = [path.model, text] + (adapter.lora.map { [$0] } ?? [])
             _ = try OutputGuard.check(output: output, inputs: inputs, magic: ImportanceMatrix.fileMagic,
                                       kind: "an importance matrix file", force: force)
             OutputFile.prepare(output)
             let calibration = try TextFile.read(text, what: "calibration text")
-            let model = try DollyModel.load(path: path.model)
+            var model = try DollyModel.load(path: path.model)
+            // Calibration sees the model the conversion with the same --lora will write.
+            if let merge = try adapter.merge(config: model.config) {
+                model = try model.merging(merge)
+                Console.note(LoRAMergeOptions.describe(merge))
+            }
             let crc = try DollyModel.configCRC32(modelPath: path.model)
             let bar = ProgressBar(label: "imatrix", unit: "chunks", scale: 1)
             var measured: ImportanceMatrix?

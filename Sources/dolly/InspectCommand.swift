@@ -37,6 +37,10 @@ struct InspectCommand: ParsableCommand {
                 }
                 out += "\n"
             }
+            for a in m.lora ?? [] {
+                out += "lora: \(a.name) (\(a.file), identity \(a.identity)) merged: r \(a.r), alpha \(a.alpha)\(a.rslora == true ? " (rsLoRA)" : ""), "
+                out += "scale \(a.scale), targets \(a.targets.joined(separator: ", "))" + (a.baseModel.map { ", base \($0)" } ?? "") + "\n"
+            }
             out += "source: \(m.source.format): " + m.source.files.map { "\($0.name) (\($0.bytes) B)" }.joined(separator: ", ")
             out += ", config crc32 \(m.source.configCRC32)\n"
             out += String(format: "bits/weight: layer matrices %.3f, all matrices %.3f, whole file %.3f\n",

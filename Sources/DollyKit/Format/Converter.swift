@@ -19,6 +19,8 @@ public enum QuantizationRecipe: String, CaseIterable, Sendable {
     /// 4.5 bits per layer weight on the uniform levels -8..7: format 1.0's q4, which every dolly reads.
     case q4Uniform = "q4-uniform"
     case q8, f16
+    /// Every matrix in f32, nothing rounded: a reference to compare merges and quantized files with (twice f16's size).
+    case f32
 
     /// Layer matrices, interleaved by 16 rows for the integer kernels.
     public var matrices: TensorType {
@@ -28,13 +30,14 @@ public enum QuantizationRecipe: String, CaseIterable, Sendable {
         case .q4Uniform: return .q4r16
         case .q8: return .q8r16
         case .f16: return .f16
+        case .f32: return .f32
         }
     }
 
     /// The input embedding is only looked up row by row, so it keeps the plain row layout; 8 bits
     /// under q4 and q3 too, like the output matrix, whose error reaches every logit directly.
-    public var embedIn: TensorType { self == .f16 ? .f16 : .q8 }
-    public var embedOut: TensorType { self == .f16 ? .f16 : .q8r16 }
+    public var embedIn: TensorType { self == .f16 || self == .f32 ? matrices : .q8 }
+    public var embedOut: TensorType { self == .f16 || self == .f32 ? matrices : .q8r16 }
 
     /// The layer matrices are fitted block by block (weighting and importance matrix apply).
     var fitsMatrices: Bool { matrices == .q4r16 || matrices == .q4nr16 || matrices == .q3nr16 }
@@ -100,6 +103,8 @@ public struct Converter {
     public var otherInputs: [String] = []
     /// Replace an existing output that is not a `.dolly` file (never an input, whatever this says).
     public var force = false
+    /// A PEFT adapter folded into the layer matrices (in f32, before any reordering or quantization).
+    public var lora: LoRAMerge?
 
     public init(sourceDirectory: String, recipe: QuantizationRecipe) {
         self.sourceDirectory = sourceDirectory
@@ -111,7 +116,8 @@ public struct Converter {
         enum Producer {
             case bytes(Data)
             case vector([Float])
-            case matrix(WeightMatrix, rowMap: [Int64]?, sourceName: String, importance: [Float]?)
+            /// `layer`: which layer matrix it is, for an adapter's update (nil: embeddings).
+            case matrix(WeightMatrix, rowMap: [Int64]?, sourceName: String, importance: [Float]?, layer: (Int, LayerTensor)?)
         }
         var entry: FileMetadata.Tensor
         var producer: Producer
@@ -146,7 +152,7 @@ public struct Converter {
         let torchParts = Self.torchCheckpoints(source)
         let verifyTotal = torchParts.reduce(0) { $0 + $1.archive.entries.reduce(0) { $0 + $1.uncompressedSize } }
         let convertTotal = plans.reduce(0) { total, p in
-            if case let .matrix(m, _, _, _) = p.producer { return total + m.storageBytes }
+            if case let .matrix(m, _, _, _, _) = p.producer { return total + m.storageBytes }
             return total
         }
         var report = ConversionProgress(phase: .verifying, done: 0, total: verifyTotal + convertTotal)
@@ -172,7 +178,7 @@ public struct Converter {
             quantization: recipe.description(weighting: effectiveWeighting, imatrix: importance, compensated: compensated),
             source: FileMetadata.Source(format: Self.sourceFormat(source), files: Self.sourceFiles(folder),
                                         configCRC32: configCRC),
-            tokenizer: FileTensorName.tokenizer, tensors: plans.map(\.entry))
+            tokenizer: FileTensorName.tokenizer, tensors: plans.map(\.entry), lora: lora.map { [$0.record] })
         do {
             var placeholder = try Self.encode(metadata)
             let dataOffset = Self.align(FileHeader.size + placeholder.count, FileHeader.dataAlignment)
@@ -229,10 +235,10 @@ public struct Converter {
             offset = Self.align(offset + bytes, FileHeader.tensorAlignment)
         }
         func matrix(_ name: String, _ m: WeightMatrix, _ type: TensorType, rowMap: [Int64]? = nil,
-                    importance: [Float]? = nil) throws {
+                    importance: [Float]? = nil, layer: (Int, LayerTensor)? = nil) throws {
             // Block types need whole blocks per row; other widths fall back to f16 (FORMAT.md section 6).
             let t = type.isBlock && m.cols % 32 != 0 ? TensorType.f16 : type
-            try add(name, t, [m.rows, m.cols], .matrix(m, rowMap: rowMap, sourceName: name, importance: importance))
+            try add(name, t, [m.rows, m.cols], .matrix(m, rowMap: rowMap, sourceName: name, importance: importance, layer: layer))
         }
         func vector(_ name: String, _ v: [Float]) throws { try add(name, .f32, [v.count], .vector(v)) }
 
@@ -243,7 +249,7 @@ public struct Converter {
             for t in LayerTensor.allCases {
                 let name = FileTensorName.layer(i, t.fileSuffix), map = t.followsQKVRows ? qkvMap : nil
                 if let m = t.matrix {
-                    try matrix(name, l[keyPath: m], recipe.matrices, rowMap: map, importance: importance?.importance(layer: i, t))
+                    try matrix(name, l[keyPath: m], recipe.matrices, rowMap: map, importance: importance?.importance(layer: i, t), layer: (i, t))
                 } else if let v = t.vector {
                     let values = l[keyPath: v]
                     try vector(name, map.map { $0.map { values[Int($0)] } } ?? values)
@@ -276,14 +282,18 @@ public struct Converter {
                 try writer.write(raw)
                 return CRC32.checksum(raw)
             }
-        case let .matrix(m, rowMap, name, importance):
+        case let .matrix(m, rowMap, name, importance, layer):
             guard let type = p.entry.type.csimdType, let unitBytes = p.entry.type.unitBytes(cols: m.cols) else {
                 throw FormatError.unsupportedSource("tensor \(name): no row size for \(p.entry.type.rawValue)")
             }
             // Whole storage units (rows, or groups of 16 for interleaved types) per chunk.
             let unit = p.entry.type.rowsPerUnit
             let unitsPerChunk = max(1, chunkBytes / max(unitBytes, 1))
-            let rowsPerChunk = unitsPerChunk * unit
+            // An adapter's update is added to f32 copies of the source rows, bounded like the output chunk.
+            let delta = try layer.flatMap { try lora?.delta(layer: $0.0, tensor: $0.1) }
+            let rowsPerChunk = delta == nil ? unitsPerChunk * unit : min(unitsPerChunk, max(1, chunkBytes / (4 * m.cols * unit))) * unit
+            let merged = delta.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: rowsPerChunk * m.cols) }
+            defer { merged?.deallocate() }
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: unitsPerChunk * unitBytes, alignment: 64)
             defer { buffer.deallocate() }
             // The compensated fit replaces the importance weighting: the covariance's diagonal is the importance.
@@ -297,14 +307,20 @@ public struct Converter {
             while row < m.rows {
                 if isCancelled() { throw FormatError.interrupted }
                 let n = min(rowsPerChunk, m.rows - row)
-                let status = withUnsafePointer(to: m.raw) { src in
+                var source = (matrix: m.raw, map: rowMap, first: row)
+                if let delta, let merged {  // merged rows in Hugging Face's order, already picked through the row map
+                    delta.mergedRows(of: m.raw, rowMap: rowMap, first: row, count: n, into: merged)
+                    source = (csimd_matrix(data: merged, rows: Int64(n), cols: Int64(m.cols), row_bytes: Int64(4 * m.cols),
+                                           type: Int32(CSIMD_TYPE_F32.rawValue)), nil, 0)
+                }
+                let status = withUnsafePointer(to: source.matrix) { src in
                     (importance ?? []).withUnsafeBufferPointer { imp in
                         (factor ?? []).withUnsafeBufferPointer { u in
                             var weights = csimd_quant_weights(importance: importance == nil ? nil : imp.baseAddress,
                                                               magnitude: effectiveWeighting == .magnitude ? 1 : 0,
                                                               factor: factor == nil ? nil : u.baseAddress, band: band)
-                            return (rowMap ?? []).withUnsafeBufferPointer { map in
-                                csimd_rows_convert_weighted(src, rowMap == nil ? nil : map.baseAddress, Int64(row), Int64(n), type,
+                            return (source.map ?? []).withUnsafeBufferPointer { map in
+                                csimd_rows_convert_weighted(src, source.map == nil ? nil : map.baseAddress, Int64(source.first), Int64(n), type,
                                                             buffer.baseAddress, &weights, Int32(threads))
                             }
                         }

@@ -61,9 +61,11 @@ public struct FileMetadata: Codable, Sendable {
     /// Name of the `u8` tensor holding tokenizer.json.
     public var tokenizer: String
     public var tensors: [Tensor]
+    /// Adapters merged into the weights at conversion (`dolly convert --lora`); absent when none.
+    public var lora: [MergedAdapter]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case format, model, quantization, source, tokenizer, tensors
+        case format, model, quantization, source, tokenizer, tensors, lora
         case createdBy = "created_by"
     }
 
