@@ -163,6 +163,7 @@ const csimd_kernel_table csimd_kernels_neon = {
     .tile_q3nr16 = csimd_tile_q3nr16_neon,
     .tile_q8r16 = csimd_tile_q8r16_neon,
     .lora_down_q8 = csimd_lora_down_q8_neon,  // lora_neon.c, shared
+    .lora_up_f32 = csimd_lora_up_f32_neon,
     .lora_up_f16 = csimd_lora_up_f16_neon,
     .lora_up_q8 = csimd_lora_up_q8_neon,
 };
@@ -183,6 +184,7 @@ const csimd_kernel_table csimd_kernels_neon_dotprod = {
     .tile_q3nr16 = csimd_tile_q3nr16_neon_dotprod,
     .tile_q8r16 = csimd_tile_q8r16_neon_dotprod,
     .lora_down_q8 = csimd_lora_down_q8_neon,  // lora_neon.c, shared
+    .lora_up_f32 = csimd_lora_up_f32_neon,
     .lora_up_f16 = csimd_lora_up_f16_neon,
     .lora_up_q8 = csimd_lora_up_q8_neon,
 };

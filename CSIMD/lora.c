@@ -13,12 +13,14 @@
 
 int32_t csimd_lora_apply(const csimd_lora *m, const float *x, int64_t n_tokens, float scale, float *scratch, float *y,
                          int32_t n_threads) {
-    const int q8 = m->type == CSIMD_TYPE_Q8;
-    if (m->rank < 1 || m->cols < 1 || m->rows < 1 || (!q8 && m->type != CSIMD_TYPE_F16)) return -1;
+    const int q8 = m->type == CSIMD_TYPE_Q8, f32 = m->type == CSIMD_TYPE_F32;
+    if (m->rank < 1 || m->cols < 1 || m->rows < 1 || (!q8 && !f32 && m->type != CSIMD_TYPE_F16)) return -1;
     if (q8 && (m->cols % CSIMD_BLOCK_SIZE || m->rows % CSIMD_BLOCK_SIZE)) return -1;
     if (n_tokens <= 0) return 0;
     const csimd_kernel_table *k = csimd_kernels_current();
     float (*dot_f16)(const uint16_t *, const float *, int64_t) = k->dot_f16;
+    float (*dot_f32)(const float *, const float *, int64_t) = k->dot_f32;
+    csimd_lora_up_f32_fn up_f32 = k->lora_up_f32 ? k->lora_up_f32 : csimd_lora_up_f32_ref;
     csimd_lora_down_q8_fn down_q8 = k->lora_down_q8 ? k->lora_down_q8 : csimd_lora_down_q8_ref;
     csimd_lora_up_f16_fn up_f16 = k->lora_up_f16 ? k->lora_up_f16 : csimd_lora_up_f16_ref;
     csimd_lora_up_q8_fn up_q8 = k->lora_up_q8 ? k->lora_up_q8 : csimd_lora_up_q8_ref;
@@ -35,6 +37,7 @@ int32_t csimd_lora_apply(const csimd_lora *m, const float *x, int64_t n_tokens, 
         for (int64_t i = 0; i < n_tokens * rank; i++) {
             const int64_t t = i / rank, r = i % rank;
             scratch[i] = q8 ? down_q8((const csimd_block_q8 *)m->a + r * cb, x + t * cols, cb)
+                       : f32 ? dot_f32((const float *)m->a + r * cols, x + t * cols, cols)
                             : dot_f16((const uint16_t *)m->a + r * cols, x + t * cols, cols);
         }
 #pragma omp for schedule(static)
@@ -44,6 +47,7 @@ int32_t csimd_lora_apply(const csimd_lora *m, const float *x, int64_t n_tokens, 
             float *yt = y + t * rows + o;
             if (q8) up_q8((const csimd_block_q8 *)m->bt + o / CSIMD_BLOCK_SIZE, rank, rb, scratch + t * rank, scale, yt,
                           n / CSIMD_BLOCK_SIZE);
+            else if (f32) up_f32((const float *)m->bt + o, rank, rows, scratch + t * rank, scale, yt, n);
             else up_f16((const uint16_t *)m->bt + o, rank, rows, scratch + t * rank, scale, yt, n);
         }
     }

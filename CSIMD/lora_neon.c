@@ -56,6 +56,31 @@ void csimd_lora_up_f16_neon(const uint16_t *bt, int64_t rank, int64_t stride, co
     if (o < n) csimd_lora_up_f16_ref(bt + o, rank, stride, t, s, y + o, n - o);  // < 4 outputs
 }
 
+void csimd_lora_up_f32_neon(const float *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
+                            int64_t n) {
+    int64_t o = 0;
+    for (; o + 16 <= n; o += 16) {
+        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t k = 0; k < rank; k++) {
+            const float *row = bt + k * stride + o;
+            a0 = vfmaq_n_f32(a0, vld1q_f32(row), t[k]);
+            a1 = vfmaq_n_f32(a1, vld1q_f32(row + 4), t[k]);
+            a2 = vfmaq_n_f32(a2, vld1q_f32(row + 8), t[k]);
+            a3 = vfmaq_n_f32(a3, vld1q_f32(row + 12), t[k]);
+        }
+        vst1q_f32(y + o, vfmaq_n_f32(vld1q_f32(y + o), a0, s));
+        vst1q_f32(y + o + 4, vfmaq_n_f32(vld1q_f32(y + o + 4), a1, s));
+        vst1q_f32(y + o + 8, vfmaq_n_f32(vld1q_f32(y + o + 8), a2, s));
+        vst1q_f32(y + o + 12, vfmaq_n_f32(vld1q_f32(y + o + 12), a3, s));
+    }
+    for (; o + 4 <= n; o += 4) {
+        float32x4_t a0 = vdupq_n_f32(0.0f);
+        for (int64_t k = 0; k < rank; k++) a0 = vfmaq_n_f32(a0, vld1q_f32(bt + k * stride + o), t[k]);
+        vst1q_f32(y + o, vfmaq_n_f32(vld1q_f32(y + o), a0, s));
+    }
+    if (o < n) csimd_lora_up_f32_ref(bt + o, rank, stride, t, s, y + o, n - o);  // < 4 outputs
+}
+
 void csimd_lora_up_q8_neon(const csimd_block_q8 *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
                            int64_t nb) {
     for (int64_t b = 0; b < nb; b++) {

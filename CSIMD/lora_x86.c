@@ -67,6 +67,34 @@ void csimd_lora_up_f16_avx2(const uint16_t *bt, int64_t rank, int64_t stride, co
     if (o < n) csimd_lora_up_f16_ref(bt + o, rank, stride, t, s, y + o, n - o);  // < 8 outputs
 }
 
+void csimd_lora_up_f32_avx2(const float *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
+                            int64_t n) {
+    const __m256 vs = _mm256_set1_ps(s);
+    int64_t o = 0;
+    for (; o + 32 <= n; o += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        for (int64_t k = 0; k < rank; k++) {
+            const float *row = bt + k * stride + o;
+            const __m256 tk = _mm256_set1_ps(t[k]);
+            a0 = _mm256_fmadd_ps(tk, _mm256_loadu_ps(row), a0);
+            a1 = _mm256_fmadd_ps(tk, _mm256_loadu_ps(row + 8), a1);
+            a2 = _mm256_fmadd_ps(tk, _mm256_loadu_ps(row + 16), a2);
+            a3 = _mm256_fmadd_ps(tk, _mm256_loadu_ps(row + 24), a3);
+        }
+        _mm256_storeu_ps(y + o, _mm256_fmadd_ps(vs, a0, _mm256_loadu_ps(y + o)));
+        _mm256_storeu_ps(y + o + 8, _mm256_fmadd_ps(vs, a1, _mm256_loadu_ps(y + o + 8)));
+        _mm256_storeu_ps(y + o + 16, _mm256_fmadd_ps(vs, a2, _mm256_loadu_ps(y + o + 16)));
+        _mm256_storeu_ps(y + o + 24, _mm256_fmadd_ps(vs, a3, _mm256_loadu_ps(y + o + 24)));
+    }
+    for (; o + 8 <= n; o += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int64_t k = 0; k < rank; k++)
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(t[k]), _mm256_loadu_ps(bt + k * stride + o), a0);
+        _mm256_storeu_ps(y + o, _mm256_fmadd_ps(vs, a0, _mm256_loadu_ps(y + o)));
+    }
+    if (o < n) csimd_lora_up_f32_ref(bt + o, rank, stride, t, s, y + o, n - o);  // < 8 outputs
+}
+
 void csimd_lora_up_q8_avx2(const csimd_block_q8 *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
                            int64_t nb) {
     const __m256 vs = _mm256_set1_ps(s);
@@ -131,6 +159,34 @@ void csimd_lora_up_f16_avx512(const uint16_t *bt, int64_t rank, int64_t stride, 
         __m512 a0 = _mm512_setzero_ps();
         for (int64_t k = 0; k < rank; k++)
             a0 = _mm512_fmadd_ps(_mm512_set1_ps(t[k]), _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, bt + k * stride + o)), a0);
+        _mm512_mask_storeu_ps(y + o, m, _mm512_fmadd_ps(vs, a0, _mm512_maskz_loadu_ps(m, y + o)));
+    }
+}
+
+void csimd_lora_up_f32_avx512(const float *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
+                              int64_t n) {
+    const __m512 vs = _mm512_set1_ps(s);
+    int64_t o = 0;
+    for (; o + 64 <= n; o += 64) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+        for (int64_t k = 0; k < rank; k++) {
+            const float *row = bt + k * stride + o;
+            const __m512 tk = _mm512_set1_ps(t[k]);
+            a0 = _mm512_fmadd_ps(tk, _mm512_loadu_ps(row), a0);
+            a1 = _mm512_fmadd_ps(tk, _mm512_loadu_ps(row + 16), a1);
+            a2 = _mm512_fmadd_ps(tk, _mm512_loadu_ps(row + 32), a2);
+            a3 = _mm512_fmadd_ps(tk, _mm512_loadu_ps(row + 48), a3);
+        }
+        _mm512_storeu_ps(y + o, _mm512_fmadd_ps(vs, a0, _mm512_loadu_ps(y + o)));
+        _mm512_storeu_ps(y + o + 16, _mm512_fmadd_ps(vs, a1, _mm512_loadu_ps(y + o + 16)));
+        _mm512_storeu_ps(y + o + 32, _mm512_fmadd_ps(vs, a2, _mm512_loadu_ps(y + o + 32)));
+        _mm512_storeu_ps(y + o + 48, _mm512_fmadd_ps(vs, a3, _mm512_loadu_ps(y + o + 48)));
+    }
+    for (; o < n; o += 16) {  // masked tail
+        const __mmask16 m = n - o >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - o)) - 1u);
+        __m512 a0 = _mm512_setzero_ps();
+        for (int64_t k = 0; k < rank; k++)
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(t[k]), _mm512_maskz_loadu_ps(m, bt + k * stride + o), a0);
         _mm512_mask_storeu_ps(y + o, m, _mm512_fmadd_ps(vs, a0, _mm512_maskz_loadu_ps(m, y + o)));
     }
 }

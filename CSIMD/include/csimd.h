@@ -58,14 +58,14 @@ int32_t csimd_matrix_row_dequantize(const csimd_matrix *w, int64_t row, float *o
 /// One adapted matrix's low-rank delta, delta W = B A with A (rank, cols) and B (rows, rank). B is kept
 /// transposed, bt (rank, rows), so that the up projection adds `rank` scaled rows of bt to each output
 /// row: contiguous, vectorizable along the outputs, each q8 block 32 outputs of one rank row.
-/// type CSIMD_TYPE_F16 (IEEE half elements) or CSIMD_TYPE_Q8 (q8 blocks; cols and rows multiples of 32).
+/// type CSIMD_TYPE_F32, CSIMD_TYPE_F16 (IEEE half elements) or CSIMD_TYPE_Q8 (q8 blocks; cols and rows multiples of 32).
 typedef struct {
     const void *a;      // (rank, cols) of `type`, rows back to back
     const void *bt;     // (rank, rows) of `type`, rows back to back
     int64_t rank;
     int64_t cols;       // inputs
     int64_t rows;       // outputs
-    int32_t type;       // CSIMD_TYPE_F16 or CSIMD_TYPE_Q8
+    int32_t type;       // CSIMD_TYPE_F32, CSIMD_TYPE_F16 or CSIMD_TYPE_Q8
 } csimd_lora;
 
 /// y[t, r] += scale * sum_k B[r, k] * (sum_c A[k, c] * x[t, c]) for t < n_tokens: the down projection

@@ -26,7 +26,7 @@ final class AdapterFileTests: XCTestCase {
             XCTAssertEqual(a.maxRank, 8)
             XCTAssertEqual(a.metadata.pairs.count, 4 * Self.demo.config.numHiddenLayers - 1)
             XCTAssertEqual(a.metadata.targets, ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"])
-            XCTAssertEqual(a.metadata.tensors.allSatisfy { $0.type == (type == .q8 ? .q8 : .f16) }, true)
+            XCTAssertEqual(a.metadata.tensors.allSatisfy { $0.type.rawValue == type.rawValue }, true)
             XCTAssertLessThan(a.bytes, data.count)
             XCTAssertNil(a.matrix(layer: 1, .mlpDown))
             XCTAssertNotNil(a.matrix(layer: 0, .qkv))

@@ -38,6 +38,10 @@ final class LoRARuntimeTests: XCTestCase {
     func testF16AdapterEqualsMergedWeightsOnSplitRows() throws { try check(layout: .split, type: .f16) }
     func testF16AdapterEqualsMergedWeightsOnHuggingFaceRows() throws { try check(layout: .perHeadInterleaved, type: .f16) }
     func testQ8AdapterEqualsMergedWeightsOnSplitRows() throws { try check(layout: .split, type: .q8) }
+    func testF32AdapterEqualsMergedWeightsOnBothRowOrders() throws {
+        try check(layout: .split, type: .f32)
+        try check(layout: .perHeadInterleaved, type: .f32)
+    }
 
     func testStrengthScalesTheDelta() throws {
         let c = Self.demo.config
@@ -62,11 +66,13 @@ final class LoRARuntimeTests: XCTestCase {
         }
         try forEachKernelPath { path in
             for (type, rank, cols, rows, tokens) in [(CSIMD_TYPE_F16, 1, 1, 1, 1), (CSIMD_TYPE_F16, 3, 37, 161, 5),
+                                                    (CSIMD_TYPE_F32, 2, 65, 99, 4), (CSIMD_TYPE_F32, 16, 3, 1, 2),
                                                     (CSIMD_TYPE_F16, 17, 129, 77, 3), (CSIMD_TYPE_Q8, 5, 96, 160, 9),
                                                     (CSIMD_TYPE_Q8, 16, 32, 416, 1)] {
                 let q8 = type == CSIMD_TYPE_Q8
                 func encoded(_ r: Int, _ c: Int) -> [UInt8] {
-                    AdapterFile.encode((0..<r * c).map { _ in gauss() * 0.1 }, rows: r, cols: c, q8 ? .q8 : .f16)
+                    AdapterFile.encode((0..<r * c).map { _ in gauss() * 0.1 }, rows: r, cols: c,
+                                       q8 ? .q8 : type == CSIMD_TYPE_F32 ? .f32 : .f16)
                 }
                 let a = encoded(rank, cols), bt = encoded(rank, rows)
                 let x = (0..<tokens * cols).map { _ in gauss() * 3 }
@@ -78,7 +84,7 @@ final class LoRARuntimeTests: XCTestCase {
                     XCTAssertEqual(csimd_lora_apply(&m, x, Int64(tokens), 1.5, &s1, &y, 3), 0)
                     XCTAssertEqual(csimd_lora_apply_ref(&m, x, Int64(tokens), 1.5, &s2, &yr), 0)
                 } }
-                XCTAssertLessThan(relative(y, yr), 1e-5, "\(path) \(q8 ? "q8" : "f16") rank \(rank) \(cols)x\(rows)")
+                XCTAssertLessThan(relative(y, yr), 1e-5, "\(path) \(type) rank \(rank) \(cols)x\(rows)")
             }
         }
     }

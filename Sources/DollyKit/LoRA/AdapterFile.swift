@@ -12,10 +12,10 @@ public enum AdapterFile {
     public static let magic: [UInt8] = Array("DOLLYLRA".utf8)
     public static let formatName = "dolly-lora"
 
-    /// Element type of A and B. q8 needs inputs and outputs that are multiples of 32 (a pair that
-    /// has not is written f16).
+    /// Element type of A and B: f32 (exact: what PEFT trained), f16 (half the size, rounded to 11
+    /// bits) or q8 (a quarter; needs inputs and outputs that are multiples of 32, else that pair is f16).
     public enum ElementType: String, Sendable, CaseIterable {
-        case f16, q8
+        case f32, f16, q8
     }
 
     /// Whether the file at `path` starts with the adapter magic.
@@ -51,7 +51,7 @@ public enum AdapterFile {
             guard d.scale.isFinite, d.a.allSatisfy(\.isFinite), d.b.allSatisfy(\.isFinite) else {
                 throw AdapterError.badDelta("layers.\(d.layer).\(name) holds a value that is not finite")
             }
-            let t: TensorType = type == .q8 && inputs % 32 == 0 && outputs % 32 == 0 ? .q8 : .f16
+            let t: TensorType = type == .f32 ? .f32 : type == .q8 && inputs % 32 == 0 && outputs % 32 == 0 ? .q8 : .f16
             // B transposed: bt[k][r] = B[source row of r][k].
             var bt = [Float](repeating: 0, count: d.rank * outputs)
             for r in 0..<outputs {
@@ -82,8 +82,9 @@ public enum AdapterFile {
 
     static func index(_ m: LayerTensor) -> Int { AdapterDelta.matrices.firstIndex(of: m) ?? 0 }
 
-    /// Rows of f32 values as f16 elements or q8 blocks (the base file's q8: d = absmax / 127).
+    /// Rows of f32 values as f32 or f16 elements or q8 blocks (the base file's q8: d = absmax / 127).
     static func encode(_ v: [Float], rows: Int, cols: Int, _ t: TensorType) -> [UInt8] {
+        if t == .f32 { return v.withUnsafeBytes { [UInt8]($0) } }  // little-endian hosts only, as everywhere
         if t == .f16 {
             var out = [UInt8](repeating: 0, count: v.count * 2)
             for (i, x) in v.enumerated() {

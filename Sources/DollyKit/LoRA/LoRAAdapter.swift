@@ -94,18 +94,22 @@ public final class LoRAAdapter: @unchecked Sendable {
             guard a.shape == [p.rank, inputs], bt.shape == [p.rank, outputs] else {
                 throw bad("\(prefix): A \(a.shape), B transposed \(bt.shape); expected [\(p.rank), \(inputs)] and [\(p.rank), \(outputs)]")
             }
-            guard a.type == bt.type, a.type == .f16 || a.type == .q8 else { throw bad("\(prefix): types \(a.type.rawValue) and \(bt.type.rawValue) (f16 or q8, alike)") }
+            guard a.type == bt.type, [.f32, .f16, .q8].contains(a.type) else { throw bad("\(prefix): types \(a.type.rawValue) and \(bt.type.rawValue) (f32, f16 or q8, alike)") }
             let aPtr = raw.baseAddress! + header.dataOffset + a.offset
             var bPtr = UnsafeRawPointer(raw.baseAddress! + header.dataOffset + bt.offset)
             if m == .qkv && qkvLayout == .perHeadInterleaved {
                 // The model's qkv rows are in Hugging Face's order: put B's columns back there.
-                guard a.type == .f16 else {
-                    throw AdapterError.doesNotFit(path: path, reason: "a q8 adapter needs a .dolly model (its query_key_value rows are in the .dolly order); convert the adapter with --type f16 to use it on a Hugging Face folder")
+                guard a.type != .q8 else {
+                    throw AdapterError.doesNotFit(path: path, reason: "a q8 adapter needs a .dolly model (its query_key_value rows are in the .dolly order); convert the adapter with --type f16 or f32 to use it on a Hugging Face folder")
                 }
                 let out = UnsafeMutableRawPointer.allocate(byteCount: bt.bytes, alignment: 64)
                 owned.append(out)
-                let src = bPtr.assumingMemoryBound(to: UInt16.self), dst = out.assumingMemoryBound(to: UInt16.self)
-                for k in 0..<p.rank { for r in 0..<outputs { dst[k * outputs + Int(qkvMap[r])] = src[k * outputs + r] } }
+                let size = a.type == .f32 ? 4 : 2
+                for k in 0..<p.rank {
+                    for r in 0..<outputs {
+                        (out + (k * outputs + Int(qkvMap[r])) * size).copyMemory(from: bPtr + (k * outputs + r) * size, byteCount: size)
+                    }
+                }
                 bPtr = UnsafeRawPointer(out)
             }
             matrices[slot] = csimd_lora(a: UnsafeRawPointer(aPtr), bt: bPtr, rank: Int64(p.rank), cols: Int64(inputs),

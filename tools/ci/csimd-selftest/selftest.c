@@ -844,8 +844,8 @@ static void fill_f16(uint16_t *h, int64_t n, float amp) {
 static void test_lora(void) {
     const csimd_kernel_table *k = csimd_kernels_current();
     if (strcmp(path_name, "scalar") != 0)
-        CHECK(k->lora_down_q8 && k->lora_up_f16 && k->lora_up_q8, "LoRA kernels missing from the table");
-    if (!k->lora_down_q8 || !k->lora_up_f16 || !k->lora_up_q8) return;
+        CHECK(k->lora_down_q8 && k->lora_up_f32 && k->lora_up_f16 && k->lora_up_q8, "LoRA kernels missing from the table");
+    if (!k->lora_down_q8 || !k->lora_up_f32 || !k->lora_up_f16 || !k->lora_up_q8) return;
     // Kernels alone.
     const int64_t nbs[] = {1, 3, 5, 17};
     for (int i = 0; i < 4; i++) {
@@ -879,7 +879,19 @@ static void test_lora(void) {
                 CHECK(fabs((double)y[o] - yr[o]) <= 2.0 * (rank + 16) * U * p + 2 * U * fabs(yr[o]),
                       "lora_up_f16 rank %lld n %lld o %lld: %g vs %g", (long long)rank, (long long)n, (long long)o, y[o], yr[o]);
             }
-            free(bt), free(t), free(y), free(yr);
+            // f32 B: the same values widened.
+            float *bf = malloc(rank * stride * 4);
+            for (int64_t j = 0; j < rank * stride; j++) bf[j] = csimd_f16_to_f32(bt[j]) * 1.0001f;
+            for (int64_t o = 0; o < n; o++) y[o] = yr[o] = gauss();
+            k->lora_up_f32(bf, rank, stride, t, -0.5f, y, n);
+            csimd_lora_up_f32_ref(bf, rank, stride, t, -0.5f, yr, n);
+            for (int64_t o = 0; o < n; o++) {
+                double p = 0;
+                for (int64_t j = 0; j < rank; j++) p += fabs(0.5 * t[j] * bf[j * stride + o]);
+                CHECK(fabs((double)y[o] - yr[o]) <= 2.0 * (rank + 16) * U * p + 2 * U * fabs(yr[o]),
+                      "lora_up_f32 rank %lld n %lld o %lld: %g vs %g", (long long)rank, (long long)n, (long long)o, y[o], yr[o]);
+            }
+            free(bf), free(bt), free(t), free(y), free(yr);
             if (n % 2 == 0) continue;
             // q8: n blocks of outputs (odd counts), stride in blocks.
             const int64_t nb = n, sb = nb + 2;
@@ -902,18 +914,22 @@ static void test_lora(void) {
             free(q), free(t), free(y), free(yr);
         }
     // The whole delta, threaded, against the reference (relative to the delta's magnitude).
-    for (int type = 0; type < 2; type++)
+    for (int type = 0; type < 3; type++)  // f16, q8, f32
         for (int c = 0; c < 3; c++) {
-            const int64_t rank = ranks[c + 1], cols = type ? 96 : 97 + 64 * c, rows = type ? 160 + 64 * c : 261, tokens = 1 + 4 * c;
-            const size_t eb = type ? sizeof(csimd_block_q8) : 2;
-            const int64_t ae = type ? rank * cols / 32 : rank * cols, be = type ? rank * rows / 32 : rank * rows;
+            const int q8 = type == 1;
+            const int64_t rank = ranks[c + 1], cols = q8 ? 96 : 97 + 64 * c, rows = q8 ? 160 + 64 * c : 261, tokens = 1 + 4 * c;
+            const size_t eb = q8 ? sizeof(csimd_block_q8) : type == 2 ? 4 : 2;
+            const int64_t ae = q8 ? rank * cols / 32 : rank * cols, be = q8 ? rank * rows / 32 : rank * rows;
             void *a = malloc(ae * eb), *bt = malloc(be * eb);
-            if (type) { fill_q8(a, ae, 0); fill_q8(bt, be, 0); } else { fill_f16(a, ae, 0.05f); fill_f16(bt, be, 0.05f); }
+            if (q8) { fill_q8(a, ae, 0); fill_q8(bt, be, 0); }
+            else if (type == 2) { for (int64_t i = 0; i < ae; i++) ((float *)a)[i] = gauss() * 0.05f;
+                                  for (int64_t i = 0; i < be; i++) ((float *)bt)[i] = gauss() * 0.05f; }
+            else { fill_f16(a, ae, 0.05f); fill_f16(bt, be, 0.05f); }
             float *x = malloc(tokens * cols * 4), *y = malloc(tokens * rows * 4), *yr = malloc(tokens * rows * 4);
             float *s1 = malloc(tokens * rank * 4), *s2 = malloc(tokens * rank * 4);
             fill_act(x, tokens * cols, 0);
             for (int64_t i = 0; i < tokens * rows; i++) y[i] = yr[i] = gauss();
-            const csimd_lora m = {a, bt, rank, cols, rows, type ? CSIMD_TYPE_Q8 : CSIMD_TYPE_F16};
+            const csimd_lora m = {a, bt, rank, cols, rows, q8 ? CSIMD_TYPE_Q8 : type == 2 ? CSIMD_TYPE_F32 : CSIMD_TYPE_F16};
             CHECK(csimd_lora_apply(&m, x, tokens, 2.0f, s1, y, TEAM) == 0, "lora_apply refused");
             CHECK(csimd_lora_apply_ref(&m, x, tokens, 2.0f, s2, yr) == 0, "lora_apply_ref refused");
             double worst = 0, dmax = 0;
@@ -921,7 +937,7 @@ static void test_lora(void) {
                 worst = fmax(worst, fabs((double)y[i] - yr[i]));
                 dmax = fmax(dmax, fabs((double)yr[i]));
             }
-            CHECK(worst <= 1e-5 * (dmax + 1), "lora_apply %s rank %lld: max diff %g (|y| %g)", type ? "q8" : "f16",
+            CHECK(worst <= 1e-5 * (dmax + 1), "lora_apply %s rank %lld: max diff %g (|y| %g)", q8 ? "q8" : type == 2 ? "f32" : "f16",
                   (long long)rank, worst, dmax);
             free(a), free(bt), free(x), free(y), free(yr), free(s1), free(s2);
         }
