@@ -40,6 +40,9 @@ public final class DollyServer: @unchecked Sendable {
                             parallel: configuration.parallel, context: context, kvType: configuration.kvType,
                             maxQueue: configuration.maxQueue, prefixCache: configuration.prefixCache,
                             threads: configuration.threads, lookup: configuration.lookup))
+                        for spec in configuration.adapters {
+                            try state.adapters.add(name: spec.name, path: spec.path, model: model.network)
+                        }
                         state.setLoaded(model: model, engine: engine)
                         onReady(port)
                     } catch {
@@ -74,7 +77,7 @@ public final class DollyServer: @unchecked Sendable {
         if let origin = state.configuration.corsOrigin {
             router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin),
                                                   allowHeaders: [.accept, .authorization, .contentType, .origin],
-                                                  allowMethods: [.get, .post, .options]))
+                                                  allowMethods: [.get, .post, .delete, .options]))
         }
         if let key = state.configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
         if state.configuration.webUI { ChatPage.register(on: router) }
@@ -89,6 +92,7 @@ public final class DollyServer: @unchecked Sendable {
         }
         OpenAIRoutes.register(on: router, state: state)
         OllamaRoutes.register(on: router, state: state)
+        AdapterRoutes.register(on: router, state: state)
         return router
     }
 }

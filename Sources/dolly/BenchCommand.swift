@@ -75,7 +75,7 @@ struct BenchCommand: ParsableCommand {
                      "n_threads": n, "n_prompt": r.promptTokens, "n_gen": r.generatedTokens,
                      "avg_ts": r.mean, "stddev_ts": r.standardDeviation, "samples_ts": r.samples,
                      "n_depth": depth, "type_k": cache.kv.rawValue, "type_v": cache.kv.rawValue, "peak_rss_bytes": rss, "kernel": kernel,
-                     "lora": lora.lora ?? "", "lora_rank": adapter?.maxRank ?? 0]
+                     "lora": lora.file ?? "", "lora_rank": adapter?.maxRank ?? 0]
                 }
                 let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
                 Console.write(String(decoding: data, as: UTF8.self) + "\n")

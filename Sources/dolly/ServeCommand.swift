@@ -60,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must be >= 0") }
         guard (0...32).contains(lookup) else { throw ValidationError("--lookup must be between 0 and 32") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key needs a non-empty key") }
+        _ = try model.lora.named()
         guard FileManager.default.fileExists(atPath: model.model) else {
             throw ValidationError("--model: no such file or folder: \(model.model)")
         }
@@ -74,6 +75,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.modelFileMode = mmap ? .map : .read
         if lookup > 0 { configuration.lookup = PromptLookup(maxDraft: lookup) }
         configuration.webUI = !noWebUI
+        configuration.adapters = try model.lora.named().map { .init(name: $0.name, path: $0.path) }
         let server = DollyServer(configuration: configuration)
         let failed = LoadFailure()
         let host = self.host

@@ -17,6 +17,8 @@ public enum AdapterError: LocalizedError, Equatable {
     case badDelta(String)
     /// A name a server or command was asked for that no loaded adapter has.
     case unknown(name: String)
+    /// A name already given to a loaded adapter.
+    case nameTaken(name: String)
 
     public var errorDescription: String? {
         switch self {
@@ -25,6 +27,7 @@ public enum AdapterError: LocalizedError, Equatable {
         case let .doesNotFit(path, reason): return "\(path) does not fit this model: \(reason)"
         case let .badDelta(reason): return "cannot write the adapter: \(reason)"
         case let .unknown(name): return "no adapter named \(name)"
+        case let .nameTaken(name): return "an adapter named \(name) is loaded already (remove it first)"
         }
     }
 }
