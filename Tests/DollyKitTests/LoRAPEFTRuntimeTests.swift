@@ -60,4 +60,45 @@ final class LoRAPEFTRuntimeTests: XCTestCase {
             XCTAssertLessThanOrEqual(vsMergedFile, 1e-4, "\(name): vs the merged f32 file")
         }
     }
+    /// At q8 and q4: the run-time adapter on the quantized base against PEFT by KL (PEFT's 64 most likely
+    /// tokens and the rest as one bucket), beside the merged-then-quantized file (LoRAMergeTests), both printed.
+    func testQuantizedBasesByKL() throws {
+        let ref = LoRAFixtures.references["plain"]!
+        let f32 = try DollyModel.load(path: LoRAMergeTests.files["plain-f32"]!)
+        var report: [String] = []
+        for (recipe, bound) in [(QuantizationRecipe.q8, 0.01), (.q4, 0.25)] {
+            let base = try DollyModel.load(path: LoRAMergeTests.convert(nil, recipe: recipe, to: Self.dir))
+            let merged = try DollyModel.load(path: LoRAMergeTests.files["plain-\(recipe.rawValue)"]!)
+            var line = recipe.rawValue + ":"
+            for (label, model, adapterType) in [("merged file", merged, nil), ("run-time f16", base, AdapterFile.ElementType.f16),
+                                                ("run-time q8", base, .q8)] as [(String, DollyModel, AdapterFile.ElementType?)] {
+                let adapter = try adapterType.map { try LoRAAdapter(path: try Self.adapterFile("plain", $0), model: model.network) }
+                var bucketed = 0.0, full = 0.0, n = 0
+                for p in ref.prompts {
+                    let ids = LoRAFixtures.decode(p.top_ids_i32_b64!, as: Int32.self), logp = LoRAFixtures.decode(p.top_logprobs_f64_b64!, as: Double.self)
+                    let ours = try logits(model, adapter, p.input_ids), exact = try logits(f32, nil, p.input_ids)
+                    for (pos, row) in ours.enumerated() {
+                        let q = LoRAMergeTests.logSoftmax(row)
+                        var kl = 0.0, restP = 1.0, restQ = 1.0
+                        for k in 0..<ref.top {
+                            let lp = logp[pos * ref.top + k], lq = q[Int(ids[pos * ref.top + k])]
+                            kl += exp(lp) * (lp - lq)
+                            restP -= exp(lp)
+                            restQ -= exp(lq)
+                        }
+                        if restP > 0 { kl += restP * log(restP / max(restQ, 1e-300)) }
+                        bucketed += kl
+                        full += LoRAMergeTests.kl(exact[pos], row)
+                        n += 1
+                    }
+                }
+                bucketed /= Double(n)
+                full /= Double(n)
+                line += String(format: " %@ KL vs PEFT %.2e (vs merged f32 %.2e);", label, bucketed, full)
+                XCTAssertLessThan(bucketed, bound, "\(recipe) \(label)")
+            }
+            report.append(line)
+        }
+        print("lora plain on quantized bases: " + report.joined(separator: " "))
+    }
 }
