@@ -86,6 +86,37 @@ extern const csimd_ops_table csimd_ops_avx2;
 extern const csimd_ops_table csimd_ops_avx512;
 #endif
 
+/// LoRA kernels (csimd_lora_apply runs them; twins in lora_ref.c, bounds in csimd.h):
+/// down_q8: dot of one q8 row of A (nb blocks) with an f32 vector, sum_b d_b sum_j q_bj x_bj.
+/// up_f16:  y[o] += s * sum_k t[k] * bt[k * stride + o] for o < n (bt IEEE half, stride in elements).
+/// up_f32:  the same with f32 bt.
+/// up_q8:   the same over nb q8 blocks of outputs (stride in blocks between rank rows).
+typedef float (*csimd_lora_down_q8_fn)(const csimd_block_q8 *a, const float *x, int64_t nb);
+typedef void (*csimd_lora_up_f32_fn)(const float *bt, int64_t rank, int64_t stride, const float *t, float s,
+                                     float *y, int64_t n);
+typedef void (*csimd_lora_up_f16_fn)(const uint16_t *bt, int64_t rank, int64_t stride, const float *t, float s,
+                                     float *y, int64_t n);
+typedef void (*csimd_lora_up_q8_fn)(const csimd_block_q8 *bt, int64_t rank, int64_t stride, const float *t, float s,
+                                    float *y, int64_t nb);
+float csimd_lora_down_q8_ref(const csimd_block_q8 *a, const float *x, int64_t nb);
+void csimd_lora_up_f32_ref(const float *bt, int64_t rank, int64_t stride, const float *t, float s, float *y, int64_t n);
+void csimd_lora_up_f16_ref(const uint16_t *bt, int64_t rank, int64_t stride, const float *t, float s, float *y, int64_t n);
+void csimd_lora_up_q8_ref(const csimd_block_q8 *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
+                          int64_t nb);
+#define CSIMD_LORA_DECL(isa)                                                                                      \
+    float csimd_lora_down_q8_##isa(const csimd_block_q8 *, const float *, int64_t);                               \
+    void csimd_lora_up_f32_##isa(const float *, int64_t, int64_t, const float *, float, float *, int64_t);         \
+    void csimd_lora_up_f16_##isa(const uint16_t *, int64_t, int64_t, const float *, float, float *, int64_t);      \
+    void csimd_lora_up_q8_##isa(const csimd_block_q8 *, int64_t, int64_t, const float *, float, float *, int64_t);
+#if defined(__x86_64__)
+CSIMD_LORA_DECL(avx2)
+CSIMD_LORA_DECL(avx512)
+#endif
+#if defined(__aarch64__)
+CSIMD_LORA_DECL(neon)
+#endif
+#undef CSIMD_LORA_DECL
+
 typedef struct {
     const char *name;
     const csimd_ops_table *ops;
@@ -101,6 +132,11 @@ typedef struct {
     csimd_tile_r16_fn tile_q8r16;  // NULL: csimd_r16_tile_ref
     csimd_tile_r16_fn tile_q4nr16;  // NULL: csimd_r16_tile_ref
     csimd_tile_r16_fn tile_q3nr16;  // NULL: csimd_r16_tile_ref
+    // LoRA (lora.c; the f32 / f16 down projections are dot_f32 / dot_f16). NULL: the _ref twin.
+    csimd_lora_down_q8_fn lora_down_q8;
+    csimd_lora_up_f32_fn lora_up_f32;
+    csimd_lora_up_f16_fn lora_up_f16;
+    csimd_lora_up_q8_fn lora_up_q8;
 } csimd_kernel_table;
 
 /// The table's tile kernel for an R16 type (NULL: none on this path, or not an R16 type).

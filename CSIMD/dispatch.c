@@ -46,6 +46,10 @@ static const csimd_kernel_table csimd_kernels_scalar = {
     .dot_bf16 = csimd_dot_bf16_ref,
     .tile_q8 = NULL,
     .tile_q4 = NULL,
+    .lora_down_q8 = csimd_lora_down_q8_ref,
+    .lora_up_f32 = csimd_lora_up_f32_ref,
+    .lora_up_f16 = csimd_lora_up_f16_ref,
+    .lora_up_q8 = csimd_lora_up_q8_ref,
 };
 
 // ---- CPU features ----

@@ -39,6 +39,10 @@ const csimd_kernel_table csimd_kernels_avx2 = {
     .tile_q4nr16 = csimd_tile_q4nr16_avx2,
     .tile_q3nr16 = csimd_tile_q3nr16_avx2,
     .tile_q8r16 = csimd_tile_q8r16_avx2,
+    .lora_down_q8 = csimd_lora_down_q8_avx2,
+    .lora_up_f32 = csimd_lora_up_f32_avx2,
+    .lora_up_f16 = csimd_lora_up_f16_avx2,
+    .lora_up_q8 = csimd_lora_up_q8_avx2,
 };
 
 const csimd_kernel_table csimd_kernels_avx2_vnni = {
@@ -56,5 +60,9 @@ const csimd_kernel_table csimd_kernels_avx2_vnni = {
     .tile_q4nr16 = csimd_tile_q4nr16_avx2vnni,
     .tile_q3nr16 = csimd_tile_q3nr16_avx2vnni,
     .tile_q8r16 = csimd_tile_q8r16_avx2vnni,
+    .lora_down_q8 = csimd_lora_down_q8_avx2,  // f32 arithmetic: VNNI adds nothing
+    .lora_up_f32 = csimd_lora_up_f32_avx2,
+    .lora_up_f16 = csimd_lora_up_f16_avx2,
+    .lora_up_q8 = csimd_lora_up_q8_avx2,
 };
 #endif

@@ -162,6 +162,10 @@ const csimd_kernel_table csimd_kernels_neon = {
     .tile_q4nr16 = csimd_tile_q4nr16_neon,
     .tile_q3nr16 = csimd_tile_q3nr16_neon,
     .tile_q8r16 = csimd_tile_q8r16_neon,
+    .lora_down_q8 = csimd_lora_down_q8_neon,  // lora_neon.c, shared
+    .lora_up_f32 = csimd_lora_up_f32_neon,
+    .lora_up_f16 = csimd_lora_up_f16_neon,
+    .lora_up_q8 = csimd_lora_up_q8_neon,
 };
 
 const csimd_kernel_table csimd_kernels_neon_dotprod = {
@@ -179,5 +183,9 @@ const csimd_kernel_table csimd_kernels_neon_dotprod = {
     .tile_q4nr16 = csimd_tile_q4nr16_neon_dotprod,
     .tile_q3nr16 = csimd_tile_q3nr16_neon_dotprod,
     .tile_q8r16 = csimd_tile_q8r16_neon_dotprod,
+    .lora_down_q8 = csimd_lora_down_q8_neon,  // lora_neon.c, shared
+    .lora_up_f32 = csimd_lora_up_f32_neon,
+    .lora_up_f16 = csimd_lora_up_f16_neon,
+    .lora_up_q8 = csimd_lora_up_q8_neon,
 };
 #endif

@@ -62,6 +62,33 @@ int32_t csimd_lora_merge_rows(const csimd_matrix *src, const int64_t *row_map, i
                               int64_t first_row, int64_t n_rows, const float *a, const float *b, int64_t rank,
                               float *out, int32_t n_threads);
 
+// ---- Low-rank adapters (LoRA, lora.c) ----
+
+/// One adapted matrix's low-rank delta, delta W = B A with A (rank, cols) and B (rows, rank). B is kept
+/// transposed, bt (rank, rows), so that the up projection adds `rank` scaled rows of bt to each output
+/// row: contiguous, vectorizable along the outputs, each q8 block 32 outputs of one rank row.
+/// type CSIMD_TYPE_F32, CSIMD_TYPE_F16 (IEEE half elements) or CSIMD_TYPE_Q8 (q8 blocks; cols and rows multiples of 32).
+typedef struct {
+    const void *a;      // (rank, cols) of `type`, rows back to back
+    const void *bt;     // (rank, rows) of `type`, rows back to back
+    int64_t rank;
+    int64_t cols;       // inputs
+    int64_t rows;       // outputs
+    int32_t type;       // CSIMD_TYPE_F32, CSIMD_TYPE_F16 or CSIMD_TYPE_Q8
+} csimd_lora;
+
+/// y[t, r] += scale * sum_k B[r, k] * (sum_c A[k, c] * x[t, c]) for t < n_tokens: the down projection
+/// into scratch (n_tokens * rank floats, overwritten), then the up projection added to y. x is
+/// (n_tokens, cols), y (n_tokens, rows), f32 (activations stay f32: no Q8A rounding). On n_threads
+/// threads. Returns 0, or -1 for an unsupported type or shape.
+int32_t csimd_lora_apply(const csimd_lora *m, const float *x, int64_t n_tokens, float scale, float *scratch, float *y,
+                         int32_t n_threads);
+/// The scalar reference of csimd_lora_apply (same contract, calling thread only; twins of every path's
+/// kernels). Bound, with M_t,k = sum_c |A[k,c] x[t,c]| and P_t,r = |scale| sum_k |B[r,k] t_k|:
+/// |fast - ref| <= 2 (cols + 16) 2^-24 sum_k |scale B[r,k]| M_t,k + 2 (rank + 16) 2^-24 P_t,r + 2^-23 |y|.
+int32_t csimd_lora_apply_ref(const csimd_lora *m, const float *x, int64_t n_tokens, float scale, float *scratch,
+                             float *y);
+
 // ---- Interruption ----
 
 /// Installs a SIGINT handler that only records the signal (a second SIGINT kills at once).

@@ -11,6 +11,8 @@ enum APIError: Error, Sendable {
     case notFound(String)
     /// 404: a request names a model this server does not serve.
     case modelNotFound(String)
+    /// DELETE /adapters/{name} of a name no adapter has.
+    case adapterNotFound(String)
     case methodNotAllowed
     case bodyTooLarge(limit: Int)
     /// 503 with Retry-After: every slot busy and the queue full, or the model still loading.
@@ -24,7 +26,7 @@ enum APIError: Error, Sendable {
         switch self {
         case .invalid: return .badRequest
         case .unauthorized: return .unauthorized
-        case .notFound, .modelNotFound: return .notFound
+        case .notFound, .modelNotFound, .adapterNotFound: return .notFound
         case .methodNotAllowed: return .methodNotAllowed
         case .bodyTooLarge: return .contentTooLarge
         case .busy, .shuttingDown, .cancelled: return .serviceUnavailable
@@ -44,6 +46,9 @@ enum APIError: Error, Sendable {
         case let .modelNotFound(name):
             return ErrorBody(message: "model '\(name)' not found", type: "invalid_request_error", param: "model",
                              code: "model_not_found")
+        case let .adapterNotFound(name):
+            return ErrorBody(message: "no adapter named '\(name)'", type: "invalid_request_error", param: "name",
+                             code: "adapter_not_found")
         case .methodNotAllowed:
             return ErrorBody(message: "method not allowed", type: "invalid_request_error", param: nil, code: nil)
         case let .bodyTooLarge(limit):
@@ -73,6 +78,11 @@ enum APIError: Error, Sendable {
             case .badToken: self = .invalid(e.localizedDescription, param: "prompt")
             }
         case let e as ModelError: self = .invalid(e.localizedDescription)
+        case let e as AdapterError:
+            switch e {
+            case let .unknown(name): self = .adapterNotFound(name)
+            default: self = .invalid(e.localizedDescription)
+            }
         case let e as TokenizerError:
             switch e {
             case .cancelled: self = .cancelled

@@ -32,9 +32,10 @@ struct Completions: Sendable {
         let batch = BatchRequest(prompt: prompt, maxNewTokens: try mapping.maxTokens(body.sampling, promptTokens: prompt.count, context: ctx,
                                                                              allowZero: false),
                                  sampling: parameters, stopTexts: try mapping.stopTexts(body.sampling), strip: true,
-                                 logprobs: top)
+                                 logprobs: top, adapter: try state.adapter(forModel: body.model))
         let events = try engine.submit(batch)
-        let id = RequestMapping.newID("chatcmpl"), created = Int(Date().timeIntervalSince1970), name = state.configuration.modelName
+        let id = RequestMapping.newID("chatcmpl"), created = Int(Date().timeIntervalSince1970)
+        let name = batch.adapter == nil ? state.configuration.modelName : body.model!
         let tokenizer = model.tokenizer, wantsLogprobs = top != nil
         @Sendable func logprobs(_ list: [TokenLogprob]) -> ChatLogprobs? {
             wantsLogprobs ? Self.chatLogprobs(list, tokenizer) : nil
@@ -103,9 +104,11 @@ struct Completions: Sendable {
         let batch = BatchRequest(prompt: prompt, maxNewTokens: try mapping.maxTokens(body.sampling, promptTokens: prompt.count, context: ctx,
                                                                              allowZero: echo),
                                  sampling: parameters, stopTexts: try mapping.stopTexts(body.sampling), strip: false,
-                                 logprobs: body.logprobs, promptLogprobs: echo && body.logprobs != nil)
+                                 logprobs: body.logprobs, promptLogprobs: echo && body.logprobs != nil,
+                                 adapter: try state.adapter(forModel: body.model))
         let events = try engine.submit(batch)
-        let id = RequestMapping.newID("cmpl"), created = Int(Date().timeIntervalSince1970), name = state.configuration.modelName
+        let id = RequestMapping.newID("cmpl"), created = Int(Date().timeIntervalSince1970)
+        let name = batch.adapter == nil ? state.configuration.modelName : body.model!
         let offsets = TextOffsets(start: echo ? promptText.count : 0), wantsLogprobs = body.logprobs != nil
         @Sendable func logprobs(_ list: [TokenLogprob], first: Bool) -> CompletionLogprobs? {
             wantsLogprobs ? Self.completionLogprobs(list, firstOfPrompt: first, tokenizer, offsets) : nil

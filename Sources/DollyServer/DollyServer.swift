@@ -42,6 +42,9 @@ public final class DollyServer: @unchecked Sendable {
                             maxQueue: configuration.maxQueue, stepRows: configuration.batchRows, prefixCache: configuration.prefixCache,
                             threads: configuration.threads, lookup: configuration.lookup,
                             draft: draft, draftMax: configuration.draftMax))
+                        for spec in configuration.adapters {
+                            try state.adapters.add(name: spec.name, path: spec.path, model: model.network)
+                        }
                         state.setLoaded(model: model, engine: engine)
                         onReady(port)
                     } catch {
@@ -76,7 +79,7 @@ public final class DollyServer: @unchecked Sendable {
         if let origin = state.configuration.corsOrigin {
             router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin),
                                                   allowHeaders: [.accept, .authorization, .contentType, .origin],
-                                                  allowMethods: [.get, .post, .options]))
+                                                  allowMethods: [.get, .post, .delete, .options]))
         }
         if let key = state.configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
         if state.configuration.webUI { ChatPage.register(on: router) }
@@ -91,6 +94,7 @@ public final class DollyServer: @unchecked Sendable {
         }
         OpenAIRoutes.register(on: router, state: state)
         OllamaRoutes.register(on: router, state: state)
+        AdapterRoutes.register(on: router, state: state)
         return router
     }
 }

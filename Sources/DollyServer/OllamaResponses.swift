@@ -122,8 +122,8 @@ struct OllamaModelDetails: Encodable, Sendable {
 }
 
 struct OllamaModelEntry: Encodable, Sendable {
-    let name: String
-    let model: String
+    var name: String
+    var model: String
     let modifiedAt: String
     let size: Int
     let digest: String

@@ -19,7 +19,16 @@ struct OllamaRoutes: Sendable {
             var request = request
             return try await routes.chat(&request, context: context)
         }
-        router.get("api/tags") { _, _ -> Response in JSONBody.response(OllamaModelList(models: [try routes.entry()])) }
+        router.get("api/tags") { _, _ -> Response in
+            let base = try routes.entry()
+            let adapted = state.adapters.all.map { a -> OllamaModelEntry in
+                var e = base
+                e.name = routes.name + "+" + a.name + ":latest"
+                e.model = e.name
+                return e
+            }
+            return JSONBody.response(OllamaModelList(models: [base] + adapted))
+        }
         router.get("api/ps") { _, _ -> Response in
             var entry = try routes.entry()
             entry.expiresAt = "2318-01-01T00:00:00Z"  // as Ollama says for a model kept loaded for good
@@ -41,11 +50,14 @@ struct OllamaRoutes: Sendable {
 
     var name: String { state.configuration.modelName }
 
-    /// The model a request names must be this one, with or without Ollama's `:latest` tag.
-    func check(model: String) throws {
-        guard model == name || model == name + ":latest" else {
-            throw APIError.modelNotFound(model)
-        }
+    /// The model a request names must be this one, with or without Ollama's `:latest` tag, or this one
+    /// with an adapter (`name+adapter`); returns that adapter.
+    @discardableResult
+    func check(model: String) throws -> LoRAAdapter? {
+        let plain = model.hasSuffix(":latest") ? String(model.dropLast(7)) : model
+        if plain == name { return nil }
+        guard plain.hasPrefix(name + "+") else { throw APIError.modelNotFound(model) }
+        return try state.adapter(forModel: plain)
     }
 
     // MARK: - generate
@@ -212,7 +224,7 @@ struct OllamaRoutes: Sendable {
         }
         let stops = try mapper.stopTexts(fields)
         return BatchRequest(prompt: prompt, maxNewTokens: budget, sampling: parameters, stopTexts: stops, strip: strip,
-                            logprobs: common.logprobs)
+                            logprobs: common.logprobs, adapter: try check(model: common.model))
     }
 
     static func logprobs(_ list: [TokenLogprob], _ tokenizer: Tokenizer) -> [OllamaLogprob] {

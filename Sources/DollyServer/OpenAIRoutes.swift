@@ -9,7 +9,7 @@ enum OpenAIRoutes {
         let completions = Completions(state: state)
 
         router.get("v1/models") { _, _ -> Response in
-            JSONBody.response(ModelList(data: [.init(id: state.configuration.modelName, created: state.started)]))
+            JSONBody.response(ModelList(data: state.modelNames.map { .init(id: $0, created: state.started) }))
         }
         router.post("v1/chat/completions") { request, context -> Response in
             var request = request

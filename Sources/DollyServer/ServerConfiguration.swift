@@ -40,6 +40,18 @@ public struct ServerConfiguration: Sendable {
     public var batchRows: Int = 64
     /// Serve the chat page (ChatPage) at GET /.
     public var webUI: Bool = true
+    /// Run-time LoRA adapters loaded at start (`serve --lora name=FILE`): a request picks one by the
+    /// model name `<model>+<name>`; more come and go with POST / DELETE /adapters.
+    public var adapters: [AdapterSpec] = []
+
+    public struct AdapterSpec: Sendable, Equatable {
+        public var name: String
+        public var path: String
+        public init(name: String, path: String) {
+            self.name = name
+            self.path = path
+        }
+    }
 
     public init(modelPath: String, host: String = "127.0.0.1", port: Int = 8080, parallel: Int = 4, context: Int? = nil,
                 kvType: KVCacheType = .f16, threads: Int = DollyModel.defaultThreads, apiKey: String? = nil,

@@ -16,7 +16,26 @@ final class ServerState: @unchecked Sendable {
     private var workCancelled = false
     private var cancelledWork = 0
 
+    /// Run-time adapters by name (AdapterRoutes adds and removes them).
+    let adapters = AdapterRegistry()
+
     init(configuration: ServerConfiguration) { self.configuration = configuration }
+
+    /// The adapter a request's model name picks: `<model>+<name>` names adapter `name` (the part before
+    /// the last `+` is not checked, as plain model names are not); anything else, the base alone.
+    /// Unknown adapter: 404 `model_not_found` (in the calling API's shape).
+    func adapter(forModel model: String?) throws -> LoRAAdapter? {
+        guard let model, let plus = model.lastIndex(of: "+") else { return nil }
+        var name = String(model[model.index(after: plus)...])
+        if name.hasSuffix(":latest") { name.removeLast(7) }  // Ollama's tag
+        guard let adapter = adapters[name] else { throw APIError.modelNotFound(model) }
+        return adapter
+    }
+
+    /// The names /v1/models and /api/tags list: the model, then `<model>+<adapter>` for each adapter.
+    var modelNames: [String] {
+        [configuration.modelName] + adapters.all.map { configuration.modelName + "+" + $0.name }
+    }
 
     func setLoaded(model: DollyModel, engine: BatchEngine) {
         lock.withLock {

@@ -23,6 +23,8 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var cache: CacheOptions
 
+    @OptionGroup var lora: LoRAOptions
+
     @Option(name: .customShort("r"), help: "Repetitions of each test.")
     var repetitions = 5
 
@@ -61,8 +63,9 @@ struct BenchCommand: ParsableCommand {
             }
             let n = threads.count
             let m = try DollyModel.load(path: model)
+            let adapter = try lora.load(for: m)
             let results = try m.benchmark(promptTokens: promptTokens, generatedTokens: generatedTokens, repetitions: repetitions,
-                                          depth: depth, kvType: cache.kv, threads: n)
+                                          depth: depth, kvType: cache.kv, threads: n, adapter: adapter, adapterScale: lora.loraScale)
             let rss = ProcessStats.peakResidentBytes
             let kernel = DollyModel.kernelName
             let name = URL(fileURLWithPath: model).lastPathComponent
@@ -71,7 +74,8 @@ struct BenchCommand: ParsableCommand {
                     ["model_filename": model, "model_size": m.network.weights.weightBytes, "model_n_params": m.network.weights.parameterCount,
                      "n_threads": n, "n_prompt": r.promptTokens, "n_gen": r.generatedTokens,
                      "avg_ts": r.mean, "stddev_ts": r.standardDeviation, "samples_ts": r.samples,
-                     "n_depth": depth, "type_k": cache.kv.rawValue, "type_v": cache.kv.rawValue, "peak_rss_bytes": rss, "kernel": kernel]
+                     "n_depth": depth, "type_k": cache.kv.rawValue, "type_v": cache.kv.rawValue, "peak_rss_bytes": rss, "kernel": kernel,
+                     "lora": lora.file ?? "", "lora_rank": adapter?.maxRank ?? 0]
                 }
                 let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
                 Console.write(String(decoding: data, as: UTF8.self) + "\n")
@@ -79,7 +83,7 @@ struct BenchCommand: ParsableCommand {
                 var out = "| model | size | params | kernel | threads | kv | test | t/s |\n"
                 out += "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: |\n"
                 for r in results {
-                    let test = depth > 0 ? "\(r.name) @ d\(depth)" : r.name
+                    let test = (depth > 0 ? "\(r.name) @ d\(depth)" : r.name) + (adapter.map { " +lora r\($0.maxRank)" } ?? "")
                     out += String(format: "| %@ | %.2f GiB | %.2f M | %@ | %d | %@ | %@ | %.2f ± %.2f |\n", name,
                                   Double(m.network.weights.weightBytes) / 1_073_741_824, Double(m.network.weights.parameterCount) / 1e6, kernel, n, cache.kv.rawValue, test,
                                   r.mean, r.standardDeviation)

@@ -9,7 +9,7 @@ struct Dolly: AsyncParsableCommand {
         version: "dolly \(DollyVersion.string)",
         subcommands: [RunCommand.self, ChatCommand.self, ConvertCommand.self, InspectCommand.self, BenchCommand.self,
                       PerplexityCommand.self, CompareCommand.self, EvalCommand.self, TokenizeCommand.self,
-                      ServeCommand.self, ImatrixCommand.self]
+                      ServeCommand.self, ImatrixCommand.self, ConvertLoRACommand.self]
     )
 
     /// ArgumentParser's own entry point, after one process-wide step: a model file truncated under a

@@ -35,6 +35,8 @@ struct ModelOptions: ParsableArguments {
 
     @OptionGroup var cache: CacheOptions
 
+    @OptionGroup var lora: LoRAOptions
+
     func validate() throws {
         if let context, context < 1 {
             throw ValidationError("--context must be positive")
@@ -48,6 +50,7 @@ struct ModelOptions: ParsableArguments {
             contextLength: context ?? defaultContext.map { min($0, model.config.maxPositionEmbeddings) },
             kvType: cache.kv, threads: threads.count)
         if let warning = model.memoryWarning(kvCacheBytes: session.kvCacheBytes) { Console.note("dolly: warning: \(warning)") }
+        try lora.attach(to: session, model: model)
         return (model, session)
     }
 }

@@ -79,6 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--draft: no such file or folder: \(draft)")
         }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key needs a non-empty key") }
+        _ = try model.lora.named()
         guard FileManager.default.fileExists(atPath: model.model) else {
             throw ValidationError("--model: no such file or folder: \(model.model)")
         }
@@ -96,6 +97,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.draftMax = draftMax
         configuration.batchRows = batchRows
         configuration.webUI = !noWebUI
+        configuration.adapters = try model.lora.named().map { .init(name: $0.name, path: $0.path) }
         let server = DollyServer(configuration: configuration)
         let failed = LoadFailure()
         let host = self.host

@@ -46,7 +46,7 @@ final class ServerHarness: @unchecked Sendable {
         }
     }
 
-    enum Method { case GET, POST, OPTIONS }
+    enum Method { case GET, POST, OPTIONS, DELETE }
 
     /// Posts a JSON body and returns the response body unread, to consume (or abandon) event by event.
     func openStream(_ path: String, _ body: [String: Any]) async throws -> HTTPClientResponse.Body.AsyncIterator {
@@ -62,6 +62,7 @@ final class ServerHarness: @unchecked Sendable {
         case .GET: r.method = .GET
         case .POST: r.method = .POST
         case .OPTIONS: r.method = .OPTIONS
+        case .DELETE: r.method = .DELETE
         }
         for (k, v) in headers { r.headers.add(name: k, value: v) }
         if let body {

@@ -205,11 +205,14 @@ def run(args, body, path, headers, url):
     results = [[Result(c, i) for i in range(args.requests)] for c in range(args.clients)]
     barrier = threading.Barrier(args.clients + 1)
 
+    models = args.models.split(",") if args.models else None
+
     def client(c):
         conn = Client(url, headers, args.timeout)
+        mine = dict(body, model=models[c % len(models)]) if models else body
         barrier.wait()
         for r in results[c]:
-            conn.request(path, body, r)
+            conn.request(path, mine, r)
         conn.close()
 
     threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(args.clients)]
@@ -303,6 +306,8 @@ def main():
     group.add_argument("--prompt-file", help="read the raw prompt from this UTF-8 file")
     parser.add_argument("--max-tokens", type=int, default=128, help="max_tokens per request (default: %(default)s)")
     parser.add_argument("--model", help='the "model" field (default: none; both servers serve one model)')
+    parser.add_argument("--models", help='comma-separated "model" fields, client c taking number c mod their count '
+                                         '(dolly serve\'s adapters: base+one,base+two,...); overrides --model')
     parser.add_argument("--extra-json", default="{}",
                         help='a JSON object merged over the request body, e.g. \'{"ignore_eos": true}\'')
     parser.add_argument("--no-usage", action="store_true", help="leave out stream_options (count events as tokens)")

@@ -201,7 +201,9 @@ public final class BatchEngine: @unchecked Sendable {
             if job.isCancelled { continue }
             var best = -1, bestShared = -1
             for (i, slot) in slots.enumerated() where slot.job == nil {
-                let shared = options.prefixCache && !job.request.promptLogprobs ? slot.sharedPrefix(with: job.request.prompt) : 0
+                // A cache computed under another adapter holds other keys and values.
+                let sameAdapter = slot.cacheAdapter == (job.request.adapter?.serial ?? 0)
+                let shared = options.prefixCache && !job.request.promptLogprobs && sameAdapter ? slot.sharedPrefix(with: job.request.prompt) : 0
                 if shared > bestShared { best = i; bestShared = shared }
             }
             // At least the last prompt token runs: its logits start the answer.
@@ -242,7 +244,7 @@ public final class BatchEngine: @unchecked Sendable {
             stepTokens.removeAll(keepingCapacity: true)
             stepTokens.append(token)
             stepTokens.append(contentsOf: slot.guesses)
-            let first = workspace.append(stepTokens, of: slot.cache)
+            let first = workspace.append(stepTokens, of: slot.cache, adapter: slot.job!.request.adapter)
             slot.fed.append(contentsOf: slot.guesses)
             slot.kept = slot.fed.count - slot.guesses.count
             slot.matched = 0
@@ -272,7 +274,8 @@ public final class BatchEngine: @unchecked Sendable {
         for (i, slot) in prefilling.enumerated() where i < prefillRows.count && prefillRows[i] > 0 {
             let prompt = slot.job!.request.prompt
             let n = prefillRows[i]
-            let first = workspace.append(prompt[slot.fed.count..<slot.fed.count + n], of: slot.cache)
+            let first = workspace.append(prompt[slot.fed.count..<slot.fed.count + n], of: slot.cache,
+                                         adapter: slot.job!.request.adapter)
             slot.fed.append(contentsOf: prompt[slot.fed.count..<slot.fed.count + n])
             fed.append((slot, n, first))
         }
@@ -514,6 +517,9 @@ private final class Slot {
     var kept = 0
     var matched = 0
     var guessLength = 64
+    /// The serial of the adapter the cached tokens were computed with (0: the base), kept after the
+    /// request like `fed`, for prefix reuse.
+    var cacheAdapter: UInt64 = 0
 
     init(cache: KVCache) { self.cache = cache }
 
@@ -528,6 +534,7 @@ private final class Slot {
     func start(_ job: Job, reusing n: Int, model: DollyModel) {
         self.job = job
         job.admittedAt = monotonicNanoseconds()
+        cacheAdapter = job.request.adapter?.serial ?? 0
         cache.truncate(to: n)
         fed.removeLast(fed.count - n)
         fed.reserveCapacity(job.request.prompt.count + job.request.maxNewTokens)

@@ -18,9 +18,14 @@ public struct BatchRequest: Sendable {
     /// Also report each prompt token's log-probability given the tokens before it (the first has
     /// none): what log-likelihood clients ask with `echo`. Runs the whole prompt (no cached prefix).
     public var promptLogprobs: Bool
+    /// The LoRA adapter this request runs with (nil: the base). Slots with different adapters share a
+    /// step: the base product once, each row its own adapter's delta. The request holds the adapter, so
+    /// one removed from a server meanwhile stays alive until the request ends.
+    public var adapter: LoRAAdapter?
 
     public init(prompt: [Int32], maxNewTokens: Int, sampling: SamplingParameters = .dollyDefaults,
-                stopTexts: [String] = [], strip: Bool = false, logprobs: Int? = nil, promptLogprobs: Bool = false) {
+                stopTexts: [String] = [], strip: Bool = false, logprobs: Int? = nil, promptLogprobs: Bool = false,
+                adapter: LoRAAdapter? = nil) {
         self.prompt = prompt
         self.maxNewTokens = maxNewTokens
         self.sampling = sampling
@@ -28,6 +33,7 @@ public struct BatchRequest: Sendable {
         self.strip = strip
         self.logprobs = logprobs
         self.promptLogprobs = promptLogprobs
+        self.adapter = adapter
     }
 }
 

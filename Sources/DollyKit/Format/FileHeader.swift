@@ -31,11 +31,12 @@ public struct FileHeader: Equatable, Sendable {
         fileLength = dataOffset + dataLength
     }
 
-    public func encoded() -> [UInt8] {
+    /// `magic`: the file kind (`.dolly` files, or `.dolly-lora` adapters, which share this header).
+    public func encoded(magic: [UInt8] = magic) -> [UInt8] {
         var b = [UInt8]()
         b.reserveCapacity(Self.size)
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) } }
-        b.append(contentsOf: Self.magic)
+        b.append(contentsOf: magic)
         put(UInt16(major)); put(UInt16(minor)); put(flags)
         put(UInt64(metadataOffset)); put(UInt64(metadataLength))
         put(UInt64(dataOffset)); put(UInt64(dataLength))
@@ -47,7 +48,8 @@ public struct FileHeader: Equatable, Sendable {
     }
 
     /// Parses and checks the header at the start of `bytes` (the whole file, or at least its first `size` bytes).
-    public static func decode(_ bytes: UnsafeRawBufferPointer, path: String) throws -> FileHeader {
+    /// `magic`: the kind expected (another kind is `notDollyFile`, for the caller to name).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, path: String, magic: [UInt8] = magic) throws -> FileHeader {
         guard bytes.count >= 8, bytes.prefix(8).elementsEqual(magic) else { throw FormatError.notDollyFile(path: path) }
         guard bytes.count >= size else { throw FormatError.truncated(path: path, expected: size, actual: bytes.count) }
         func u16(_ o: Int) -> Int { Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt16.self))) }

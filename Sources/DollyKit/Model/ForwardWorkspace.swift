@@ -26,6 +26,9 @@ final class ForwardWorkspace {
         let cache: KVCache
         let firstRow: Int
         let count: Int
+        /// The LoRA adapter these rows run with (nil: the base alone) and its strength (--lora-scale).
+        var adapter: LoRAAdapter? = nil
+        var adapterScale: Float = 1
     }
     private(set) var segments: [Segment] = []
     let ids: UnsafeMutablePointer<Int32>            // (rows)
@@ -43,6 +46,10 @@ final class ForwardWorkspace {
     let ropeSin: UnsafeMutablePointer<Float>        // (context, rotaryDims/2)
     let scores: UnsafeMutablePointer<Float>         // (threads, context)
     let logits: UnsafeMutablePointer<Float>         // (logitRows, vocab)
+    /// (rows, loraRank): adapters' down projections. Grown when a pass brings an adapter of a larger
+    /// rank than any before (once per rank, never per token).
+    private(set) var loraScratch: UnsafeMutablePointer<Float>?
+    private(set) var loraRank = 0
     private var owned: [UnsafeMutablePointer<Float>] = []
     /// Sees the input of every layer matrix product, (rows, cols) row-major: `dolly imatrix`'s
     /// statistics. Nil (the default) costs one check per product.
@@ -92,6 +99,7 @@ final class ForwardWorkspace {
         ids.deallocate()
         positions.deallocate()
         for p in owned { p.deallocate() }
+        loraScratch?.deallocate()
     }
 
     /// Starts a new pass.
@@ -102,7 +110,8 @@ final class ForwardWorkspace {
 
     /// Adds `tokens` of the sequence `cache` holds, after its cached ones; returns the first row.
     @discardableResult
-    func append<C: Collection>(_ tokens: C, of cache: KVCache) -> Int where C.Element == Int32 {
+    func append<C: Collection>(_ tokens: C, of cache: KVCache, adapter: LoRAAdapter? = nil,
+                               adapterScale: Float = 1) -> Int where C.Element == Int32 {
         let first = count
         precondition(first + tokens.count <= rows && cache.count + tokens.count <= min(cache.capacity, context),
                      "forward pass over its workspace or cache")
@@ -111,7 +120,12 @@ final class ForwardWorkspace {
             positions[first + i] = cache.count + i
         }
         count += tokens.count
-        segments.append(Segment(cache: cache, firstRow: first, count: tokens.count))
+        segments.append(Segment(cache: cache, firstRow: first, count: tokens.count, adapter: adapter, adapterScale: adapterScale))
+        if let adapter, adapter.maxRank > loraRank {
+            loraScratch?.deallocate()
+            loraScratch = .allocate(capacity: rows * adapter.maxRank)
+            loraRank = adapter.maxRank
+        }
         return first
     }
 }

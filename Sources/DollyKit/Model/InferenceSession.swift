@@ -26,6 +26,16 @@ public final class InferenceSession {
         set { workspace.activationTap = newValue }
     }
 
+    /// The LoRA adapter every pass runs with (nil: the base alone) and its strength, S in
+    /// y += S·(alpha/r)·B(A x). The cached keys and values were computed with the adapter of their
+    /// time, so changing either forgets them.
+    public var adapter: LoRAAdapter? {
+        didSet { if adapter !== oldValue { reset() } }
+    }
+    public var adapterScale: Float = 1 {
+        didSet { if adapterScale != oldValue { reset() } }
+    }
+
     /// Number of tokens already in the KV cache.
     public var position: Int { cache.count }
 
@@ -65,7 +75,7 @@ public final class InferenceSession {
         while start < tokens.count {
             let n = min(batchSize, tokens.count - start)
             workspace.clear()
-            workspace.append(tokens[start..<start + n], of: cache)
+            workspace.append(tokens[start..<start + n], of: cache, adapter: adapter, adapterScale: adapterScale)
             model.forward(workspace)
             switch logits {
             case .last:

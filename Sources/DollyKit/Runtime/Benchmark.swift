@@ -32,13 +32,16 @@ extension DollyModel {
     /// start from a cache holding `depth` tokens (llama-bench's `-d`, filled once, untimed), so
     /// attention over a long context is part of what is measured. One untimed warm-up precedes each test.
     public func benchmark(promptTokens: Int, generatedTokens: Int, repetitions: Int, depth: Int = 0,
-                          kvType: KVCacheType = .f16, threads: Int = DollyModel.defaultThreads) throws -> [BenchmarkResult] {
+                          kvType: KVCacheType = .f16, threads: Int = DollyModel.defaultThreads,
+                          adapter: LoRAAdapter? = nil, adapterScale: Float = 1) throws -> [BenchmarkResult] {
         var rng = SeededGenerator(seed: 42)
         let vocab = UInt64(config.vocabSize)
         func randomTokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % vocab) } }
         let context = depth + max(promptTokens, generatedTokens, 1)
         let session = try network.makeSession(contextLength: context, batchSize: min(max(promptTokens, depth, 1), 512),
                                               kvType: kvType, threads: threads)
+        session.adapter = adapter  // (every pass applies it, as `run --lora` does)
+        session.adapterScale = adapterScale
         if depth > 0 { try session.evaluate(randomTokens(depth)) }
         func seconds(_ body: () throws -> Void) rethrows -> Double {
             let t0 = monotonicNanoseconds()

@@ -835,6 +835,117 @@ static void test_compensated(void) {
     free(z), free(x), free(h), free(u), free(w), free(plain), free(comp);
 }
 
+
+// ---- LoRA: the path's down / up kernels against their twins, then csimd_lora_apply against
+// csimd_lora_apply_ref (odd ranks, odd lengths, f16 and q8, a team of TEAM) ----
+static void fill_f16(uint16_t *h, int64_t n, float amp) {
+    for (int64_t i = 0; i < n; i++) h[i] = csimd_f32_to_f16(gauss() * amp);
+}
+static void test_lora(void) {
+    const csimd_kernel_table *k = csimd_kernels_current();
+    if (strcmp(path_name, "scalar") != 0)
+        CHECK(k->lora_down_q8 && k->lora_up_f32 && k->lora_up_f16 && k->lora_up_q8, "LoRA kernels missing from the table");
+    if (!k->lora_down_q8 || !k->lora_up_f32 || !k->lora_up_f16 || !k->lora_up_q8) return;
+    // Kernels alone.
+    const int64_t nbs[] = {1, 3, 5, 17};
+    for (int i = 0; i < 4; i++) {
+        const int64_t nb = nbs[i], n = nb * 32;
+        csimd_block_q8 *a = malloc(nb * sizeof *a);
+        float *x = malloc(n * 4);
+        fill_q8(a, nb, i % 4);
+        fill_act(x, n, 0);
+        double m = 0;
+        for (int64_t b = 0; b < nb; b++)
+            for (int j = 0; j < 32; j++) m += fabs((double)csimd_f16_to_f32(a[b].d) * a[b].qs[j] * x[b * 32 + j]);
+        const float got = k->lora_down_q8(a, x, nb), want = csimd_lora_down_q8_ref(a, x, nb);
+        CHECK(fabs((double)got - want) <= 2.0 * (n + 16) * U * m, "lora_down_q8 nb %lld: %g vs %g", (long long)nb, got, want);
+        free(a), free(x);
+    }
+    const int64_t ranks[] = {1, 3, 16, 17};
+    const int64_t widths[] = {1, 7, 9, 31, 33, 64, 100, 161};
+    for (int ri = 0; ri < 4; ri++)
+        for (int wi = 0; wi < 8; wi++) {
+            const int64_t rank = ranks[ri], n = widths[wi], stride = n + 5;
+            uint16_t *bt = malloc(rank * stride * 2);
+            float *t = malloc(rank * 4), *y = malloc(n * 4), *yr = malloc(n * 4);
+            fill_f16(bt, rank * stride, 0.1f);
+            for (int64_t j = 0; j < rank; j++) t[j] = gauss();
+            for (int64_t o = 0; o < n; o++) y[o] = yr[o] = gauss();
+            k->lora_up_f16(bt, rank, stride, t, 0.75f, y, n);
+            csimd_lora_up_f16_ref(bt, rank, stride, t, 0.75f, yr, n);
+            for (int64_t o = 0; o < n; o++) {
+                double p = 0;
+                for (int64_t j = 0; j < rank; j++) p += fabs(0.75 * t[j] * csimd_f16_to_f32(bt[j * stride + o]));
+                CHECK(fabs((double)y[o] - yr[o]) <= 2.0 * (rank + 16) * U * p + 2 * U * fabs(yr[o]),
+                      "lora_up_f16 rank %lld n %lld o %lld: %g vs %g", (long long)rank, (long long)n, (long long)o, y[o], yr[o]);
+            }
+            // f32 B: the same values widened.
+            float *bf = malloc(rank * stride * 4);
+            for (int64_t j = 0; j < rank * stride; j++) bf[j] = csimd_f16_to_f32(bt[j]) * 1.0001f;
+            for (int64_t o = 0; o < n; o++) y[o] = yr[o] = gauss();
+            k->lora_up_f32(bf, rank, stride, t, -0.5f, y, n);
+            csimd_lora_up_f32_ref(bf, rank, stride, t, -0.5f, yr, n);
+            for (int64_t o = 0; o < n; o++) {
+                double p = 0;
+                for (int64_t j = 0; j < rank; j++) p += fabs(0.5 * t[j] * bf[j * stride + o]);
+                CHECK(fabs((double)y[o] - yr[o]) <= 2.0 * (rank + 16) * U * p + 2 * U * fabs(yr[o]),
+                      "lora_up_f32 rank %lld n %lld o %lld: %g vs %g", (long long)rank, (long long)n, (long long)o, y[o], yr[o]);
+            }
+            free(bf), free(bt), free(t), free(y), free(yr);
+            if (n % 2 == 0) continue;
+            // q8: n blocks of outputs (odd counts), stride in blocks.
+            const int64_t nb = n, sb = nb + 2;
+            csimd_block_q8 *q = malloc(rank * sb * sizeof *q);
+            fill_q8(q, rank * sb, wi % 4);
+            t = malloc(rank * 4), y = malloc(nb * 32 * 4), yr = malloc(nb * 32 * 4);
+            for (int64_t j = 0; j < rank; j++) t[j] = gauss();
+            for (int64_t o = 0; o < nb * 32; o++) y[o] = yr[o] = gauss();
+            k->lora_up_q8(q, rank, sb, t, -1.5f, y, nb);
+            csimd_lora_up_q8_ref(q, rank, sb, t, -1.5f, yr, nb);
+            for (int64_t o = 0; o < nb * 32; o++) {
+                double p = 0;
+                for (int64_t j = 0; j < rank; j++) {
+                    const csimd_block_q8 *blk = q + j * sb + o / 32;
+                    p += fabs(1.5 * t[j] * csimd_f16_to_f32(blk->d) * blk->qs[o % 32]);
+                }
+                CHECK(fabs((double)y[o] - yr[o]) <= 2.0 * (rank + 16) * U * p + 2 * U * fabs(yr[o]),
+                      "lora_up_q8 rank %lld nb %lld o %lld: %g vs %g", (long long)rank, (long long)nb, (long long)o, y[o], yr[o]);
+            }
+            free(q), free(t), free(y), free(yr);
+        }
+    // The whole delta, threaded, against the reference (relative to the delta's magnitude).
+    for (int type = 0; type < 3; type++)  // f16, q8, f32
+        for (int c = 0; c < 3; c++) {
+            const int q8 = type == 1;
+            const int64_t rank = ranks[c + 1], cols = q8 ? 96 : 97 + 64 * c, rows = q8 ? 160 + 64 * c : 261, tokens = 1 + 4 * c;
+            const size_t eb = q8 ? sizeof(csimd_block_q8) : type == 2 ? 4 : 2;
+            const int64_t ae = q8 ? rank * cols / 32 : rank * cols, be = q8 ? rank * rows / 32 : rank * rows;
+            void *a = malloc(ae * eb), *bt = malloc(be * eb);
+            if (q8) { fill_q8(a, ae, 0); fill_q8(bt, be, 0); }
+            else if (type == 2) { for (int64_t i = 0; i < ae; i++) ((float *)a)[i] = gauss() * 0.05f;
+                                  for (int64_t i = 0; i < be; i++) ((float *)bt)[i] = gauss() * 0.05f; }
+            else { fill_f16(a, ae, 0.05f); fill_f16(bt, be, 0.05f); }
+            float *x = malloc(tokens * cols * 4), *y = malloc(tokens * rows * 4), *yr = malloc(tokens * rows * 4);
+            float *s1 = malloc(tokens * rank * 4), *s2 = malloc(tokens * rank * 4);
+            fill_act(x, tokens * cols, 0);
+            for (int64_t i = 0; i < tokens * rows; i++) y[i] = yr[i] = gauss();
+            const csimd_lora m = {a, bt, rank, cols, rows, q8 ? CSIMD_TYPE_Q8 : type == 2 ? CSIMD_TYPE_F32 : CSIMD_TYPE_F16};
+            CHECK(csimd_lora_apply(&m, x, tokens, 2.0f, s1, y, TEAM) == 0, "lora_apply refused");
+            CHECK(csimd_lora_apply_ref(&m, x, tokens, 2.0f, s2, yr) == 0, "lora_apply_ref refused");
+            double worst = 0, dmax = 0;
+            for (int64_t i = 0; i < tokens * rows; i++) {
+                worst = fmax(worst, fabs((double)y[i] - yr[i]));
+                dmax = fmax(dmax, fabs((double)yr[i]));
+            }
+            CHECK(worst <= 1e-5 * (dmax + 1), "lora_apply %s rank %lld: max diff %g (|y| %g)", q8 ? "q8" : type == 2 ? "f32" : "f16",
+                  (long long)rank, worst, dmax);
+            free(a), free(bt), free(x), free(y), free(yr), free(s1), free(s2);
+        }
+    const csimd_lora bad = {NULL, NULL, 4, 33, 64, CSIMD_TYPE_Q8};
+    float dummy = 0;
+    CHECK(csimd_lora_apply(&bad, &dummy, 1, 1.0f, &dummy, &dummy, TEAM) == -1, "q8 LoRA with 33 columns must be refused");
+}
+
 int main(void) {
     static const char *names[] = {"scalar", "avx2", "avx2-vnni", "avx512-vnni", "avx512-vbmi", "neon", "neon-dotprod"};
     printf("default path: %s\n", csimd_kernel_name());
@@ -858,6 +969,7 @@ int main(void) {
         test_r16_grids();
         test_attention();
         test_covariance_tile();
+        test_lora();
         printf("path %-12s %s\n", names[i], failed == before ? "ok" : "FAILED");
     }
     path_name = "compensated";

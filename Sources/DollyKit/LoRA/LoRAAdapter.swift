@@ -1,0 +1,135 @@
+import CSIMD
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A `.dolly-lora` adapter loaded for one model: each adapted layer matrix's A and B in the form the
+/// kernels take (`csimd_lora`), applied beside the base product by the forward pass (y += s·B(A x)).
+/// Immutable once loaded, so any number of sessions and batch rows share it.
+public final class LoRAAdapter: @unchecked Sendable {
+    public let path: String
+    public let metadata: AdapterMetadata
+    /// The largest rank of any matrix (sizes the forward pass's scratch).
+    public let maxRank: Int
+    /// Bytes of A and B.
+    public let bytes: Int
+    public var identity: String { metadata.identity }
+    /// Unique per loaded adapter, never reused (unlike an address): what a batch slot remembers its
+    /// cached tokens were computed with, without keeping the adapter alive.
+    public let serial: UInt64
+
+    private static let serials = Lock()
+    nonisolated(unsafe) private static var lastSerial: UInt64 = 0
+
+    /// [layer * 4 + matrix index] (AdapterDelta.matrices order); nil: that matrix is not adapted.
+    private let matrices: [csimd_lora?]
+    private let scales: [Float]
+    private let file: MappedFile
+    /// B of `.qkv` reordered for a model kept in Hugging Face's row order (freed in deinit).
+    private var owned: [UnsafeMutableRawPointer] = []
+
+    /// Reads and checks `path` (every byte: the header, metadata and each tensor's CRC-32) and fits it
+    /// to `model`'s shape and tensor layout. The file is copied into memory: a server keeps its
+    /// adapters whatever happens to their files later.
+    public convenience init(path: String, model: GPTNeoX) throws {
+        try self.init(path: path, config: model.config, qkvLayout: model.weights.qkvLayout)
+    }
+
+    public init(path: String, config c: ModelConfig, qkvLayout: QKVLayout) throws {
+        self.path = path
+        serial = Self.serials.withLock {
+            Self.lastSerial += 1
+            return Self.lastSerial
+        }
+        guard isDirectory(path) == false else { throw AdapterError.badFile(path: path, reason: "no such file, or a folder") }
+        do { file = try MappedFile(path: path, mode: .read) } catch {
+            throw AdapterError.badFile(path: path, reason: errorMessage(error))
+        }
+        let raw = file.bytes
+        let header: FileHeader
+        do { header = try FileHeader.decode(raw, path: path, magic: AdapterFile.magic) } catch FormatError.notDollyFile {
+            throw AdapterError.notAdapterFile(path: path)
+        } catch {
+            throw AdapterError.badFile(path: path, reason: errorMessage(error))
+        }
+        let metaBytes = UnsafeRawBufferPointer(rebasing: raw[header.metadataOffset..<header.metadataOffset + header.metadataLength])
+        guard CRC32.checksum(metaBytes) == header.metadataCRC32 else { throw AdapterError.badFile(path: path, reason: "metadata checksum mismatch") }
+        let meta: AdapterMetadata
+        do { meta = try JSONDecoder().decode(AdapterMetadata.self, from: Data(metaBytes)) } catch {
+            throw AdapterError.badFile(path: path, reason: "metadata is not an adapter's JSON")
+        }
+        func bad(_ reason: String) -> AdapterError { .badFile(path: path, reason: reason) }
+        guard meta.format == AdapterFile.formatName else { throw bad("format is \(meta.format)") }
+        guard meta.qkvRows == "split" else { throw bad("qkv_rows \(meta.qkvRows) is not split") }
+        guard meta.base == AdapterMetadata.Base(c) else {
+            let b = meta.base
+            throw AdapterError.doesNotFit(path: path, reason: "made for hidden \(b.hiddenSize), \(b.numHiddenLayers) layers, \(b.numAttentionHeads) heads, intermediate \(b.intermediateSize); the model has \(c.hiddenSize), \(c.numHiddenLayers), \(c.numAttentionHeads), \(c.intermediateSize)")
+        }
+        metadata = meta
+        var byName: [String: FileMetadata.Tensor] = [:]
+        for t in meta.tensors {
+            guard byName.updateValue(t, forKey: t.name) == nil else { throw bad("tensor \(t.name) listed twice") }
+            guard let size = t.type.byteCount(shape: t.shape), size == t.bytes else { throw bad("tensor \(t.name): \(t.bytes) bytes do not fit \(t.type.rawValue) \(t.shape)") }
+            guard t.offset >= 0, t.offset % FileHeader.tensorAlignment == 0, t.offset <= header.dataLength,
+                  t.bytes <= header.dataLength - t.offset else { throw bad("tensor \(t.name) lies outside the data section") }
+            let span = UnsafeRawBufferPointer(rebasing: raw[header.dataOffset + t.offset..<header.dataOffset + t.offset + t.bytes])
+            guard FileMetadata.hex(CRC32.checksum(span)) == t.crc32 else { throw bad("tensor \(t.name) is corrupted (CRC-32 mismatch)") }
+        }
+        var matrices = [csimd_lora?](repeating: nil, count: c.numHiddenLayers * 4)
+        var scales = [Float](repeating: 0, count: matrices.count)
+        var maxRank = 0, total = 0
+        let qkvMap = Converter.splitQKVRowMap(hidden: c.hiddenSize, heads: c.numAttentionHeads)
+        for p in meta.pairs {
+            guard let m = AdapterDelta.matrices.first(where: { AdapterDelta.fileName($0) == p.matrix }) else { throw bad("unknown matrix \(p.matrix)") }
+            guard p.layer >= 0, p.layer < c.numHiddenLayers else { throw bad("layer \(p.layer) of \(c.numHiddenLayers)") }
+            let slot = p.layer * 4 + AdapterFile.index(m)
+            guard matrices[slot] == nil else { throw bad("layers.\(p.layer).\(p.matrix) listed twice") }
+            let shape = m.shape(c), outputs = shape[0], inputs = shape[1]
+            guard p.rank >= 1, p.rank <= min(inputs, outputs) else { throw bad("layers.\(p.layer).\(p.matrix): rank \(p.rank)") }
+            guard p.scale.isFinite else { throw bad("layers.\(p.layer).\(p.matrix): scale is not finite") }
+            let prefix = "layers.\(p.layer).\(p.matrix)"
+            guard let a = byName[prefix + ".lora_a"], let bt = byName[prefix + ".lora_bt"] else { throw bad("\(prefix): A or B is missing") }
+            guard a.shape == [p.rank, inputs], bt.shape == [p.rank, outputs] else {
+                throw bad("\(prefix): A \(a.shape), B transposed \(bt.shape); expected [\(p.rank), \(inputs)] and [\(p.rank), \(outputs)]")
+            }
+            guard a.type == bt.type, [.f32, .f16, .q8].contains(a.type) else { throw bad("\(prefix): types \(a.type.rawValue) and \(bt.type.rawValue) (f32, f16 or q8, alike)") }
+            let aPtr = raw.baseAddress! + header.dataOffset + a.offset
+            var bPtr = UnsafeRawPointer(raw.baseAddress! + header.dataOffset + bt.offset)
+            if m == .qkv && qkvLayout == .perHeadInterleaved {
+                // The model's qkv rows are in Hugging Face's order: put B's columns back there.
+                guard a.type != .q8 else {
+                    throw AdapterError.doesNotFit(path: path, reason: "a q8 adapter needs a .dolly model (its query_key_value rows are in the .dolly order); convert the adapter with --type f16 or f32 to use it on a Hugging Face folder")
+                }
+                let out = UnsafeMutableRawPointer.allocate(byteCount: bt.bytes, alignment: 64)
+                owned.append(out)
+                let size = a.type == .f32 ? 4 : 2
+                for k in 0..<p.rank {
+                    for r in 0..<outputs {
+                        (out + (k * outputs + Int(qkvMap[r])) * size).copyMemory(from: bPtr + (k * outputs + r) * size, byteCount: size)
+                    }
+                }
+                bPtr = UnsafeRawPointer(out)
+            }
+            matrices[slot] = csimd_lora(a: UnsafeRawPointer(aPtr), bt: bPtr, rank: Int64(p.rank), cols: Int64(inputs),
+                                        rows: Int64(outputs), type: Int32(a.type.csimdType!))
+            scales[slot] = p.scale
+            maxRank = max(maxRank, p.rank)
+            total += a.bytes + bt.bytes
+        }
+        guard maxRank > 0 else { throw bad("no adapted matrices") }
+        self.matrices = matrices
+        self.scales = scales
+        self.maxRank = maxRank
+        bytes = total
+    }
+
+    deinit { for p in owned { p.deallocate() } }
+
+    /// Layer `layer`'s delta of `matrix` and its scale (alpha / r), or nil when it is not adapted.
+    func matrix(layer: Int, _ matrix: LayerTensor) -> (csimd_lora, Float)? {
+        guard let i = AdapterDelta.matrices.firstIndex(of: matrix), let m = matrices[layer * 4 + i] else { return nil }
+        return (m, scales[layer * 4 + i])
+    }
+}

@@ -1,0 +1,34 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+extension AdapterFile {
+    /// What `convert` wrote.
+    public struct Summary: Sendable {
+        public var matrices: Int
+        public var rank: Int
+        public var bytes: Int
+        public var identity: String
+    }
+
+    /// Writes a PEFT adapter (checked against `base` when it was opened) as a `.dolly-lora` file:
+    /// every adapted matrix's A and B with PEFT's own scale (alpha / r or alpha / sqrt(r), per module
+    /// with rank and alpha patterns), B's query_key_value rows in the `.dolly` order.
+    @discardableResult
+    public static func convert(_ peft: PEFTAdapter, base: ModelConfig, to path: String, type: ElementType,
+                               createdBy: String = "dolly convert-lora") throws -> Summary {
+        var deltas: [AdapterDelta] = []
+        for layer in 0..<base.numHiddenLayers {
+            for target in LoRATarget.allCases {
+                guard let p = try peft.pair(layer: layer, target: target) else { continue }
+                deltas.append(AdapterDelta(layer: layer, matrix: target.layerTensor, rank: p.rank, a: p.a, b: p.b, scale: p.scale))
+            }
+        }
+        let identity = "peft:\(peft.name) \(peft.weightsFile) crc32 \(peft.identity)"
+        try write(deltas, to: path, type: type, base: base, identity: identity, alpha: Double(peft.alpha), createdBy: createdBy)
+        let bytes = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+        return Summary(matrices: deltas.count, rank: deltas.map(\.rank).max() ?? 0, bytes: bytes, identity: identity)
+    }
+}

@@ -1,0 +1,91 @@
+import CSIMD
+import Foundation
+import XCTest
+@testable import DollyKit
+
+/// Run-time adapters (`--lora`) against the same deltas merged into f32 weights: the logits agree to
+/// float rounding (1e-4 of the largest logit, the bound against PEFT), one token per pass and whole prompts per pass, in both qkv row orders, f16 and q8.
+final class LoRARuntimeTests: XCTestCase {
+    static var demo: DollyModel { PromptFidelityTests.demoModel }
+    static let tokens: [Int32] = Array(try! demo.promptTokens(for: GenerationRequest(text: "Name three colors of the rainbow.")).prefix(40))
+
+    /// max |a - b| over max |b|.
+    func relative(_ a: [Float], _ b: [Float]) -> Float {
+        XCTAssertEqual(a.count, b.count)
+        var d: Float = 0, m: Float = 0
+        for (x, y) in zip(a, b) { d = max(d, abs(x - y)); m = max(m, abs(y)) }
+        return d / max(m, 1e-6)
+    }
+
+    func check(layout: QKVLayout, type: AdapterFile.ElementType, file: StaticString = #filePath, line: UInt = #line) throws {
+        let c = Self.demo.config
+        let deltas = LoRATestSupport.deltas(c)
+        let path = try scratchDirectory("lora").appendingPathComponent("a.dolly-lora").path
+        try AdapterFile.write(deltas, to: path, type: type, base: c, identity: "test")
+        let base = LoRATestSupport.model(Self.demo, layout: layout)
+        let adapter = try LoRAAdapter(path: path, model: base)
+        let stored = type == .q8 ? LoRATestSupport.q8RoundTrip(deltas, c) : deltas
+        let merged = LoRATestSupport.model(Self.demo, layout: layout, plus: stored)
+        let want = try LoRATestSupport.logits(merged, Self.tokens)
+        let plain = try LoRATestSupport.logits(base, Self.tokens)
+        XCTAssertGreaterThan(relative(plain, want), 1e-2, "the adapter must change the logits", file: file, line: line)
+        for batch in [64, 1, 7] {
+            let got = try LoRATestSupport.logits(base, Self.tokens, adapter: adapter, batch: batch)
+            XCTAssertLessThan(relative(got, want), 1e-4, "\(layout) \(type) batch \(batch)", file: file, line: line)
+        }
+    }
+
+    func testF16AdapterEqualsMergedWeightsOnSplitRows() throws { try check(layout: .split, type: .f16) }
+    func testF16AdapterEqualsMergedWeightsOnHuggingFaceRows() throws { try check(layout: .perHeadInterleaved, type: .f16) }
+    func testQ8AdapterEqualsMergedWeightsOnSplitRows() throws { try check(layout: .split, type: .q8) }
+    func testF32AdapterEqualsMergedWeightsOnBothRowOrders() throws {
+        try check(layout: .split, type: .f32)
+        try check(layout: .perHeadInterleaved, type: .f32)
+    }
+
+    func testStrengthScalesTheDelta() throws {
+        let c = Self.demo.config
+        var deltas = LoRATestSupport.deltas(c)
+        let path = try scratchDirectory("lora").appendingPathComponent("a.dolly-lora").path
+        try AdapterFile.write(deltas, to: path, type: .f16, base: c, identity: "test")
+        let base = LoRATestSupport.model(Self.demo, layout: .split)
+        let adapter = try LoRAAdapter(path: path, model: base)
+        for i in deltas.indices { deltas[i].scale *= 0.5 }
+        let want = try LoRATestSupport.logits(LoRATestSupport.model(Self.demo, layout: .split, plus: deltas), Self.tokens)
+        XCTAssertLessThan(relative(try LoRATestSupport.logits(base, Self.tokens, adapter: adapter, strength: 0.5), want), 1e-4)
+        // Strength 0 is the base.
+        XCTAssertEqual(try LoRATestSupport.logits(base, Self.tokens, adapter: adapter, strength: 0),
+                       try LoRATestSupport.logits(base, Self.tokens))
+    }
+
+    func testKernelsMatchTheirReferenceOnEveryPath() throws {
+        var s: UInt64 = 7
+        func gauss() -> Float {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(Int64(s >> 40) - (1 << 23)) / Float(1 << 23)
+        }
+        try forEachKernelPath { path in
+            for (type, rank, cols, rows, tokens) in [(CSIMD_TYPE_F16, 1, 1, 1, 1), (CSIMD_TYPE_F16, 3, 37, 161, 5),
+                                                    (CSIMD_TYPE_F32, 2, 65, 99, 4), (CSIMD_TYPE_F32, 16, 3, 1, 2),
+                                                    (CSIMD_TYPE_F16, 17, 129, 77, 3), (CSIMD_TYPE_Q8, 5, 96, 160, 9),
+                                                    (CSIMD_TYPE_Q8, 16, 32, 416, 1)] {
+                let q8 = type == CSIMD_TYPE_Q8
+                func encoded(_ r: Int, _ c: Int) -> [UInt8] {
+                    AdapterFile.encode((0..<r * c).map { _ in gauss() * 0.1 }, rows: r, cols: c,
+                                       q8 ? .q8 : type == CSIMD_TYPE_F32 ? .f32 : .f16)
+                }
+                let a = encoded(rank, cols), bt = encoded(rank, rows)
+                let x = (0..<tokens * cols).map { _ in gauss() * 3 }
+                var y = (0..<tokens * rows).map { _ in gauss() }, yr = y
+                var s1 = [Float](repeating: 0, count: tokens * rank), s2 = s1
+                a.withUnsafeBytes { ap in bt.withUnsafeBytes { bp in
+                    var m = csimd_lora(a: ap.baseAddress, bt: bp.baseAddress, rank: Int64(rank), cols: Int64(cols),
+                                       rows: Int64(rows), type: Int32(type.rawValue))
+                    XCTAssertEqual(csimd_lora_apply(&m, x, Int64(tokens), 1.5, &s1, &y, 3), 0)
+                    XCTAssertEqual(csimd_lora_apply_ref(&m, x, Int64(tokens), 1.5, &s2, &yr), 0)
+                } }
+                XCTAssertLessThan(relative(y, yr), 1e-5, "\(path) \(type) rank \(rank) \(cols)x\(rows)")
+            }
+        }
+    }
+}
