@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DollyKit
 
 /// `dolly convert --lora`, `dolly imatrix --lora` and `dolly inspect` as users run them, and clean refusals.
 extension CLITests {
@@ -49,5 +50,24 @@ extension CLITests {
         assertCleanFailure(try dolly(["convert", base, "--lora", bad.path, "-o", bad.appendingPathComponent("x.dolly").path]),
                            mentions: "inside")
         XCTAssertNotEqual(try dolly(["convert", base, "--lora-scale", "2", "-o", fresh]).status, 0, "--lora-scale needs --lora")
+    }
+
+    /// `dolly convert-lora ADAPTER -o FILE` as the issue spells it: the base's shape from --base, or from
+    /// the published Dolly v2 the adapter names; any other name without --base is one clear error.
+    func testConvertLoRAWithAndWithoutBase() throws {
+        let dir = try FixturePaths.temporaryDirectory("dolly-convert-lora")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let adapter = FixturePaths.path("lora/plain")
+        let out = dir.appendingPathComponent("plain.dolly-lora").path
+        assertCleanFailure(try dolly(["convert-lora", adapter, "-o", out]), mentions: "is not a published Dolly v2")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let c = try dolly(["convert-lora", adapter, "--base", FixturePaths.path("tiny-safetensors"), "-o", out])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertTrue(c.stderr.contains("wrote \(out)"), c.stderr)
+        for (name, hidden) in [("databricks/dolly-v2-3b", 2560), ("/models/dolly-v2-12b/", 5120), ("Dolly-v2-7B", 4096)] {
+            XCTAssertEqual(ModelConfig.publishedDolly(named: name)?.hiddenSize, hidden, name)
+        }
+        XCTAssertEqual(ModelConfig.publishedDolly(named: "databricks/dolly-v2-12b")?.numAttentionHeads, 40)
+        XCTAssertNil(ModelConfig.publishedDolly(named: "EleutherAI/pythia-2.8b"))
     }
 }

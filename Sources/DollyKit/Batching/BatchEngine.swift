@@ -78,25 +78,25 @@ public final class BatchEngine: @unchecked Sendable {
     public let options: Options
 
     private let lock = Condition()
-    private var queue: [Job] = []        // guarded by lock
+    private var queue: [BatchJob] = []        // guarded by lock
     private var stats = Statistics()     // guarded by lock
     private var stopping = false         // guarded by lock
     private var finished = false         // guarded by lock
     private var thread: BackgroundThread?
 
     // Owned by the engine thread.
-    private var slots: [Slot]
+    private var slots: [BatchSlot]
     private let workspace: ForwardWorkspace
     private var logitRows: [Int] = []
     /// For each row in `logitRows`: its slot, and its index among the slot's guessed rows (-1: the one
     /// row of a slot that guessed nothing).
-    private var logitOwners: [(slot: Slot, row: Int)] = []
-    private var fed: [(slot: Slot, rows: Int, first: Int)] = []  // this step's segments
+    private var logitOwners: [(slot: BatchSlot, row: Int)] = []
+    private var fed: [(slot: BatchSlot, rows: Int, first: Int)] = []  // this step's segments
     private var stepTokens: [Int32] = []
     private var logprobScratch: [Double]
     private let drafter: BatchDrafter?
     private var draftWork: [BatchDrafter.Work] = []
-    private var prefilling: [Slot] = []
+    private var prefilling: [BatchSlot] = []
     private var prefillRows: [Int] = []
 
     public init(model: DollyModel, options: Options) throws {
@@ -110,7 +110,7 @@ public final class BatchEngine: @unchecked Sendable {
         guard o.draft == nil || o.lookup == nil else {
             throw ModelError.invalidRequest("a draft model and prompt lookup are two sources of guesses: give one")
         }
-        slots = try (0..<o.parallel).map { _ in Slot(cache: try model.network.makeCache(capacity: o.context, type: o.kvType)) }
+        slots = try (0..<o.parallel).map { _ in BatchSlot(cache: try model.network.makeCache(capacity: o.context, type: o.kvType)) }
         for (i, slot) in slots.enumerated() { slot.index = i }
         drafter = try o.draft.map {
             try BatchDrafter(model: $0, target: model, slots: o.parallel, context: o.context, kvType: o.kvType, rows: o.stepRows,
@@ -138,7 +138,7 @@ public final class BatchEngine: @unchecked Sendable {
             throw ModelError.invalidRequest("\(bad.field.rawValue) \(bad.requirement)")
         }
         let (stream, continuation) = AsyncStream<BatchEvent>.makeStream(bufferingPolicy: .unbounded)
-        let job = Job(request: request, continuation: continuation)
+        let job = BatchJob(request: request, continuation: continuation)
         continuation.onTermination = { _ in job.cancel() }
         lock.lock()
         defer { lock.unlock() }
@@ -349,7 +349,7 @@ public final class BatchEngine: @unchecked Sendable {
     /// is reported; while it equals the guess the next row goes on. At the first other choice, or the
     /// end, the cache is cut back to the fed token and the confirmed guesses, and that choice is fed
     /// next. Nil once the slot has settled this step (its later rows are ignored).
-    private func check(_ slot: Slot, row: Int, _ logits: UnsafeBufferPointer<Float>) -> (produced: Int, accepted: Int)? {
+    private func check(_ slot: BatchSlot, row: Int, _ logits: UnsafeBufferPointer<Float>) -> (produced: Int, accepted: Int)? {
         guard let job = slot.job, row == slot.matched, !slot.guesses.isEmpty || row == 0 else { return nil }
         func settle() {
             let keep = slot.kept + slot.matched
@@ -390,7 +390,7 @@ public final class BatchEngine: @unchecked Sendable {
     }
 
     /// Samples a slot's next token from its logits and reports it; true if a token was produced.
-    private func advance(_ slot: Slot, _ logits: UnsafeBufferPointer<Float>) -> Bool {
+    private func advance(_ slot: BatchSlot, _ logits: UnsafeBufferPointer<Float>) -> Bool {
         guard let job = slot.job else { return false }
         if slot.state == nil {
             slot.beginGeneration(model: model)
@@ -415,7 +415,7 @@ public final class BatchEngine: @unchecked Sendable {
         return true
     }
 
-    private func collectPromptLogprobs(_ slot: Slot, rows: Int, first: Int) {
+    private func collectPromptLogprobs(_ slot: BatchSlot, rows: Int, first: Int) {
         let prompt = slot.job!.request.prompt
         let start = slot.fed.count - rows  // prompt index of the first row
         var r = 0
@@ -447,7 +447,7 @@ public final class BatchEngine: @unchecked Sendable {
         return TokenLogprob(token: token, logprob: logprobScratch[Int(token)], top: top)
     }
 
-    private func finish(_ slot: Slot, _ reason: StopReason) {
+    private func finish(_ slot: BatchSlot, _ reason: StopReason) {
         guard let job = slot.job else { return }
         var reason = reason
         if var state = slot.state {
@@ -463,99 +463,5 @@ public final class BatchEngine: @unchecked Sendable {
             stats.active -= 1
             lock.broadcast()
         }
-    }
-}
-
-/// A request waiting or running, and the stream its events go to.
-private final class Job: @unchecked Sendable {
-    let request: BatchRequest
-    let continuation: AsyncStream<BatchEvent>.Continuation
-    private let flag = StopFlag()
-    let submittedAt = monotonicNanoseconds()
-    /// Set by the engine's thread only.
-    var admittedAt: UInt64 = 0
-    var firstTokenAt: UInt64 = 0
-
-    init(request: BatchRequest, continuation: AsyncStream<BatchEvent>.Continuation) {
-        self.request = request
-        self.continuation = continuation
-    }
-
-    func cancel() { flag.set() }
-    var isCancelled: Bool { flag.isSet }
-
-    func finish(_ reason: StopReason, promptTokens: Int, cached: Int = 0, completion: Int = 0,
-                promptLogprobs: [TokenLogprob] = []) {
-        var summary = BatchSummary(stopReason: reason, promptTokens: promptTokens, cachedPromptTokens: cached,
-                                   completionTokens: completion, promptLogprobs: promptLogprobs)
-        let now = monotonicNanoseconds(), admitted = admittedAt == 0 ? now : admittedAt
-        let first = firstTokenAt == 0 ? now : firstTokenAt
-        summary.queueNanoseconds = admitted - min(submittedAt, admitted)
-        summary.promptNanoseconds = first - min(admitted, first)
-        summary.generationNanoseconds = now - min(first, now)
-        continuation.yield(.finished(summary))
-        continuation.finish()
-    }
-}
-
-/// One sequence's place in the batch: its cache (kept between requests) and the tokens it holds.
-private final class Slot {
-    let cache: KVCache
-    /// Its place in the engine's slots (and the draft model's caches).
-    var index = 0
-    var job: Job?
-    /// The tokens in the cache, in order (prompt, then fed answer tokens).
-    var fed: [Int32] = []
-    /// The sampled token to feed in the next step.
-    var pendingToken: Int32?
-    var state: GenerationState?
-    var reused = 0
-    var promptLogprobs: [TokenLogprob] = []
-    /// Prompt lookup: this step's guesses, how many of `fed` precede them, how many the slot's choices
-    /// have confirmed, and how many to guess next (adapts to hits and misses).
-    var guesses: [Int32] = []
-    var kept = 0
-    var matched = 0
-    var guessLength = 64
-    /// The serial of the adapter the cached tokens were computed with (0: the base), kept after the
-    /// request like `fed`, for prefix reuse.
-    var cacheAdapter: UInt64 = 0
-
-    init(cache: KVCache) { self.cache = cache }
-
-    var isPrefilling: Bool { job != nil && fed.count < job!.request.prompt.count }
-
-    func sharedPrefix(with prompt: [Int32]) -> Int {
-        var n = 0
-        while n < fed.count && n < prompt.count && fed[n] == prompt[n] { n += 1 }
-        return n
-    }
-
-    func start(_ job: Job, reusing n: Int, model: DollyModel) {
-        self.job = job
-        job.admittedAt = monotonicNanoseconds()
-        cacheAdapter = job.request.adapter?.serial ?? 0
-        cache.truncate(to: n)
-        fed.removeLast(fed.count - n)
-        fed.reserveCapacity(job.request.prompt.count + job.request.maxNewTokens)
-        reused = n
-        guessLength = 64
-        guesses.removeAll(keepingCapacity: true)
-        pendingToken = nil
-        state = nil
-        promptLogprobs = []
-    }
-
-    func beginGeneration(model: DollyModel) {
-        let r = job!.request
-        state = GenerationState(prompt: r.prompt, maxNewTokens: r.maxNewTokens, sampling: r.sampling,
-                                stopTokens: model.stopTokens, vocabularySize: model.config.vocabSize,
-                                tokenizer: model.tokenizer, stopTexts: r.stopTexts, strip: r.strip)
-    }
-
-    func release() {
-        job = nil
-        state = nil
-        pendingToken = nil
     }
 }
