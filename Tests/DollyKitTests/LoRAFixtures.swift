@@ -4,6 +4,21 @@ import Foundation
 /// The PEFT adapters and PEFT's logits of tools/fixtures/make_lora_reference.py, and ways to spoil a
 /// copy of an adapter for the refusal tests.
 enum LoRAFixtures {
+    /// KL(PEFT || ours) at one position from PEFT's `top` most likely tokens (ids and log-probabilities
+    /// of the fixture), the rest of each distribution as one bucket: a lower bound of the full KL.
+    static func bucketedKL(_ row: [Float], ids: [Int32], logprobs logp: [Double], position pos: Int, top: Int) -> Double {
+        let q = LoRAMergeTests.logSoftmax(row)
+        var kl = 0.0, restP = 1.0, restQ = 1.0
+        for k in 0..<top {
+            let lp = logp[pos * top + k], lq = q[Int(ids[pos * top + k])]
+            kl += exp(lp) * (lp - lq)
+            restP -= exp(lp)
+            restQ -= exp(lq)
+        }
+        if restP > 0 { kl += restP * log(restP / max(restQ, 1e-300)) }
+        return kl
+    }
+
     static let base = FixturePaths.path("tiny-safetensors")
     static func adapter(_ name: String) -> URL { FixturePaths.root.appendingPathComponent("lora/\(name)") }
     static let baseConfig: ModelConfig = try! ModelConfig.load(from: URL(fileURLWithPath: base).appendingPathComponent("config.json"))

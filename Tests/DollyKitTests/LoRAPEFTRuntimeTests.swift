@@ -78,16 +78,7 @@ final class LoRAPEFTRuntimeTests: XCTestCase {
                     let ids = LoRAFixtures.decode(p.top_ids_i32_b64!, as: Int32.self), logp = LoRAFixtures.decode(p.top_logprobs_f64_b64!, as: Double.self)
                     let ours = try logits(model, adapter, p.input_ids), exact = try logits(f32, nil, p.input_ids)
                     for (pos, row) in ours.enumerated() {
-                        let q = LoRAMergeTests.logSoftmax(row)
-                        var kl = 0.0, restP = 1.0, restQ = 1.0
-                        for k in 0..<ref.top {
-                            let lp = logp[pos * ref.top + k], lq = q[Int(ids[pos * ref.top + k])]
-                            kl += exp(lp) * (lp - lq)
-                            restP -= exp(lp)
-                            restQ -= exp(lq)
-                        }
-                        if restP > 0 { kl += restP * log(restP / max(restQ, 1e-300)) }
-                        bucketed += kl
+                        bucketed += LoRAFixtures.bucketedKL(row, ids: ids, logprobs: logp, position: pos, top: ref.top)
                         full += LoRAMergeTests.kl(exact[pos], row)
                         n += 1
                     }

@@ -1,15 +1,3 @@
-import CSIMD
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A request waiting or running, and the stream its events go to.
 final class BatchJob: @unchecked Sendable {
     let request: BatchRequest
