@@ -83,6 +83,21 @@ typedef struct {
 /// threads. Returns 0, or -1 for an unsupported type or shape.
 int32_t csimd_lora_apply(const csimd_lora *m, const float *x, int64_t n_tokens, float scale, float *scratch, float *y,
                          int32_t n_threads);
+/// Rows of one adapter in a call of csimd_lora_apply_groups: x (n_tokens, m->cols), y (n_tokens, m->rows),
+/// scratch n_tokens * m->rank floats of its own (no two groups share one).
+typedef struct {
+    const csimd_lora *m;
+    const float *x;
+    float *y;
+    float *scratch;
+    int64_t n_tokens;
+    float scale;
+} csimd_lora_group;
+
+/// csimd_lora_apply for several groups of rows at once (a serving step's slots on different adapters),
+/// in one parallel region. Each row's result is exactly what csimd_lora_apply gives it alone.
+/// Returns 0, or -1 (nothing applied) when any group has an unsupported type or shape.
+int32_t csimd_lora_apply_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads);
 /// The scalar reference of csimd_lora_apply (same contract, calling thread only; twins of every path's
 /// kernels). Bound, with M_t,k = sum_c |A[k,c] x[t,c]| and P_t,r = |scale| sum_k |B[r,k] t_k|:
 /// |fast - ref| <= 2 (cols + 16) 2^-24 sum_k |scale B[r,k]| M_t,k + 2 (rank + 16) 2^-24 P_t,r + 2^-23 |y|.

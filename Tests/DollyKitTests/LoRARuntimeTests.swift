@@ -88,4 +88,77 @@ final class LoRARuntimeTests: XCTestCase {
             }
         }
     }
+
+    /// Groups on different adapters in one call give each row exactly what it gets alone: a serving
+    /// step's answers cannot depend on which other slots share it.
+    func testGroupsInOneCallMatchEachGroupAloneExactly() throws {
+        var s: UInt64 = 11
+        func gauss() -> Float {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(Int64(s >> 40) - (1 << 23)) / Float(1 << 23)
+        }
+        try forEachKernelPath { path in
+            let cols = 96, rows = 160
+            let shapes: [(csimd_type, Int, Int)] = [(CSIMD_TYPE_F16, 16, 1), (CSIMD_TYPE_Q8, 8, 3), (CSIMD_TYPE_F32, 5, 1),
+                                                  (CSIMD_TYPE_F16, 3, 2)]
+            let encodedPairs = shapes.map { (type, rank, _) -> ([UInt8], [UInt8]) in
+                let kind: TensorType = type == CSIMD_TYPE_Q8 ? .q8 : type == CSIMD_TYPE_F32 ? .f32 : .f16
+                return (AdapterFile.encode((0..<rank * cols).map { _ in gauss() * 0.1 }, rows: rank, cols: cols, kind),
+                        AdapterFile.encode((0..<rank * rows).map { _ in gauss() * 0.1 }, rows: rank, cols: rows, kind))
+            }
+            let tokens = shapes.reduce(0) { $0 + $1.2 }
+            let x = (0..<tokens * cols).map { _ in gauss() * 3 }
+            let y0 = (0..<tokens * rows).map { _ in gauss() }
+            var together = y0, alone = y0
+            var scratch = [Float](repeating: 0, count: tokens * 16), scratchAlone = scratch
+            let pinned = encodedPairs.map { (a, bt) -> (UnsafeMutableRawBufferPointer, UnsafeMutableRawBufferPointer) in
+                let pa = UnsafeMutableRawBufferPointer.allocate(byteCount: a.count, alignment: 64)
+                let pb = UnsafeMutableRawBufferPointer.allocate(byteCount: bt.count, alignment: 64)
+                pa.copyBytes(from: a); pb.copyBytes(from: bt)
+                return (pa, pb)
+            }
+            defer { for (a, b) in pinned { a.deallocate(); b.deallocate() } }
+            let deltas = UnsafeMutablePointer<csimd_lora>.allocate(capacity: shapes.count)
+            defer { deltas.deallocate() }
+            for (g, (type, rank, _)) in shapes.enumerated() {
+                deltas[g] = csimd_lora(a: UnsafeRawPointer(pinned[g].0.baseAddress), bt: UnsafeRawPointer(pinned[g].1.baseAddress),
+                                       rank: Int64(rank), cols: Int64(cols), rows: Int64(rows), type: Int32(type.rawValue))
+            }
+            x.withUnsafeBufferPointer { xp in
+                together.withUnsafeMutableBufferPointer { yp in scratch.withUnsafeMutableBufferPointer { sp in
+                    var groups: [csimd_lora_group] = []
+                    var row = 0
+                    for (g, shape) in shapes.enumerated() {
+                        groups.append(csimd_lora_group(m: deltas + g, x: xp.baseAddress! + row * cols, y: yp.baseAddress! + row * rows,
+                                                       scratch: sp.baseAddress! + row * 16, n_tokens: Int64(shape.2),
+                                                       scale: Float(g + 1) * 0.5))
+                        row += shape.2
+                    }
+                    XCTAssertEqual(csimd_lora_apply_groups(groups, Int64(groups.count), 2), 0)
+                } }
+                alone.withUnsafeMutableBufferPointer { yp in scratchAlone.withUnsafeMutableBufferPointer { sp in
+                    var row = 0
+                    for (g, shape) in shapes.enumerated() {
+                        XCTAssertEqual(csimd_lora_apply(deltas + g, xp.baseAddress! + row * cols, Int64(shape.2), Float(g + 1) * 0.5,
+                                                        sp.baseAddress!, yp.baseAddress! + row * rows, 2), 0)
+                        row += shape.2
+                    }
+                } }
+            }
+            XCTAssertEqual(together, alone, "\(path)")
+            XCTAssertNotEqual(together, y0)
+            // One bad group refuses the whole call before touching any row.
+            let bad = UnsafeMutablePointer<csimd_lora>.allocate(capacity: 1)
+            defer { bad.deallocate() }
+            bad.pointee = deltas[0]
+            bad.pointee.type = 99
+            var untouched = y0
+            untouched.withUnsafeMutableBufferPointer { yp in scratch.withUnsafeMutableBufferPointer { sp in
+                let groups = [csimd_lora_group(m: deltas, x: x, y: yp.baseAddress!, scratch: sp.baseAddress!, n_tokens: 1, scale: 1),
+                              csimd_lora_group(m: bad, x: x, y: yp.baseAddress!, scratch: sp.baseAddress!, n_tokens: 1, scale: 1)]
+                XCTAssertEqual(csimd_lora_apply_groups(groups, 2, 2), -1)
+            } }
+            XCTAssertEqual(untouched, y0)
+        }
+    }
 }

@@ -3,11 +3,14 @@ import CSIMD
 extension GPTNeoX {
     /// Adds each segment's adapter delta to a layer matrix's product: out[rows] += S·s·B(A input[rows]),
     /// after the base product (bias included) and before anything reads it (rotary, GELU, residual).
-    /// Consecutive segments with the same adapter and strength go through the kernels together, so a
-    /// batch of slots on one adapter costs one call; rows without an adapter cost nothing.
+    /// Consecutive segments with the same adapter and strength form one group; every group of the pass
+    /// goes through the kernels in one call (one parallel region, however many adapters a serving step
+    /// mixes); rows without an adapter cost nothing.
     func applyAdapters(_ ws: ForwardWorkspace, _ layer: Int, _ matrix: LayerTensor,
                        _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
         let segments = ws.segments
+        guard let scratch = ws.loraScratch else { return }
+        var groups = 0
         var i = 0
         while i < segments.count {
             guard let adapter = segments[i].adapter else { i += 1; continue }
@@ -20,13 +23,16 @@ extension GPTNeoX {
                 j += 1
             }
             i = j
-            guard let (m, scale) = adapter.matrix(layer: layer, matrix), let scratch = ws.loraScratch else { continue }
-            let status = withUnsafePointer(to: m) { mp in
-                csimd_lora_apply(mp, input + first * Int(m.cols), Int64(count), strength * scale, scratch,
-                                 out + first * Int(m.rows), Int32(ws.threads))
-            }
-            // The loader only builds deltas the kernels take; anything else is a bug here.
-            precondition(status == 0, "no LoRA kernel for type \(m.type)")
+            guard let (m, scale) = adapter.matrix(layer: layer, matrix) else { continue }
+            ws.loraDeltas[groups] = m
+            ws.loraGroups[groups] = csimd_lora_group(m: ws.loraDeltas + groups, x: input + first * Int(m.cols),
+                                                     y: out + first * Int(m.rows), scratch: scratch + first * ws.loraRank,
+                                                     n_tokens: Int64(count), scale: strength * scale)
+            groups += 1
         }
+        guard groups > 0 else { return }
+        let status = csimd_lora_apply_groups(ws.loraGroups, Int64(groups), Int32(ws.threads))
+        // The loader only builds deltas the kernels take; anything else is a bug here.
+        precondition(status == 0, "no LoRA kernel for an adapter's type")
     }
 }

@@ -50,6 +50,10 @@ final class ForwardWorkspace {
     /// rank than any before (once per rank, never per token).
     private(set) var loraScratch: UnsafeMutablePointer<Float>?
     private(set) var loraRank = 0
+    /// One entry per run of rows on one adapter, filled per layer matrix (LoRA groups; never reallocated:
+    /// a pass has at most `rows` runs).
+    let loraDeltas: UnsafeMutablePointer<csimd_lora>
+    let loraGroups: UnsafeMutablePointer<csimd_lora_group>
     private var owned: [UnsafeMutablePointer<Float>] = []
     /// Sees the input of every layer matrix product, (rows, cols) row-major: `dolly imatrix`'s
     /// statistics. Nil (the default) costs one check per product.
@@ -69,6 +73,8 @@ final class ForwardWorkspace {
             return p
         }
         ids = .allocate(capacity: b)
+        loraDeltas = .allocate(capacity: b)
+        loraGroups = .allocate(capacity: b)
         positions = .allocate(capacity: b)
         x = buffer(b * h)
         normed = buffer(b * h)
@@ -98,6 +104,8 @@ final class ForwardWorkspace {
     deinit {
         ids.deallocate()
         positions.deallocate()
+        loraDeltas.deallocate()
+        loraGroups.deallocate()
         for p in owned { p.deallocate() }
         loraScratch?.deallocate()
     }
