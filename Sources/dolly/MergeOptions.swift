@@ -27,9 +27,9 @@ struct LoRAMergeOptions: ParsableArguments {
         try ModelConfig.load(from: URL(fileURLWithPath: folder).appendingPathComponent("config.json"))
     }
 
-    /// What a note says about the merged adapter.
-    static func describe(_ m: LoRAMerge) -> String {
-        "merged LoRA \(m.adapter.name) (r \(m.adapter.rank), alpha \(m.adapter.alpha)\(m.adapter.useRSLoRA ? ", rsLoRA" : ""), "
+    /// What a note says about the adapter, after `verb` ("merged", or "applying" at run time).
+    static func describe(_ m: LoRAMerge, verb: String = "merged") -> String {
+        "\(verb) LoRA \(m.adapter.name) (r \(m.adapter.rank), alpha \(m.adapter.alpha)\(m.adapter.useRSLoRA ? ", rsLoRA" : ""), "
             + "scale \(m.scale), \(m.adapter.targets.map(\.rawValue).joined(separator: "/")), identity \(m.adapter.identity))"
     }
 }

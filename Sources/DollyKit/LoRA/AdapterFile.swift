@@ -21,11 +21,22 @@ public enum AdapterFile {
     /// Whether the file at `path` starts with the adapter magic.
     public static func hasMagic(path: String) -> Bool { FileMagic.matches(path, magic) }
 
-    /// Encodes `deltas` for the base `base` and writes them atomically to `path`. B's rows of `.qkv`
-    /// are reordered as the `.dolly` file reorders the base's (FORMAT.md section 6: all queries, keys,
-    /// then values), so the run-time delta lines up with the converted matrix.
+    /// Encodes `deltas` for the base `base` and writes them atomically to `path` (see `image`).
     public static func write(_ deltas: [AdapterDelta], to path: String, type: ElementType, base: ModelConfig,
                              identity: String, alpha: Double? = nil, createdBy: String = "dolly") throws {
+        let bytes = try image(deltas, type: type, base: base, identity: identity, alpha: alpha, createdBy: createdBy)
+        let writer = try AtomicFileWriter(finalPath: path)
+        try writer.write(bytes)
+        try writer.commit()
+    }
+
+    /// The bytes of the `.dolly-lora` file holding `deltas` for the base `base`: what `write` puts on
+    /// disk, and what an adapter made in memory is read from (`LoRAAdapter(image:)`), so both go through
+    /// one encoder and one reader. B's rows of `.qkv` are reordered as the `.dolly` file reorders the
+    /// base's (FORMAT.md section 6: all queries, keys, then values), so the run-time delta lines up
+    /// with the converted matrix.
+    public static func image(_ deltas: [AdapterDelta], type: ElementType, base: ModelConfig,
+                             identity: String, alpha: Double? = nil, createdBy: String = "dolly") throws -> [UInt8] {
         guard !deltas.isEmpty else { throw AdapterError.badDelta("no adapted matrices") }
         var seen = Set<Int>()
         var pairs: [AdapterMetadata.Pair] = []
@@ -72,12 +83,12 @@ public enum AdapterFile {
         let dataOffset = Converter.align(FileHeader.size + json.count, FileHeader.dataAlignment)
         let header = FileHeader(metadataLength: json.count, dataOffset: dataOffset, dataLength: data.count,
                                 metadataCRC32: json.withUnsafeBytes { CRC32.checksum($0) })
-        let writer = try AtomicFileWriter(finalPath: path)
-        try writer.write(header.encoded(magic: magic))
-        try writer.write(json)
-        try writer.writeZeros(dataOffset - FileHeader.size - json.count)
-        try writer.write(data)
-        try writer.commit()
+        var bytes = header.encoded(magic: magic)
+        bytes.reserveCapacity(dataOffset + data.count)
+        bytes += json
+        bytes += [UInt8](repeating: 0, count: dataOffset - bytes.count)
+        bytes += data
+        return bytes
     }
 
     static func index(_ m: LayerTensor) -> Int { AdapterDelta.matrices.firstIndex(of: m) ?? 0 }

@@ -26,7 +26,8 @@ public final class LoRAAdapter: @unchecked Sendable {
     /// [layer * 4 + matrix index] (AdapterDelta.matrices order); nil: that matrix is not adapted.
     private let matrices: [csimd_lora?]
     private let scales: [Float]
-    private let file: MappedFile
+    /// The bytes A and B point into: the file's copy, or an image made in memory.
+    private let storage: AnyObject
     /// B of `.qkv` reordered for a model kept in Hugging Face's row order (freed in deinit).
     private var owned: [UnsafeMutableRawPointer] = []
 
@@ -37,17 +38,30 @@ public final class LoRAAdapter: @unchecked Sendable {
         try self.init(path: path, config: model.config, qkvLayout: model.weights.qkvLayout)
     }
 
-    public init(path: String, config c: ModelConfig, qkvLayout: QKVLayout) throws {
+    public convenience init(path: String, config c: ModelConfig, qkvLayout: QKVLayout) throws {
+        guard isDirectory(path) == false else { throw AdapterError.badFile(path: path, reason: "no such file, or a folder") }
+        let file: MappedFile
+        do { file = try MappedFile(path: path, mode: .read) } catch {
+            throw AdapterError.badFile(path: path, reason: errorMessage(error))
+        }
+        try self.init(path: path, bytes: file.bytes, storage: file, config: c, qkvLayout: qkvLayout)
+    }
+
+    /// An adapter made in memory from a file's bytes (`AdapterFile.image`), checked as a file is;
+    /// `name` stands for the path in messages.
+    public convenience init(image: [UInt8], name: String, config c: ModelConfig, qkvLayout: QKVLayout) throws {
+        let copy = AlignedBytes(image)  // 64-byte aligned, as the file's copy is (page-aligned)
+        try self.init(path: name, bytes: copy.bytes, storage: copy, config: c, qkvLayout: qkvLayout)
+    }
+
+    private init(path: String, bytes raw: UnsafeRawBufferPointer, storage: AnyObject, config c: ModelConfig,
+                 qkvLayout: QKVLayout) throws {
         self.path = path
+        self.storage = storage
         serial = Self.serials.withLock {
             Self.lastSerial += 1
             return Self.lastSerial
         }
-        guard isDirectory(path) == false else { throw AdapterError.badFile(path: path, reason: "no such file, or a folder") }
-        do { file = try MappedFile(path: path, mode: .read) } catch {
-            throw AdapterError.badFile(path: path, reason: errorMessage(error))
-        }
-        let raw = file.bytes
         let header: FileHeader
         do { header = try FileHeader.decode(raw, path: path, magic: AdapterFile.magic) } catch FormatError.notDollyFile {
             throw AdapterError.notAdapterFile(path: path)
@@ -132,4 +146,15 @@ public final class LoRAAdapter: @unchecked Sendable {
         guard let i = AdapterDelta.matrices.firstIndex(of: matrix), let m = matrices[layer * 4 + i] else { return nil }
         return (m, scales[layer * 4 + i])
     }
+}
+
+/// Bytes copied to a 64-byte aligned allocation, freed with the object.
+private final class AlignedBytes {
+    let bytes: UnsafeRawBufferPointer
+    init(_ v: [UInt8]) {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(v.count, 1), alignment: 64)
+        if !v.isEmpty { v.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        bytes = UnsafeRawBufferPointer(start: p, count: v.count)
+    }
+    deinit { bytes.baseAddress.map { UnsafeMutableRawPointer(mutating: $0).deallocate() } }
 }
