@@ -5,9 +5,9 @@ import Foundation
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show a .dolly file's header, hyperparameters and tensor table.")
+        abstract: "Show a .dolly file's header, hyperparameters and tensor table, or a .dolly-lora adapter's base, ranks and matrices.")
 
-    @Argument(help: "The .dolly file.")
+    @Argument(help: "The .dolly or .dolly-lora file.")
     var file: String
 
     @Flag(name: .long, help: "Check every tensor's CRC-32.")
@@ -15,6 +15,10 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try Console.guarded {
+            if AdapterFile.hasMagic(path: file) {
+                Console.write(try InspectAdapter.report(path: file, verify: verify))
+                return
+            }
             let f = try DollyFile(path: file)
             let m = f.metadata, c = m.model
             var out = ""

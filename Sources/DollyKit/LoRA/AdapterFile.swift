@@ -23,8 +23,8 @@ public enum AdapterFile {
 
     /// Encodes `deltas` for the base `base` and writes them atomically to `path` (see `image`).
     public static func write(_ deltas: [AdapterDelta], to path: String, type: ElementType, base: ModelConfig,
-                             identity: String, alpha: Double? = nil, createdBy: String = "dolly") throws {
-        let bytes = try image(deltas, type: type, base: base, identity: identity, alpha: alpha, createdBy: createdBy)
+                             identity: String, alpha: Double? = nil, rslora: Bool = false, createdBy: String = "dolly") throws {
+        let bytes = try image(deltas, type: type, base: base, identity: identity, alpha: alpha, rslora: rslora, createdBy: createdBy)
         let writer = try AtomicFileWriter(finalPath: path)
         try writer.write(bytes)
         try writer.commit()
@@ -36,7 +36,7 @@ public enum AdapterFile {
     /// base's (FORMAT.md section 6: all queries, keys, then values), so the run-time delta lines up
     /// with the converted matrix.
     public static func image(_ deltas: [AdapterDelta], type: ElementType, base: ModelConfig,
-                             identity: String, alpha: Double? = nil, createdBy: String = "dolly") throws -> [UInt8] {
+                             identity: String, alpha: Double? = nil, rslora: Bool = false, createdBy: String = "dolly") throws -> [UInt8] {
         guard !deltas.isEmpty else { throw AdapterError.badDelta("no adapted matrices") }
         var seen = Set<Int>()
         var pairs: [AdapterMetadata.Pair] = []
@@ -75,7 +75,7 @@ public enum AdapterFile {
         }
         let targets = AdapterDelta.matrices.filter { m in deltas.contains { $0.matrix == m } }.compactMap(AdapterDelta.peftName)
         let meta = AdapterMetadata(format: formatName, createdBy: createdBy, identity: identity,
-                                   rank: deltas.map(\.rank).max() ?? 0, alpha: alpha, targets: targets,
+                                   rank: deltas.map(\.rank).max() ?? 0, alpha: alpha, rslora: rslora ? true : nil, targets: targets,
                                    base: .init(base), qkvRows: "split", pairs: pairs, tensors: tensors)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
@@ -154,6 +154,8 @@ public struct AdapterMetadata: Codable, Sendable {
     /// The largest rank.
     public var rank: Int
     public var alpha: Double?
+    /// true when PEFT's scale was alpha / sqrt(r) (rsLoRA); absent: alpha / r, or not recorded.
+    public var rslora: Bool?
     /// PEFT's names of the adapted matrices.
     public var targets: [String]
     public var base: Base
@@ -163,7 +165,7 @@ public struct AdapterMetadata: Codable, Sendable {
     public var tensors: [FileMetadata.Tensor]
 
     enum CodingKeys: String, CodingKey {
-        case format, identity, rank, alpha, targets, base, pairs, tensors
+        case format, identity, rank, alpha, rslora, targets, base, pairs, tensors
         case createdBy = "created_by", qkvRows = "qkv_rows"
     }
 }

@@ -15,7 +15,7 @@ extension LoRAMerge {
         // f32: exactly what PEFT trained, as the merge uses it. The encoder puts B's query_key_value
         // rows in the `.dolly` order and the reader back in the model's, so both layouts fit.
         let image = try AdapterFile.image(deltas, type: .f32, base: c, identity: calibrationIdentity,
-                                          alpha: Double(adapter.alpha), createdBy: "dolly (in memory)")
+                                          alpha: Double(adapter.alpha), rslora: adapter.useRSLoRA, createdBy: "dolly (in memory)")
         return try LoRAAdapter(image: image, name: adapter.name, config: c, qkvLayout: qkvLayout)
     }
 }

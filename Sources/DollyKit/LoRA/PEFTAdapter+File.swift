@@ -21,7 +21,8 @@ extension AdapterFile {
                                createdBy: String = "dolly convert-lora") throws -> Summary {
         let deltas = try peft.deltas(layers: base.numHiddenLayers)
         let identity = "peft:\(peft.name) \(peft.weightsFile) crc32 \(peft.identity)"
-        try write(deltas, to: path, type: type, base: base, identity: identity, alpha: Double(peft.alpha), createdBy: createdBy)
+        try write(deltas, to: path, type: type, base: base, identity: identity, alpha: Double(peft.alpha), rslora: peft.useRSLoRA,
+                  createdBy: createdBy)
         let bytes = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
         return Summary(matrices: deltas.count, rank: deltas.map(\.rank).max() ?? 0, bytes: bytes, identity: identity)
     }
