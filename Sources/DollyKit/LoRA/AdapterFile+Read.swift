@@ -20,10 +20,10 @@ extension AdapterFile {
         private let storage: AnyObject
 
         public convenience init(path: String) throws {
-            guard isDirectory(path) == false else { throw AdapterError.badFile(path: path, reason: "no such file, or a folder") }
+            guard isDirectory(path) == false else { throw LoRAError.badFile(path: path, reason: "no such file, or a folder") }
             let file: MappedFile
             do { file = try MappedFile(path: path, mode: .read) } catch {
-                throw AdapterError.badFile(path: path, reason: errorMessage(error))
+                throw LoRAError.badFile(path: path, reason: errorMessage(error))
             }
             try self.init(path: path, bytes: file.bytes, storage: file)
         }
@@ -39,17 +39,17 @@ extension AdapterFile {
             self.bytes = raw
             self.storage = storage
             do { header = try FileHeader.decode(raw, path: path, magic: AdapterFile.magic) } catch FormatError.notDollyFile {
-                throw AdapterError.notAdapterFile(path: path)
+                throw LoRAError.notAdapterFile(path: path)
             } catch {
-                throw AdapterError.badFile(path: path, reason: errorMessage(error))
+                throw LoRAError.badFile(path: path, reason: errorMessage(error))
             }
             let metaBytes = UnsafeRawBufferPointer(rebasing: raw[header.metadataOffset..<header.metadataOffset + header.metadataLength])
-            guard CRC32.checksum(metaBytes) == header.metadataCRC32 else { throw AdapterError.badFile(path: path, reason: "metadata checksum mismatch") }
+            guard CRC32.checksum(metaBytes) == header.metadataCRC32 else { throw LoRAError.badFile(path: path, reason: "metadata checksum mismatch") }
             let meta: AdapterMetadata
             do { meta = try JSONDecoder().decode(AdapterMetadata.self, from: Data(metaBytes)) } catch {
-                throw AdapterError.badFile(path: path, reason: "metadata is not an adapter's JSON")
+                throw LoRAError.badFile(path: path, reason: "metadata is not an adapter's JSON")
             }
-            func bad(_ reason: String) -> AdapterError { .badFile(path: path, reason: reason) }
+            func bad(_ reason: String) -> LoRAError { .badFile(path: path, reason: reason) }
             guard meta.format == AdapterFile.formatName else { throw bad("format is \(meta.format)") }
             guard meta.qkvRows == "split" else { throw bad("qkv_rows \(meta.qkvRows) is not split") }
             metadata = meta
@@ -77,7 +77,7 @@ extension AdapterFile {
                                        intermediateSize: b.intermediateSize, vocabSize: 1, maxPositionEmbeddings: 1, rotaryPct: 0,
                                        rotaryBase: 10000, layerNormEps: 1e-5, useParallelResidual: true)
             } catch {
-                throw AdapterError.badFile(path: path, reason: "base: \(errorMessage(error))")
+                throw LoRAError.badFile(path: path, reason: "base: \(errorMessage(error))")
             }
         }
     }

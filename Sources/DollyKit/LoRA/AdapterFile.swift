@@ -37,7 +37,7 @@ public enum AdapterFile {
     /// with the converted matrix.
     public static func image(_ deltas: [AdapterDelta], type: ElementType, base: ModelConfig,
                              identity: String, alpha: Double? = nil, rslora: Bool = false, createdBy: String = "dolly") throws -> [UInt8] {
-        guard !deltas.isEmpty else { throw AdapterError.badDelta("no adapted matrices") }
+        guard !deltas.isEmpty else { throw LoRAError.badDelta("no adapted matrices") }
         var seen = Set<Int>()
         var pairs: [AdapterMetadata.Pair] = []
         var tensors: [FileMetadata.Tensor] = []
@@ -51,16 +51,16 @@ public enum AdapterFile {
         }
         let qkvMap = Converter.splitQKVRowMap(hidden: base.hiddenSize, heads: base.numAttentionHeads)
         for d in deltas.sorted(by: { ($0.layer, index($0.matrix)) < ($1.layer, index($1.matrix)) }) {
-            guard let name = AdapterDelta.fileName(d.matrix) else { throw AdapterError.badDelta("\(d.matrix) is not a layer matrix") }
-            guard d.layer >= 0, d.layer < base.numHiddenLayers else { throw AdapterError.badDelta("layer \(d.layer) of \(base.numHiddenLayers)") }
-            guard seen.insert(d.layer * 4 + index(d.matrix)).inserted else { throw AdapterError.badDelta("layers.\(d.layer).\(name) given twice") }
+            guard let name = AdapterDelta.fileName(d.matrix) else { throw LoRAError.badDelta("\(d.matrix) is not a layer matrix") }
+            guard d.layer >= 0, d.layer < base.numHiddenLayers else { throw LoRAError.badDelta("layer \(d.layer) of \(base.numHiddenLayers)") }
+            guard seen.insert(d.layer * 4 + index(d.matrix)).inserted else { throw LoRAError.badDelta("layers.\(d.layer).\(name) given twice") }
             let shape = d.matrix.shape(base), outputs = shape[0], inputs = shape[1]
-            guard d.rank >= 1, d.rank <= min(inputs, outputs) else { throw AdapterError.badDelta("layers.\(d.layer).\(name): rank \(d.rank)") }
+            guard d.rank >= 1, d.rank <= min(inputs, outputs) else { throw LoRAError.badDelta("layers.\(d.layer).\(name): rank \(d.rank)") }
             guard d.a.count == d.rank * inputs, d.b.count == outputs * d.rank else {
-                throw AdapterError.badDelta("layers.\(d.layer).\(name): A has \(d.a.count) values, B \(d.b.count); expected [\(d.rank), \(inputs)] and [\(outputs), \(d.rank)]")
+                throw LoRAError.badDelta("layers.\(d.layer).\(name): A has \(d.a.count) values, B \(d.b.count); expected [\(d.rank), \(inputs)] and [\(outputs), \(d.rank)]")
             }
             guard d.scale.isFinite, d.a.allSatisfy(\.isFinite), d.b.allSatisfy(\.isFinite) else {
-                throw AdapterError.badDelta("layers.\(d.layer).\(name) holds a value that is not finite")
+                throw LoRAError.badDelta("layers.\(d.layer).\(name) holds a value that is not finite")
             }
             let t: TensorType = type == .f32 ? .f32 : type == .q8 && inputs % 32 == 0 && outputs % 32 == 0 ? .q8 : .f16
             // B transposed: bt[k][r] = B[source row of r][k].

@@ -63,10 +63,10 @@ public final class LoRAAdapter: @unchecked Sendable {
             Self.lastSerial += 1
             return Self.lastSerial
         }
-        func bad(_ reason: String) -> AdapterError { .badFile(path: path, reason: reason) }
+        func bad(_ reason: String) -> LoRAError { .badFile(path: path, reason: reason) }
         guard meta.base == AdapterMetadata.Base(c) else {
             let b = meta.base
-            throw AdapterError.doesNotFit(path: path, reason: "made for hidden \(b.hiddenSize), \(b.numHiddenLayers) layers, \(b.numAttentionHeads) heads, intermediate \(b.intermediateSize); the model has \(c.hiddenSize), \(c.numHiddenLayers), \(c.numAttentionHeads), \(c.intermediateSize)")
+            throw LoRAError.doesNotFit(path: path, reason: "made for hidden \(b.hiddenSize), \(b.numHiddenLayers) layers, \(b.numAttentionHeads) heads, intermediate \(b.intermediateSize); the model has \(c.hiddenSize), \(c.numHiddenLayers), \(c.numAttentionHeads), \(c.intermediateSize)")
         }
         let byName = contents.tensors
         var matrices = [csimd_lora?](repeating: nil, count: c.numHiddenLayers * 4)
@@ -92,7 +92,7 @@ public final class LoRAAdapter: @unchecked Sendable {
             if m == .qkv && qkvLayout == .perHeadInterleaved {
                 // The model's qkv rows are in Hugging Face's order: put B's columns back there.
                 guard a.type != .q8 else {
-                    throw AdapterError.doesNotFit(path: path, reason: "a q8 adapter needs a .dolly model (its query_key_value rows are in the .dolly order); convert the adapter with --type f16 or f32 to use it on a Hugging Face folder")
+                    throw LoRAError.doesNotFit(path: path, reason: "a q8 adapter needs a .dolly model (its query_key_value rows are in the .dolly order); convert the adapter with --type f16 or f32 to use it on a Hugging Face folder")
                 }
                 let out = UnsafeMutableRawPointer.allocate(byteCount: bt.bytes, alignment: 64)
                 owned.append(out)
