@@ -9,10 +9,7 @@ enum InspectAdapter {
     static func report(path: String, verify: Bool) throws -> String {
         let adapter = try LoRAAdapter(checking: path)
         let f = adapter.contents, m = f.metadata, b = m.base
-        var out = "file: \(path)\n"
-        out += "format: \(m.format) \(f.header.major).\(f.header.minor), created by \(m.createdBy)\n"
-        out += String(format: "size: %d bytes (metadata %d, data %d at offset %d)\n", f.header.fileLength,
-                      f.header.metadataLength, f.header.dataLength, f.header.dataOffset)
+        var out = InspectCommand.container(path, format: m.format, createdBy: m.createdBy, header: f.header)
         out += "source: \(m.identity)\n"
         out += "base: hidden \(b.hiddenSize), layers \(b.numHiddenLayers), heads \(b.numAttentionHeads), intermediate \(b.intermediateSize)"
         out += " (query_key_value rows in the .dolly order)\n"

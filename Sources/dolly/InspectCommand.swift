@@ -21,11 +21,7 @@ struct InspectCommand: ParsableCommand {
             }
             let f = try DollyFile(path: file)
             let m = f.metadata, c = m.model
-            var out = ""
-            out += "file: \(file)\n"
-            out += "format: \(m.format) \(f.header.major).\(f.header.minor), created by \(m.createdBy)\n"
-            out += String(format: "size: %d bytes (metadata %d, data %d at offset %d)\n", f.header.fileLength,
-                          f.header.metadataLength, f.header.dataLength, f.header.dataOffset)
+            var out = Self.container(file, format: m.format, createdBy: m.createdBy, header: f.header)
             out += "model: \(c.modelType), hidden \(c.hiddenSize), layers \(c.numHiddenLayers), heads \(c.numAttentionHeads), "
             out += "intermediate \(c.intermediateSize), vocab \(c.vocabSize), context \(c.maxPositionEmbeddings)\n"
             out += "       rotary \(c.rotaryPct) of each head (\(c.rotaryDims) dims), base \(c.rotaryBase), "
@@ -71,5 +67,11 @@ struct InspectCommand: ParsableCommand {
                 Console.write("verify: all \(m.tensors.count) tensor checksums match\n")
             }
         }
+    }
+
+    /// The lines every file of the `.dolly` container starts with (a model or an adapter).
+    static func container(_ path: String, format: String, createdBy: String, header h: FileHeader) -> String {
+        "file: \(path)\nformat: \(format) \(h.major).\(h.minor), created by \(createdBy)\n"
+            + String(format: "size: %d bytes (metadata %d, data %d at offset %d)\n", h.fileLength, h.metadataLength, h.dataLength, h.dataOffset)
     }
 }
