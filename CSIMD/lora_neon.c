@@ -31,17 +31,24 @@ float csimd_lora_down_q8_neon(const csimd_block_q8 *a, const float *x, int64_t n
     return vaddvq_f32(acc);
 }
 
-void csimd_lora_up_f16_neon(const uint16_t *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
-                            int64_t n) {
+/// bt[i..i+4) as f32, from f16 or f32 elements.
+static inline float32x4_t bt4(const void *bt, int f16, int64_t i) {
+    return f16 ? f16x4((const uint16_t *)bt + i) : vld1q_f32((const float *)bt + i);
+}
+
+/// The f16 and f32 up projections differ only in how bt's values are read: one body, inlined into
+/// each with `f16` a constant, so each keeps its own branch-free loop.
+static inline __attribute__((always_inline)) void up_neon(const void *bt, int f16, int64_t rank, int64_t stride,
+                                                          const float *t, float s, float *y, int64_t n) {
     int64_t o = 0;
     for (; o + 16 <= n; o += 16) {
         float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t k = 0; k < rank; k++) {
-            const uint16_t *row = bt + k * stride + o;
-            a0 = vfmaq_n_f32(a0, f16x4(row), t[k]);
-            a1 = vfmaq_n_f32(a1, f16x4(row + 4), t[k]);
-            a2 = vfmaq_n_f32(a2, f16x4(row + 8), t[k]);
-            a3 = vfmaq_n_f32(a3, f16x4(row + 12), t[k]);
+            const int64_t row = k * stride + o;
+            a0 = vfmaq_n_f32(a0, bt4(bt, f16, row), t[k]);
+            a1 = vfmaq_n_f32(a1, bt4(bt, f16, row + 4), t[k]);
+            a2 = vfmaq_n_f32(a2, bt4(bt, f16, row + 8), t[k]);
+            a3 = vfmaq_n_f32(a3, bt4(bt, f16, row + 12), t[k]);
         }
         vst1q_f32(y + o, vfmaq_n_f32(vld1q_f32(y + o), a0, s));
         vst1q_f32(y + o + 4, vfmaq_n_f32(vld1q_f32(y + o + 4), a1, s));
@@ -50,35 +57,23 @@ void csimd_lora_up_f16_neon(const uint16_t *bt, int64_t rank, int64_t stride, co
     }
     for (; o + 4 <= n; o += 4) {
         float32x4_t a0 = vdupq_n_f32(0.0f);
-        for (int64_t k = 0; k < rank; k++) a0 = vfmaq_n_f32(a0, f16x4(bt + k * stride + o), t[k]);
+        for (int64_t k = 0; k < rank; k++) a0 = vfmaq_n_f32(a0, bt4(bt, f16, k * stride + o), t[k]);
         vst1q_f32(y + o, vfmaq_n_f32(vld1q_f32(y + o), a0, s));
     }
-    if (o < n) csimd_lora_up_f16_ref(bt + o, rank, stride, t, s, y + o, n - o);  // < 4 outputs
+    if (o < n) {  // < 4 outputs
+        if (f16) csimd_lora_up_f16_ref((const uint16_t *)bt + o, rank, stride, t, s, y + o, n - o);
+        else csimd_lora_up_f32_ref((const float *)bt + o, rank, stride, t, s, y + o, n - o);
+    }
+}
+
+void csimd_lora_up_f16_neon(const uint16_t *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
+                            int64_t n) {
+    up_neon(bt, 1, rank, stride, t, s, y, n);
 }
 
 void csimd_lora_up_f32_neon(const float *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
                             int64_t n) {
-    int64_t o = 0;
-    for (; o + 16 <= n; o += 16) {
-        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t k = 0; k < rank; k++) {
-            const float *row = bt + k * stride + o;
-            a0 = vfmaq_n_f32(a0, vld1q_f32(row), t[k]);
-            a1 = vfmaq_n_f32(a1, vld1q_f32(row + 4), t[k]);
-            a2 = vfmaq_n_f32(a2, vld1q_f32(row + 8), t[k]);
-            a3 = vfmaq_n_f32(a3, vld1q_f32(row + 12), t[k]);
-        }
-        vst1q_f32(y + o, vfmaq_n_f32(vld1q_f32(y + o), a0, s));
-        vst1q_f32(y + o + 4, vfmaq_n_f32(vld1q_f32(y + o + 4), a1, s));
-        vst1q_f32(y + o + 8, vfmaq_n_f32(vld1q_f32(y + o + 8), a2, s));
-        vst1q_f32(y + o + 12, vfmaq_n_f32(vld1q_f32(y + o + 12), a3, s));
-    }
-    for (; o + 4 <= n; o += 4) {
-        float32x4_t a0 = vdupq_n_f32(0.0f);
-        for (int64_t k = 0; k < rank; k++) a0 = vfmaq_n_f32(a0, vld1q_f32(bt + k * stride + o), t[k]);
-        vst1q_f32(y + o, vfmaq_n_f32(vld1q_f32(y + o), a0, s));
-    }
-    if (o < n) csimd_lora_up_f32_ref(bt + o, rank, stride, t, s, y + o, n - o);  // < 4 outputs
+    up_neon(bt, 0, rank, stride, t, s, y, n);
 }
 
 void csimd_lora_up_q8_neon(const csimd_block_q8 *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,

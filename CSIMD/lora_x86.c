@@ -41,60 +41,56 @@ float csimd_lora_down_q8_avx2(const csimd_block_q8 *a, const float *x, int64_t n
     return hsum256(acc);
 }
 
-void csimd_lora_up_f16_avx2(const uint16_t *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
-                            int64_t n) {
+/// y[0..32) += s * (a0 | a1 | a2 | a3): the end of every 32-output step of an up projection.
+static inline void add32_avx2(float *y, __m256 vs, __m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    _mm256_storeu_ps(y, _mm256_fmadd_ps(vs, a0, _mm256_loadu_ps(y)));
+    _mm256_storeu_ps(y + 8, _mm256_fmadd_ps(vs, a1, _mm256_loadu_ps(y + 8)));
+    _mm256_storeu_ps(y + 16, _mm256_fmadd_ps(vs, a2, _mm256_loadu_ps(y + 16)));
+    _mm256_storeu_ps(y + 24, _mm256_fmadd_ps(vs, a3, _mm256_loadu_ps(y + 24)));
+}
+
+/// bt[i..i+8) as f32, from f16 (F16C) or f32 elements.
+static inline __m256 bt8(const void *bt, int f16, int64_t i) {
+    return f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)bt + i))) : _mm256_loadu_ps((const float *)bt + i);
+}
+
+/// The f16 and f32 up projections differ only in how bt's values are read: one body, inlined into
+/// each with `f16` a constant, so each keeps its own branch-free loop.
+static inline __attribute__((always_inline)) void up_avx2(const void *bt, int f16, int64_t rank, int64_t stride,
+                                                          const float *t, float s, float *y, int64_t n) {
     const __m256 vs = _mm256_set1_ps(s);
     int64_t o = 0;
     for (; o + 32 <= n; o += 32) {
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
         for (int64_t k = 0; k < rank; k++) {
-            const uint16_t *row = bt + k * stride + o;
+            const int64_t row = k * stride + o;
             const __m256 tk = _mm256_set1_ps(t[k]);
-            a0 = _mm256_fmadd_ps(tk, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)row)), a0);
-            a1 = _mm256_fmadd_ps(tk, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 8))), a1);
-            a2 = _mm256_fmadd_ps(tk, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 16))), a2);
-            a3 = _mm256_fmadd_ps(tk, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 24))), a3);
+            a0 = _mm256_fmadd_ps(tk, bt8(bt, f16, row), a0);
+            a1 = _mm256_fmadd_ps(tk, bt8(bt, f16, row + 8), a1);
+            a2 = _mm256_fmadd_ps(tk, bt8(bt, f16, row + 16), a2);
+            a3 = _mm256_fmadd_ps(tk, bt8(bt, f16, row + 24), a3);
         }
-        _mm256_storeu_ps(y + o, _mm256_fmadd_ps(vs, a0, _mm256_loadu_ps(y + o)));
-        _mm256_storeu_ps(y + o + 8, _mm256_fmadd_ps(vs, a1, _mm256_loadu_ps(y + o + 8)));
-        _mm256_storeu_ps(y + o + 16, _mm256_fmadd_ps(vs, a2, _mm256_loadu_ps(y + o + 16)));
-        _mm256_storeu_ps(y + o + 24, _mm256_fmadd_ps(vs, a3, _mm256_loadu_ps(y + o + 24)));
+        add32_avx2(y + o, vs, a0, a1, a2, a3);
     }
     for (; o + 8 <= n; o += 8) {
         __m256 a0 = _mm256_setzero_ps();
-        for (int64_t k = 0; k < rank; k++)
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(t[k]), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(bt + k * stride + o))), a0);
+        for (int64_t k = 0; k < rank; k++) a0 = _mm256_fmadd_ps(_mm256_set1_ps(t[k]), bt8(bt, f16, k * stride + o), a0);
         _mm256_storeu_ps(y + o, _mm256_fmadd_ps(vs, a0, _mm256_loadu_ps(y + o)));
     }
-    if (o < n) csimd_lora_up_f16_ref(bt + o, rank, stride, t, s, y + o, n - o);  // < 8 outputs
+    if (o < n) {  // < 8 outputs
+        if (f16) csimd_lora_up_f16_ref((const uint16_t *)bt + o, rank, stride, t, s, y + o, n - o);
+        else csimd_lora_up_f32_ref((const float *)bt + o, rank, stride, t, s, y + o, n - o);
+    }
+}
+
+void csimd_lora_up_f16_avx2(const uint16_t *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
+                            int64_t n) {
+    up_avx2(bt, 1, rank, stride, t, s, y, n);
 }
 
 void csimd_lora_up_f32_avx2(const float *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
                             int64_t n) {
-    const __m256 vs = _mm256_set1_ps(s);
-    int64_t o = 0;
-    for (; o + 32 <= n; o += 32) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-        for (int64_t k = 0; k < rank; k++) {
-            const float *row = bt + k * stride + o;
-            const __m256 tk = _mm256_set1_ps(t[k]);
-            a0 = _mm256_fmadd_ps(tk, _mm256_loadu_ps(row), a0);
-            a1 = _mm256_fmadd_ps(tk, _mm256_loadu_ps(row + 8), a1);
-            a2 = _mm256_fmadd_ps(tk, _mm256_loadu_ps(row + 16), a2);
-            a3 = _mm256_fmadd_ps(tk, _mm256_loadu_ps(row + 24), a3);
-        }
-        _mm256_storeu_ps(y + o, _mm256_fmadd_ps(vs, a0, _mm256_loadu_ps(y + o)));
-        _mm256_storeu_ps(y + o + 8, _mm256_fmadd_ps(vs, a1, _mm256_loadu_ps(y + o + 8)));
-        _mm256_storeu_ps(y + o + 16, _mm256_fmadd_ps(vs, a2, _mm256_loadu_ps(y + o + 16)));
-        _mm256_storeu_ps(y + o + 24, _mm256_fmadd_ps(vs, a3, _mm256_loadu_ps(y + o + 24)));
-    }
-    for (; o + 8 <= n; o += 8) {
-        __m256 a0 = _mm256_setzero_ps();
-        for (int64_t k = 0; k < rank; k++)
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(t[k]), _mm256_loadu_ps(bt + k * stride + o), a0);
-        _mm256_storeu_ps(y + o, _mm256_fmadd_ps(vs, a0, _mm256_loadu_ps(y + o)));
-    }
-    if (o < n) csimd_lora_up_f32_ref(bt + o, rank, stride, t, s, y + o, n - o);  // < 8 outputs
+    up_avx2(bt, 0, rank, stride, t, s, y, n);
 }
 
 void csimd_lora_up_q8_avx2(const csimd_block_q8 *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
@@ -110,11 +106,7 @@ void csimd_lora_up_q8_avx2(const csimd_block_q8 *bt, int64_t rank, int64_t strid
             a2 = _mm256_fmadd_ps(c, q8x8(blk->qs + 16), a2);
             a3 = _mm256_fmadd_ps(c, q8x8(blk->qs + 24), a3);
         }
-        float *yb = y + b * CSIMD_BLOCK_SIZE;
-        _mm256_storeu_ps(yb, _mm256_fmadd_ps(vs, a0, _mm256_loadu_ps(yb)));
-        _mm256_storeu_ps(yb + 8, _mm256_fmadd_ps(vs, a1, _mm256_loadu_ps(yb + 8)));
-        _mm256_storeu_ps(yb + 16, _mm256_fmadd_ps(vs, a2, _mm256_loadu_ps(yb + 16)));
-        _mm256_storeu_ps(yb + 24, _mm256_fmadd_ps(vs, a3, _mm256_loadu_ps(yb + 24)));
+        add32_avx2(y + b * CSIMD_BLOCK_SIZE, vs, a0, a1, a2, a3);
     }
 }
 
@@ -137,60 +129,57 @@ float csimd_lora_down_q8_avx512(const csimd_block_q8 *a, const float *x, int64_t
     return _mm512_reduce_add_ps(acc);
 }
 
-void csimd_lora_up_f16_avx512(const uint16_t *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
-                              int64_t n) {
+/// y[0..64) += s * (a0 | a1 | a2 | a3): the end of every 64-output step of an up projection.
+static inline void add64_avx512(float *y, __m512 vs, __m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+    _mm512_storeu_ps(y, _mm512_fmadd_ps(vs, a0, _mm512_loadu_ps(y)));
+    _mm512_storeu_ps(y + 16, _mm512_fmadd_ps(vs, a1, _mm512_loadu_ps(y + 16)));
+    _mm512_storeu_ps(y + 32, _mm512_fmadd_ps(vs, a2, _mm512_loadu_ps(y + 32)));
+    _mm512_storeu_ps(y + 48, _mm512_fmadd_ps(vs, a3, _mm512_loadu_ps(y + 48)));
+}
+
+/// bt[i..i+16) as f32, from f16 or f32 elements.
+static inline __m512 bt16(const void *bt, int f16, int64_t i) {
+    return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)bt + i))) : _mm512_loadu_ps((const float *)bt + i);
+}
+
+/// bt16 of the lanes in `m` only, the others zero.
+static inline __m512 bt16_masked(const void *bt, int f16, int64_t i, __mmask16 m) {
+    return f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)bt + i)) : _mm512_maskz_loadu_ps(m, (const float *)bt + i);
+}
+
+/// As up_avx2: one body for f16 and f32 bt, a masked tail instead of the scalar twin.
+static inline __attribute__((always_inline)) void up_avx512(const void *bt, int f16, int64_t rank, int64_t stride,
+                                                            const float *t, float s, float *y, int64_t n) {
     const __m512 vs = _mm512_set1_ps(s);
     int64_t o = 0;
     for (; o + 64 <= n; o += 64) {
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
         for (int64_t k = 0; k < rank; k++) {
-            const uint16_t *row = bt + k * stride + o;
+            const int64_t row = k * stride + o;
             const __m512 tk = _mm512_set1_ps(t[k]);
-            a0 = _mm512_fmadd_ps(tk, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)row)), a0);
-            a1 = _mm512_fmadd_ps(tk, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 16))), a1);
-            a2 = _mm512_fmadd_ps(tk, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 32))), a2);
-            a3 = _mm512_fmadd_ps(tk, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 48))), a3);
+            a0 = _mm512_fmadd_ps(tk, bt16(bt, f16, row), a0);
+            a1 = _mm512_fmadd_ps(tk, bt16(bt, f16, row + 16), a1);
+            a2 = _mm512_fmadd_ps(tk, bt16(bt, f16, row + 32), a2);
+            a3 = _mm512_fmadd_ps(tk, bt16(bt, f16, row + 48), a3);
         }
-        _mm512_storeu_ps(y + o, _mm512_fmadd_ps(vs, a0, _mm512_loadu_ps(y + o)));
-        _mm512_storeu_ps(y + o + 16, _mm512_fmadd_ps(vs, a1, _mm512_loadu_ps(y + o + 16)));
-        _mm512_storeu_ps(y + o + 32, _mm512_fmadd_ps(vs, a2, _mm512_loadu_ps(y + o + 32)));
-        _mm512_storeu_ps(y + o + 48, _mm512_fmadd_ps(vs, a3, _mm512_loadu_ps(y + o + 48)));
+        add64_avx512(y + o, vs, a0, a1, a2, a3);
     }
     for (; o < n; o += 16) {  // masked tail
         const __mmask16 m = n - o >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - o)) - 1u);
         __m512 a0 = _mm512_setzero_ps();
-        for (int64_t k = 0; k < rank; k++)
-            a0 = _mm512_fmadd_ps(_mm512_set1_ps(t[k]), _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, bt + k * stride + o)), a0);
+        for (int64_t k = 0; k < rank; k++) a0 = _mm512_fmadd_ps(_mm512_set1_ps(t[k]), bt16_masked(bt, f16, k * stride + o, m), a0);
         _mm512_mask_storeu_ps(y + o, m, _mm512_fmadd_ps(vs, a0, _mm512_maskz_loadu_ps(m, y + o)));
     }
 }
 
+void csimd_lora_up_f16_avx512(const uint16_t *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
+                              int64_t n) {
+    up_avx512(bt, 1, rank, stride, t, s, y, n);
+}
+
 void csimd_lora_up_f32_avx512(const float *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
                               int64_t n) {
-    const __m512 vs = _mm512_set1_ps(s);
-    int64_t o = 0;
-    for (; o + 64 <= n; o += 64) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
-        for (int64_t k = 0; k < rank; k++) {
-            const float *row = bt + k * stride + o;
-            const __m512 tk = _mm512_set1_ps(t[k]);
-            a0 = _mm512_fmadd_ps(tk, _mm512_loadu_ps(row), a0);
-            a1 = _mm512_fmadd_ps(tk, _mm512_loadu_ps(row + 16), a1);
-            a2 = _mm512_fmadd_ps(tk, _mm512_loadu_ps(row + 32), a2);
-            a3 = _mm512_fmadd_ps(tk, _mm512_loadu_ps(row + 48), a3);
-        }
-        _mm512_storeu_ps(y + o, _mm512_fmadd_ps(vs, a0, _mm512_loadu_ps(y + o)));
-        _mm512_storeu_ps(y + o + 16, _mm512_fmadd_ps(vs, a1, _mm512_loadu_ps(y + o + 16)));
-        _mm512_storeu_ps(y + o + 32, _mm512_fmadd_ps(vs, a2, _mm512_loadu_ps(y + o + 32)));
-        _mm512_storeu_ps(y + o + 48, _mm512_fmadd_ps(vs, a3, _mm512_loadu_ps(y + o + 48)));
-    }
-    for (; o < n; o += 16) {  // masked tail
-        const __mmask16 m = n - o >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - o)) - 1u);
-        __m512 a0 = _mm512_setzero_ps();
-        for (int64_t k = 0; k < rank; k++)
-            a0 = _mm512_fmadd_ps(_mm512_set1_ps(t[k]), _mm512_maskz_loadu_ps(m, bt + k * stride + o), a0);
-        _mm512_mask_storeu_ps(y + o, m, _mm512_fmadd_ps(vs, a0, _mm512_maskz_loadu_ps(m, y + o)));
-    }
+    up_avx512(bt, 0, rank, stride, t, s, y, n);
 }
 
 void csimd_lora_up_q8_avx512(const csimd_block_q8 *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
@@ -207,11 +196,7 @@ void csimd_lora_up_q8_avx512(const csimd_block_q8 *bt, int64_t rank, int64_t str
             a2 = _mm512_fmadd_ps(c1, q8x16(blk[1].qs), a2);
             a3 = _mm512_fmadd_ps(c1, q8x16(blk[1].qs + 16), a3);
         }
-        float *yb = y + b * CSIMD_BLOCK_SIZE;
-        _mm512_storeu_ps(yb, _mm512_fmadd_ps(vs, a0, _mm512_loadu_ps(yb)));
-        _mm512_storeu_ps(yb + 16, _mm512_fmadd_ps(vs, a1, _mm512_loadu_ps(yb + 16)));
-        _mm512_storeu_ps(yb + 32, _mm512_fmadd_ps(vs, a2, _mm512_loadu_ps(yb + 32)));
-        _mm512_storeu_ps(yb + 48, _mm512_fmadd_ps(vs, a3, _mm512_loadu_ps(yb + 48)));
+        add64_avx512(y + b * CSIMD_BLOCK_SIZE, vs, a0, a1, a2, a3);
     }
     for (; b < nb; b++) {
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();

@@ -78,7 +78,7 @@ enum APIError: Error, Sendable {
             case .badToken: self = .invalid(e.localizedDescription, param: "prompt")
             }
         case let e as ModelError: self = .invalid(e.localizedDescription)
-        case let e as AdapterError:
+        case let e as LoRAError:
             switch e {
             case let .unknown(name): self = .adapterNotFound(name)
             default: self = .invalid(e.localizedDescription)

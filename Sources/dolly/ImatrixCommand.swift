@@ -12,8 +12,8 @@ struct ImatrixCommand: ParsableCommand {
             By default it holds each layer matrix input's covariance in diagonal bands (about 40 MB per layer of a 3b model),
             with which q4 and q3 compensate each rounding error by the columns it correlates with (GPTQ);
             --diagonal keeps only the per-column mean squares (llama-imatrix's statistic, a small file).
-            With --lora the adapter is merged first (each matrix it changes held in f32 in memory), so the statistics are
-            the merged model's: convert with the same --lora.
+            With --lora the adapter is applied at run time (in f32, memory grows by its size only), so the statistics are
+            the merged model's (up to float rounding): convert with the same --lora.
             """)
 
     @OptionGroup var path: ModelPathOption
@@ -57,20 +57,20 @@ struct ImatrixCommand: ParsableCommand {
                                       kind: "an importance matrix file", force: force)
             OutputFile.prepare(output)
             let calibration = try TextFile.read(text, what: "calibration text")
-            var model = try DollyModel.load(path: path.model)
-            // Calibration sees the model the conversion with the same --lora will write.
+            let model = try DollyModel.load(path: path.model)
+            // Calibration sees the model the conversion with the same --lora will write: each layer matrix's
+            // input is the same whether the update is merged or added at run time, which costs no f32 copies.
             let merge = try adapter.merge(config: model.config)
-            if let merge {
-                model = try model.merging(merge, threads: threads.count)
-                Console.note(LoRAMergeOptions.describe(merge))
-            }
+            let runtime = try merge?.runtimeAdapter(config: model.config, qkvLayout: model.network.weights.qkvLayout)
+            if let merge { Console.note(LoRAMergeOptions.describe(merge, verb: "applying") + " at run time") }
             let crc = try DollyModel.configCRC32(modelPath: path.model)
             let bar = ProgressBar(label: "imatrix", unit: "chunks", scale: 1)
             var measured: ImportanceMatrix?
             try OutputFile.interruptible({
                 measured = try model.importanceMatrix(
                     text: calibration, calibrationName: URL(fileURLWithPath: text).lastPathComponent, context: context,
-                    maxChunks: chunks, covarianceBand: diagonal ? nil : band, threads: threads.count, configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
+                    maxChunks: chunks, covarianceBand: diagonal ? nil : band, adapter: runtime, threads: threads.count,
+                    configCRC32: crc, progress: { bar.update(done: $0, total: $1) },
                     isCancelled: { Interrupt.requested })
                 bar.finish()
                 measured!.identity.lora = merge?.calibrationIdentity  // convert refuses it with another adapter or none

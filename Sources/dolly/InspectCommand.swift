@@ -5,9 +5,9 @@ import Foundation
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show a .dolly file's header, hyperparameters and tensor table.")
+        abstract: "Show a .dolly file's header, hyperparameters and tensor table, or a .dolly-lora adapter's base, ranks and matrices.")
 
-    @Argument(help: "The .dolly file.")
+    @Argument(help: "The .dolly or .dolly-lora file.")
     var file: String
 
     @Flag(name: .long, help: "Check every tensor's CRC-32.")
@@ -15,13 +15,13 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try Console.guarded {
+            if AdapterFile.hasMagic(path: file) {
+                Console.write(try InspectAdapter.report(path: file, verify: verify))
+                return
+            }
             let f = try DollyFile(path: file)
             let m = f.metadata, c = m.model
-            var out = ""
-            out += "file: \(file)\n"
-            out += "format: \(m.format) \(f.header.major).\(f.header.minor), created by \(m.createdBy)\n"
-            out += String(format: "size: %d bytes (metadata %d, data %d at offset %d)\n", f.header.fileLength,
-                          f.header.metadataLength, f.header.dataLength, f.header.dataOffset)
+            var out = Self.container(file, format: m.format, createdBy: m.createdBy, header: f.header)
             out += "model: \(c.modelType), hidden \(c.hiddenSize), layers \(c.numHiddenLayers), heads \(c.numAttentionHeads), "
             out += "intermediate \(c.intermediateSize), vocab \(c.vocabSize), context \(c.maxPositionEmbeddings)\n"
             out += "       rotary \(c.rotaryPct) of each head (\(c.rotaryDims) dims), base \(c.rotaryBase), "
@@ -67,5 +67,11 @@ struct InspectCommand: ParsableCommand {
                 Console.write("verify: all \(m.tensors.count) tensor checksums match\n")
             }
         }
+    }
+
+    /// The lines every file of the `.dolly` container starts with (a model or an adapter).
+    static func container(_ path: String, format: String, createdBy: String, header h: FileHeader) -> String {
+        "file: \(path)\nformat: \(format) \(h.major).\(h.minor), created by \(createdBy)\n"
+            + String(format: "size: %d bytes (metadata %d, data %d at offset %d)\n", h.fileLength, h.metadataLength, h.dataLength, h.dataOffset)
     }
 }

@@ -2,9 +2,10 @@ import ArgumentParser
 import DollyKit
 import Foundation
 
-/// `--lora ADAPTER [--lora-scale S]` of `convert` and `imatrix`: a PEFT adapter folded into the weights.
+/// `--lora ADAPTER [--lora-scale S]` of `convert` and `imatrix`: a PEFT adapter folded into the weights
+/// (`imatrix` applies it at run time instead, LoRAMerge.runtimeAdapter: the same inputs, no f32 copies).
 struct LoRAMergeOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Merge this PEFT LoRA adapter (a folder with adapter_config.json and adapter_model.safetensors or .bin) into the weights.",
+    @Option(name: .long, help: ArgumentHelp("Merge this PEFT LoRA adapter (a folder with adapter_config.json and adapter_model.safetensors or .bin) into the weights (imatrix: measure the merged model, the adapter applied at run time).",
                                             valueName: "ADAPTER"))
     var lora: String?
 
@@ -27,9 +28,9 @@ struct LoRAMergeOptions: ParsableArguments {
         try ModelConfig.load(from: URL(fileURLWithPath: folder).appendingPathComponent("config.json"))
     }
 
-    /// What a note says about the merged adapter.
-    static func describe(_ m: LoRAMerge) -> String {
-        "merged LoRA \(m.adapter.name) (r \(m.adapter.rank), alpha \(m.adapter.alpha)\(m.adapter.useRSLoRA ? ", rsLoRA" : ""), "
+    /// What a note says about the adapter, after `verb` ("merged", or "applying" at run time).
+    static func describe(_ m: LoRAMerge, verb: String = "merged") -> String {
+        "\(verb) LoRA \(m.adapter.name) (r \(m.adapter.rank), alpha \(m.adapter.alpha)\(m.adapter.useRSLoRA ? ", rsLoRA" : ""), "
             + "scale \(m.scale), \(m.adapter.targets.map(\.rawValue).joined(separator: "/")), identity \(m.adapter.identity))"
     }
 }

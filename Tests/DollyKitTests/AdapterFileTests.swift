@@ -4,7 +4,7 @@ import XCTest
 @testable import DollyKit
 
 /// `.dolly-lora` files: what the writer puts there reads back, and a damaged, cut, foreign or
-/// mismatched file is one clear `AdapterError`, never a crash.
+/// mismatched file is one clear `LoRAError`, never a crash.
 final class AdapterFileTests: XCTestCase {
     static var demo: DollyModel { PromptFidelityTests.demoModel }
 
@@ -33,9 +33,9 @@ final class AdapterFileTests: XCTestCase {
         }
     }
 
-    func expect(_ path: String, _ check: (AdapterError) -> Bool, _ what: String, line: UInt = #line) {
+    func expect(_ path: String, _ check: (LoRAError) -> Bool, _ what: String, line: UInt = #line) {
         XCTAssertThrowsError(try load(path), what, line: line) { e in
-            guard let e = e as? AdapterError else { return XCTFail("\(what): \(e) is not an AdapterError", line: line) }
+            guard let e = e as? LoRAError else { return XCTFail("\(what): \(e) is not a LoRAError", line: line) }
             XCTAssertTrue(check(e), "\(what): \(e.localizedDescription)", line: line)
         }
     }
@@ -47,7 +47,7 @@ final class AdapterFileTests: XCTestCase {
             try bytes.write(to: URL(fileURLWithPath: p))
             return p
         }
-        func isBad(_ e: AdapterError) -> Bool { if case .badFile = e { return true }; return false }
+        func isBad(_ e: LoRAError) -> Bool { if case .badFile = e { return true }; return false }
         // Every single-byte flip in the header, in the metadata and in a tensor.
         let metaLength = Int(data[24]) | Int(data[25]) << 8
         let dataOffset = Int(data[32]) | Int(data[33]) << 8 | Int(data[34]) << 16
@@ -90,7 +90,7 @@ final class AdapterFileTests: XCTestCase {
     func testQ8AdapterNeedsDollyRowOrder() throws {
         let (path, _) = try written(.q8)
         XCTAssertThrowsError(try LoRAAdapter(path: path, config: Self.demo.config, qkvLayout: .perHeadInterleaved)) { e in
-            guard case .doesNotFit = e as? AdapterError else { return XCTFail("\(e)") }
+            guard case .doesNotFit = e as? LoRAError else { return XCTFail("\(e)") }
         }
         XCTAssertNoThrow(try LoRAAdapter(path: path, config: Self.demo.config, qkvLayout: .split))
     }
@@ -101,7 +101,7 @@ final class AdapterFileTests: XCTestCase {
         var d = LoRATestSupport.deltas(c)[0]
         func refused(_ deltas: [AdapterDelta], line: UInt = #line) {
             XCTAssertThrowsError(try AdapterFile.write(deltas, to: path, type: .f16, base: c, identity: "x"), line: line) { e in
-                guard case .badDelta = e as? AdapterError else { return XCTFail("\(e)", line: line) }
+                guard case .badDelta = e as? LoRAError else { return XCTFail("\(e)", line: line) }
             }
         }
         refused([])

@@ -27,9 +27,10 @@ final class LoRAMergeTests: XCTestCase {
     }()
 
     /// Every position's logits of `ids`.
-    static func logits(_ model: DollyModel, _ ids: [Int32]) throws -> [[Float]] {
+    static func logits(_ model: DollyModel, _ ids: [Int32], adapter: LoRAAdapter? = nil) throws -> [[Float]] {
         // An f32 cache: f16 keys and values alone would round logits by about 1e-4 of their size.
         let session = try model.network.makeSession(contextLength: 64, batchSize: 16, kvType: .f32, threads: 2)
+        session.adapter = adapter
         let vocab = model.config.vocabSize
         var rows: [[Float]] = []
         try session.evaluate(ids, logits: .all { _, logits in
@@ -45,11 +46,11 @@ final class LoRAMergeTests: XCTestCase {
     }
 
     /// Largest |ours - theirs| over every position and probe id, relative to the prompt's largest |logit|.
-    func worstRelative(_ model: DollyModel, _ adapter: String, merged: Bool = false) throws -> Float {
+    func worstRelative(_ model: DollyModel, _ adapter: String, merged: Bool = false, runtime: LoRAAdapter? = nil) throws -> Float {
         let ref = LoRAFixtures.references[adapter]!
         var worst: Float = 0
         for p in ref.prompts {
-            let rows = try Self.logits(model, p.input_ids)
+            let rows = try Self.logits(model, p.input_ids, adapter: runtime)
             let probes = LoRAFixtures.decode(merged ? p.merged_probe_logits_f32_b64 : p.peft_probe_logits_f32_b64, as: Float.self)
             for (pos, row) in rows.enumerated() {
                 for (k, id) in ref.probe_ids.enumerated() {
@@ -121,14 +122,18 @@ final class LoRAMergeTests: XCTestCase {
         print("lora plain merged at " + report.joined(separator: "; "))
     }
 
-    /// The in-memory merge `dolly imatrix --lora` measures: on Hugging Face's rows and on a file's split rows.
-    func testInMemoryMergeMatchesPEFT() throws {
+    /// The merge applied at run time from memory, as `dolly imatrix --lora` runs it: on Hugging Face's rows
+    /// and on a file's split rows.
+    func testRuntimeMergeMatchesPEFT() throws {
         let merge = try LoRAMerge(adapter: PEFTAdapter(folder: LoRAFixtures.adapter("plain"), config: LoRAFixtures.baseConfig))
-        let folder = try DollyModel.load(path: LoRAFixtures.base).merging(merge)
-        XCTAssertLessThanOrEqual(try worstRelative(folder, "plain"), 1e-4, "Hugging Face folder")
-        let base = try Self.convert(nil, recipe: .f32, to: scratchDirectory("lora"))
-        let file = try DollyModel.load(path: base).merging(merge)
-        XCTAssertLessThanOrEqual(try worstRelative(file, "plain"), 1e-4, ".dolly file (split query/key/value rows)")
+        let folder = try DollyModel.load(path: LoRAFixtures.base)
+        let onFolder = try merge.runtimeAdapter(config: folder.config, qkvLayout: folder.network.weights.qkvLayout)
+        XCTAssertLessThanOrEqual(try worstRelative(folder, "plain", runtime: onFolder), 1e-4, "Hugging Face folder")
+        let file = try DollyModel.load(path: Self.convert(nil, recipe: .f32, to: scratchDirectory("lora")))
+        XCTAssertEqual(file.network.weights.qkvLayout, .split)
+        let onFile = try merge.runtimeAdapter(config: file.config, qkvLayout: .split)
+        XCTAssertLessThanOrEqual(try worstRelative(file, "plain", runtime: onFile), 1e-4, ".dolly file (split query/key/value rows)")
+        XCTAssertEqual(onFile.identity, merge.calibrationIdentity)
     }
 
     func testZeroScaleLeavesTheWeights() throws {

@@ -21,12 +21,23 @@ public enum AdapterFile {
     /// Whether the file at `path` starts with the adapter magic.
     public static func hasMagic(path: String) -> Bool { FileMagic.matches(path, magic) }
 
-    /// Encodes `deltas` for the base `base` and writes them atomically to `path`. B's rows of `.qkv`
-    /// are reordered as the `.dolly` file reorders the base's (FORMAT.md section 6: all queries, keys,
-    /// then values), so the run-time delta lines up with the converted matrix.
+    /// Encodes `deltas` for the base `base` and writes them atomically to `path` (see `image`).
     public static func write(_ deltas: [AdapterDelta], to path: String, type: ElementType, base: ModelConfig,
-                             identity: String, alpha: Double? = nil, createdBy: String = "dolly") throws {
-        guard !deltas.isEmpty else { throw AdapterError.badDelta("no adapted matrices") }
+                             identity: String, alpha: Double? = nil, rslora: Bool = false, createdBy: String = "dolly") throws {
+        let bytes = try image(deltas, type: type, base: base, identity: identity, alpha: alpha, rslora: rslora, createdBy: createdBy)
+        let writer = try AtomicFileWriter(finalPath: path)
+        try writer.write(bytes)
+        try writer.commit()
+    }
+
+    /// The bytes of the `.dolly-lora` file holding `deltas` for the base `base`: what `write` puts on
+    /// disk, and what an adapter made in memory is read from (`LoRAAdapter(image:)`), so both go through
+    /// one encoder and one reader. B's rows of `.qkv` are reordered as the `.dolly` file reorders the
+    /// base's (FORMAT.md section 6: all queries, keys, then values), so the run-time delta lines up
+    /// with the converted matrix.
+    public static func image(_ deltas: [AdapterDelta], type: ElementType, base: ModelConfig,
+                             identity: String, alpha: Double? = nil, rslora: Bool = false, createdBy: String = "dolly") throws -> [UInt8] {
+        guard !deltas.isEmpty else { throw LoRAError.badDelta("no adapted matrices") }
         var seen = Set<Int>()
         var pairs: [AdapterMetadata.Pair] = []
         var tensors: [FileMetadata.Tensor] = []
@@ -40,16 +51,16 @@ public enum AdapterFile {
         }
         let qkvMap = Converter.splitQKVRowMap(hidden: base.hiddenSize, heads: base.numAttentionHeads)
         for d in deltas.sorted(by: { ($0.layer, index($0.matrix)) < ($1.layer, index($1.matrix)) }) {
-            guard let name = AdapterDelta.fileName(d.matrix) else { throw AdapterError.badDelta("\(d.matrix) is not a layer matrix") }
-            guard d.layer >= 0, d.layer < base.numHiddenLayers else { throw AdapterError.badDelta("layer \(d.layer) of \(base.numHiddenLayers)") }
-            guard seen.insert(d.layer * 4 + index(d.matrix)).inserted else { throw AdapterError.badDelta("layers.\(d.layer).\(name) given twice") }
+            guard let name = AdapterDelta.fileName(d.matrix) else { throw LoRAError.badDelta("\(d.matrix) is not a layer matrix") }
+            guard d.layer >= 0, d.layer < base.numHiddenLayers else { throw LoRAError.badDelta("layer \(d.layer) of \(base.numHiddenLayers)") }
+            guard seen.insert(d.layer * 4 + index(d.matrix)).inserted else { throw LoRAError.badDelta("layers.\(d.layer).\(name) given twice") }
             let shape = d.matrix.shape(base), outputs = shape[0], inputs = shape[1]
-            guard d.rank >= 1, d.rank <= min(inputs, outputs) else { throw AdapterError.badDelta("layers.\(d.layer).\(name): rank \(d.rank)") }
+            guard d.rank >= 1, d.rank <= min(inputs, outputs) else { throw LoRAError.badDelta("layers.\(d.layer).\(name): rank \(d.rank)") }
             guard d.a.count == d.rank * inputs, d.b.count == outputs * d.rank else {
-                throw AdapterError.badDelta("layers.\(d.layer).\(name): A has \(d.a.count) values, B \(d.b.count); expected [\(d.rank), \(inputs)] and [\(outputs), \(d.rank)]")
+                throw LoRAError.badDelta("layers.\(d.layer).\(name): A has \(d.a.count) values, B \(d.b.count); expected [\(d.rank), \(inputs)] and [\(outputs), \(d.rank)]")
             }
             guard d.scale.isFinite, d.a.allSatisfy(\.isFinite), d.b.allSatisfy(\.isFinite) else {
-                throw AdapterError.badDelta("layers.\(d.layer).\(name) holds a value that is not finite")
+                throw LoRAError.badDelta("layers.\(d.layer).\(name) holds a value that is not finite")
             }
             let t: TensorType = type == .f32 ? .f32 : type == .q8 && inputs % 32 == 0 && outputs % 32 == 0 ? .q8 : .f16
             // B transposed: bt[k][r] = B[source row of r][k].
@@ -64,7 +75,7 @@ public enum AdapterFile {
         }
         let targets = AdapterDelta.matrices.filter { m in deltas.contains { $0.matrix == m } }.compactMap(AdapterDelta.peftName)
         let meta = AdapterMetadata(format: formatName, createdBy: createdBy, identity: identity,
-                                   rank: deltas.map(\.rank).max() ?? 0, alpha: alpha, targets: targets,
+                                   rank: deltas.map(\.rank).max() ?? 0, alpha: alpha, rslora: rslora ? true : nil, targets: targets,
                                    base: .init(base), qkvRows: "split", pairs: pairs, tensors: tensors)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
@@ -72,12 +83,12 @@ public enum AdapterFile {
         let dataOffset = Converter.align(FileHeader.size + json.count, FileHeader.dataAlignment)
         let header = FileHeader(metadataLength: json.count, dataOffset: dataOffset, dataLength: data.count,
                                 metadataCRC32: json.withUnsafeBytes { CRC32.checksum($0) })
-        let writer = try AtomicFileWriter(finalPath: path)
-        try writer.write(header.encoded(magic: magic))
-        try writer.write(json)
-        try writer.writeZeros(dataOffset - FileHeader.size - json.count)
-        try writer.write(data)
-        try writer.commit()
+        var bytes = header.encoded(magic: magic)
+        bytes.reserveCapacity(dataOffset + data.count)
+        bytes += json
+        bytes += [UInt8](repeating: 0, count: dataOffset - bytes.count)
+        bytes += data
+        return bytes
     }
 
     static func index(_ m: LayerTensor) -> Int { AdapterDelta.matrices.firstIndex(of: m) ?? 0 }
@@ -143,6 +154,8 @@ public struct AdapterMetadata: Codable, Sendable {
     /// The largest rank.
     public var rank: Int
     public var alpha: Double?
+    /// true when PEFT's scale was alpha / sqrt(r) (rsLoRA); absent: alpha / r, or not recorded.
+    public var rslora: Bool?
     /// PEFT's names of the adapted matrices.
     public var targets: [String]
     public var base: Base
@@ -152,7 +165,7 @@ public struct AdapterMetadata: Codable, Sendable {
     public var tensors: [FileMetadata.Tensor]
 
     enum CodingKeys: String, CodingKey {
-        case format, identity, rank, alpha, targets, base, pairs, tensors
+        case format, identity, rank, alpha, rslora, targets, base, pairs, tensors
         case createdBy = "created_by", qkvRows = "qkv_rows"
     }
 }

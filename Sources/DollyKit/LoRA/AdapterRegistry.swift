@@ -23,11 +23,11 @@ public final class AdapterRegistry: @unchecked Sendable {
     /// Loads `path` for `model` and registers it as `name` (replacing nothing: a taken name is an error).
     @discardableResult
     public func add(name: String, path: String, model: GPTNeoX) throws -> LoRAAdapter {
-        guard Self.isValidName(name) else { throw AdapterError.badDelta("adapter name '\(name)': use letters, digits, '.', '_' or '-' (at most 64)") }
-        guard self[name] == nil else { throw AdapterError.nameTaken(name: name) }
+        guard Self.isValidName(name) else { throw LoRAError.badDelta("adapter name '\(name)': use letters, digits, '.', '_' or '-' (at most 64)") }
+        guard self[name] == nil else { throw LoRAError.nameTaken(name: name) }
         let adapter = try LoRAAdapter(path: path, model: model)  // outside the lock: it reads the whole file
         try lock.withLock {
-            guard adapters[name] == nil else { throw AdapterError.nameTaken(name: name) }
+            guard adapters[name] == nil else { throw LoRAError.nameTaken(name: name) }
             adapters[name] = adapter
         }
         return adapter

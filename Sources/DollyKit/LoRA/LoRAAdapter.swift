@@ -26,57 +26,49 @@ public final class LoRAAdapter: @unchecked Sendable {
     /// [layer * 4 + matrix index] (AdapterDelta.matrices order); nil: that matrix is not adapted.
     private let matrices: [csimd_lora?]
     private let scales: [Float]
-    private let file: MappedFile
+    /// The bytes A and B point into.
+    public let contents: AdapterFile.Contents
     /// B of `.qkv` reordered for a model kept in Hugging Face's row order (freed in deinit).
     private var owned: [UnsafeMutableRawPointer] = []
 
     /// Reads and checks `path` (every byte: the header, metadata and each tensor's CRC-32) and fits it
-    /// to `model`'s shape and tensor layout. The file is copied into memory: a server keeps its
-    /// adapters whatever happens to their files later.
+    /// to `model`'s shape and tensor layout. The file is copied into memory (AdapterFile.Contents).
     public convenience init(path: String, model: GPTNeoX) throws {
         try self.init(path: path, config: model.config, qkvLayout: model.weights.qkvLayout)
     }
 
-    public init(path: String, config c: ModelConfig, qkvLayout: QKVLayout) throws {
+    public convenience init(path: String, config c: ModelConfig, qkvLayout: QKVLayout) throws {
+        try self.init(contents: AdapterFile.Contents(path: path), config: c, qkvLayout: qkvLayout)
+    }
+
+    /// An adapter made in memory from a file's bytes (`AdapterFile.image`), checked as a file is;
+    /// `name` stands for the path in messages.
+    public convenience init(image: [UInt8], name: String, config c: ModelConfig, qkvLayout: QKVLayout) throws {
+        try self.init(contents: AdapterFile.Contents(image: image, name: name), config: c, qkvLayout: qkvLayout)
+    }
+
+    /// `path` fitted to the base shape it records (a `.dolly` file's row order): every check a model
+    /// would make, without one (`dolly inspect`).
+    public convenience init(checking path: String) throws {
+        let contents = try AdapterFile.Contents(path: path)
+        try self.init(contents: contents, config: contents.recordedBase(), qkvLayout: .split)
+    }
+
+    public init(contents: AdapterFile.Contents, config c: ModelConfig, qkvLayout: QKVLayout) throws {
+        let path = contents.path, meta = contents.metadata
         self.path = path
+        self.contents = contents
+        metadata = meta
         serial = Self.serials.withLock {
             Self.lastSerial += 1
             return Self.lastSerial
         }
-        guard isDirectory(path) == false else { throw AdapterError.badFile(path: path, reason: "no such file, or a folder") }
-        do { file = try MappedFile(path: path, mode: .read) } catch {
-            throw AdapterError.badFile(path: path, reason: errorMessage(error))
-        }
-        let raw = file.bytes
-        let header: FileHeader
-        do { header = try FileHeader.decode(raw, path: path, magic: AdapterFile.magic) } catch FormatError.notDollyFile {
-            throw AdapterError.notAdapterFile(path: path)
-        } catch {
-            throw AdapterError.badFile(path: path, reason: errorMessage(error))
-        }
-        let metaBytes = UnsafeRawBufferPointer(rebasing: raw[header.metadataOffset..<header.metadataOffset + header.metadataLength])
-        guard CRC32.checksum(metaBytes) == header.metadataCRC32 else { throw AdapterError.badFile(path: path, reason: "metadata checksum mismatch") }
-        let meta: AdapterMetadata
-        do { meta = try JSONDecoder().decode(AdapterMetadata.self, from: Data(metaBytes)) } catch {
-            throw AdapterError.badFile(path: path, reason: "metadata is not an adapter's JSON")
-        }
-        func bad(_ reason: String) -> AdapterError { .badFile(path: path, reason: reason) }
-        guard meta.format == AdapterFile.formatName else { throw bad("format is \(meta.format)") }
-        guard meta.qkvRows == "split" else { throw bad("qkv_rows \(meta.qkvRows) is not split") }
+        func bad(_ reason: String) -> LoRAError { .badFile(path: path, reason: reason) }
         guard meta.base == AdapterMetadata.Base(c) else {
             let b = meta.base
-            throw AdapterError.doesNotFit(path: path, reason: "made for hidden \(b.hiddenSize), \(b.numHiddenLayers) layers, \(b.numAttentionHeads) heads, intermediate \(b.intermediateSize); the model has \(c.hiddenSize), \(c.numHiddenLayers), \(c.numAttentionHeads), \(c.intermediateSize)")
+            throw LoRAError.doesNotFit(path: path, reason: "made for hidden \(b.hiddenSize), \(b.numHiddenLayers) layers, \(b.numAttentionHeads) heads, intermediate \(b.intermediateSize); the model has \(c.hiddenSize), \(c.numHiddenLayers), \(c.numAttentionHeads), \(c.intermediateSize)")
         }
-        metadata = meta
-        var byName: [String: FileMetadata.Tensor] = [:]
-        for t in meta.tensors {
-            guard byName.updateValue(t, forKey: t.name) == nil else { throw bad("tensor \(t.name) listed twice") }
-            guard let size = t.type.byteCount(shape: t.shape), size == t.bytes else { throw bad("tensor \(t.name): \(t.bytes) bytes do not fit \(t.type.rawValue) \(t.shape)") }
-            guard t.offset >= 0, t.offset % FileHeader.tensorAlignment == 0, t.offset <= header.dataLength,
-                  t.bytes <= header.dataLength - t.offset else { throw bad("tensor \(t.name) lies outside the data section") }
-            let span = UnsafeRawBufferPointer(rebasing: raw[header.dataOffset + t.offset..<header.dataOffset + t.offset + t.bytes])
-            guard FileMetadata.hex(CRC32.checksum(span)) == t.crc32 else { throw bad("tensor \(t.name) is corrupted (CRC-32 mismatch)") }
-        }
+        let byName = contents.tensors
         var matrices = [csimd_lora?](repeating: nil, count: c.numHiddenLayers * 4)
         var scales = [Float](repeating: 0, count: matrices.count)
         var maxRank = 0, total = 0
@@ -95,12 +87,12 @@ public final class LoRAAdapter: @unchecked Sendable {
                 throw bad("\(prefix): A \(a.shape), B transposed \(bt.shape); expected [\(p.rank), \(inputs)] and [\(p.rank), \(outputs)]")
             }
             guard a.type == bt.type, [.f32, .f16, .q8].contains(a.type) else { throw bad("\(prefix): types \(a.type.rawValue) and \(bt.type.rawValue) (f32, f16 or q8, alike)") }
-            let aPtr = raw.baseAddress! + header.dataOffset + a.offset
-            var bPtr = UnsafeRawPointer(raw.baseAddress! + header.dataOffset + bt.offset)
+            let aPtr = contents.data(a)
+            var bPtr = contents.data(bt)
             if m == .qkv && qkvLayout == .perHeadInterleaved {
                 // The model's qkv rows are in Hugging Face's order: put B's columns back there.
                 guard a.type != .q8 else {
-                    throw AdapterError.doesNotFit(path: path, reason: "a q8 adapter needs a .dolly model (its query_key_value rows are in the .dolly order); convert the adapter with --type f16 or f32 to use it on a Hugging Face folder")
+                    throw LoRAError.doesNotFit(path: path, reason: "a q8 adapter needs a .dolly model (its query_key_value rows are in the .dolly order); convert the adapter with --type f16 or f32 to use it on a Hugging Face folder")
                 }
                 let out = UnsafeMutableRawPointer.allocate(byteCount: bt.bytes, alignment: 64)
                 owned.append(out)
@@ -112,7 +104,7 @@ public final class LoRAAdapter: @unchecked Sendable {
                 }
                 bPtr = UnsafeRawPointer(out)
             }
-            matrices[slot] = csimd_lora(a: UnsafeRawPointer(aPtr), bt: bPtr, rank: Int64(p.rank), cols: Int64(inputs),
+            matrices[slot] = csimd_lora(a: aPtr, bt: bPtr, rank: Int64(p.rank), cols: Int64(inputs),
                                         rows: Int64(outputs), type: Int32(a.type.csimdType!))
             scales[slot] = p.scale
             maxRank = max(maxRank, p.rank)
@@ -133,3 +125,4 @@ public final class LoRAAdapter: @unchecked Sendable {
         return (m, scales[layer * 4 + i])
     }
 }
+

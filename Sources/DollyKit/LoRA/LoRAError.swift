@@ -4,9 +4,11 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Everything that can be wrong with a PEFT LoRA adapter. PEFT can write many things dolly does not
-/// apply (DoRA, trained biases, whole modules saved beside the adapter, embedding targets...): each is
-/// refused by the one field that asks for it, so the user knows what to change in their training script.
+/// Everything that can be wrong with a LoRA adapter: a PEFT adapter folder (merged at conversion or
+/// converted to a `.dolly-lora` file), a `.dolly-lora` file, or fitting one to a model. PEFT can write
+/// many things dolly does not apply (DoRA, trained biases, whole modules saved beside the adapter,
+/// embedding targets...): each is refused by the one field that asks for it, so the user knows what to
+/// change in their training script. A bad or hostile `.dolly-lora` file is always one of these, never a crash.
 public enum LoRAError: LocalizedError, Equatable {
     /// The adapter folder or one of its files is absent.
     case missingFile(String)
@@ -22,6 +24,20 @@ public enum LoRAError: LocalizedError, Equatable {
     case badTensor(file: String, tensor: String, reason: String)
     /// The user's scale on top of the adapter's own (`--lora-scale`).
     case badScale(Double)
+
+    // `.dolly-lora` files and run-time adapters.
+    /// The file does not start with the `.dolly-lora` magic.
+    case notAdapterFile(path: String)
+    /// Damaged or inconsistent: header, metadata, tensor table or a checksum.
+    case badFile(path: String, reason: String)
+    /// A sound adapter made for another base shape (or another tensor layout than the model's).
+    case doesNotFit(path: String, reason: String)
+    /// A delta handed to the writer that cannot be an adapter of this base.
+    case badDelta(String)
+    /// A name a server or command was asked for that no loaded adapter has.
+    case unknown(name: String)
+    /// A name already given to a loaded adapter.
+    case nameTaken(name: String)
 
     public var errorDescription: String? {
         switch self {
@@ -39,6 +55,12 @@ public enum LoRAError: LocalizedError, Equatable {
             return "\(file): tensor \(tensor): \(reason)"
         case let .badScale(s):
             return "LoRA scale \(s) must be a finite number"
+        case let .notAdapterFile(path): return "\(path) is not a .dolly-lora adapter file (bad magic)"
+        case let .badFile(path, reason): return "\(path): damaged adapter file: \(reason)"
+        case let .doesNotFit(path, reason): return "\(path) does not fit this model: \(reason)"
+        case let .badDelta(reason): return "cannot write the adapter: \(reason)"
+        case let .unknown(name): return "no adapter named \(name)"
+        case let .nameTaken(name): return "an adapter named \(name) is loaded already (remove it first)"
         }
     }
 }

@@ -19,16 +19,26 @@ extension AdapterFile {
     @discardableResult
     public static func convert(_ peft: PEFTAdapter, base: ModelConfig, to path: String, type: ElementType,
                                createdBy: String = "dolly convert-lora") throws -> Summary {
-        var deltas: [AdapterDelta] = []
-        for layer in 0..<base.numHiddenLayers {
-            for target in LoRATarget.allCases {
-                guard let p = try peft.pair(layer: layer, target: target) else { continue }
-                deltas.append(AdapterDelta(layer: layer, matrix: target.layerTensor, rank: p.rank, a: p.a, b: p.b, scale: p.scale))
-            }
-        }
+        let deltas = try peft.deltas(layers: base.numHiddenLayers)
         let identity = "peft:\(peft.name) \(peft.weightsFile) crc32 \(peft.identity)"
-        try write(deltas, to: path, type: type, base: base, identity: identity, alpha: Double(peft.alpha), createdBy: createdBy)
+        try write(deltas, to: path, type: type, base: base, identity: identity, alpha: Double(peft.alpha), rslora: peft.useRSLoRA,
+                  createdBy: createdBy)
         let bytes = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
         return Summary(matrices: deltas.count, rank: deltas.map(\.rank).max() ?? 0, bytes: bytes, identity: identity)
+    }
+}
+
+extension PEFTAdapter {
+    /// Every adapted matrix of the first `layers` layers in f32, each with PEFT's own scale times `factor`
+    /// (a merge's `--lora-scale`).
+    func deltas(layers: Int, factor: Float = 1) throws -> [AdapterDelta] {
+        var deltas: [AdapterDelta] = []
+        for layer in 0..<layers {
+            for target in LoRATarget.allCases {
+                guard let p = try pair(layer: layer, target: target) else { continue }
+                deltas.append(AdapterDelta(layer: layer, matrix: target.layerTensor, rank: p.rank, a: p.a, b: p.b, scale: factor * p.scale))
+            }
+        }
+        return deltas
     }
 }

@@ -16,7 +16,7 @@ public struct ImportanceMatrix: Sendable, Equatable {
         public var vocabSize: Int
         /// CRC-32 of the checkpoint's config.json, as `.dolly` files record it (FileMetadata.Source).
         public var configCRC32: String
-        /// The LoRA adapter merged before measuring (`dolly imatrix --lora`): its identity and scale
+        /// The LoRA adapter measured with (`dolly imatrix --lora`, the merged model's statistics): its identity and scale
         /// (LoRAMerge.calibrationIdentity); absent: the base alone.
         public var lora: String? = nil
 
@@ -113,9 +113,10 @@ public enum ImportanceMatrixError: LocalizedError, Equatable {
 extension DollyModel {
     /// Runs `text` through the model in non-overlapping chunks of `context` tokens (each from an empty
     /// cache, as llama-imatrix does), at most `maxChunks`, and averages the squared input of every layer
-    /// matrix per column, on `threads` threads. `progress(done, total)` after each chunk.
+    /// matrix per column, on `threads` threads. `progress(done, total)` after each chunk. With `adapter`
+    /// every pass runs with it (as trained), so the inputs are those of the model merged with it.
     public func importanceMatrix(text: String, calibrationName: String, context: Int, maxChunks: Int? = nil,
-                                 covarianceBand: Int? = nil, threads: Int = DollyModel.defaultThreads,
+                                 covarianceBand: Int? = nil, adapter: LoRAAdapter? = nil, threads: Int = DollyModel.defaultThreads,
                                  configCRC32: String, progress: (Int, Int) -> Void = { _, _ in },
                                  isCancelled: () -> Bool = { false }) throws -> ImportanceMatrix {
         let c = config
@@ -126,6 +127,7 @@ extension DollyModel {
         let chunks = min(tokens.count / context, maxChunks ?? Int.max)
         let session = try network.makeSession(contextLength: context, batchSize: min(context, 512), kvType: .f32,
                                               threads: threads)
+        session.adapter = adapter
         // Double sums: millions of squares per column.
         var sums = [[Double]](repeating: [], count: c.numHiddenLayers * ImportanceMatrix.matrices.count)
         for l in 0..<c.numHiddenLayers {
