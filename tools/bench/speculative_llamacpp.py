@@ -29,7 +29,7 @@ END_IS_EOG = ["--override-kv", "tokenizer.ggml.eos_token_id=int:50277"]
 
 def command(args, mode, prompt):
     common = ["-p", prompt, "-n", str(args.max_tokens), "-t", str(args.threads), "--temp", "0", "-c", "2048",
-              "--no-warmup", "--seed", "1", *END_IS_EOG]
+              "--seed", "1", *END_IS_EOG]
     kind, _, k = mode.partition(":")
     if kind == "plain":
         return [os.path.join(args.bin, "llama-lookup"), "-m", args.target, "--draft-max", "0", *common]

@@ -81,8 +81,9 @@ public enum AdapterFile {
         e.outputFormatting = [.sortedKeys]
         let json = try e.encode(meta)
         let dataOffset = Converter.align(FileHeader.size + json.count, FileHeader.dataAlignment)
-        let header = FileHeader(metadataLength: json.count, dataOffset: dataOffset, dataLength: data.count,
+        var header = FileHeader(metadataLength: json.count, dataOffset: dataOffset, dataLength: data.count,
                                 metadataCRC32: json.withUnsafeBytes { CRC32.checksum($0) })
+        header.minor = 0  // FORMAT.md section 9: f32, f16 and q8 are all 1.0 types
         var bytes = header.encoded(magic: magic)
         bytes.reserveCapacity(dataOffset + data.count)
         bytes += json
