@@ -3,13 +3,14 @@
 # (clang -O3, OpenMP from Debian's LLVM 14) and runs it:
 #   tools/bench/csimd/run.sh matmul [options]                      csimd_matrix_multiply (matmul.c: --help)
 #   tools/bench/csimd/run.sh ops [n_tokens n_heads head_dim path threads]  GELU and attention, reference vs fast (ops.c)
+#   tools/bench/csimd/run.sh lora [rows cols rank groups]          csimd_lora_apply_groups in decoding (lora.c)
 # OMP_NUM_THREADS sets the thread count (default 2); CC=gcc builds with gcc and libgomp instead.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || echo "$here/../../..")"  # the repository root
 name="${1:-}"
 if [ -z "$name" ] || [ ! -f "tools/bench/csimd/$name.c" ]; then
-    echo "usage: tools/bench/csimd/run.sh matmul|ops [args]" >&2
+    echo "usage: tools/bench/csimd/run.sh matmul|ops|lora [args]" >&2
     exit 2
 fi
 shift
