@@ -2,8 +2,10 @@
 // token each, in one call (a serving step's slots on different adapters), cycling over enough sets of
 // adapters that A and B come from memory as they do in a step that reads a whole model. Prints the time
 // per call and the GB/s of A and B streamed, for f16 and q8 adapters, on the best kernel path.
-// Not a test: no assertions. Build and run: tools/bench/csimd/run.sh lora [rows cols rank groups]
-// (default: dolly-v2-3b's query_key_value, 7680 x 2560, rank 16, 4 groups).
+// With TOKENS > 1: one group of TOKENS tokens (a prompt pass), A and B warm, and the multiply-adds
+// per second instead. Not a test: no assertions.
+// Build and run: tools/bench/csimd/run.sh lora [rows cols rank groups tokens]
+// (default: dolly-v2-3b's query_key_value, 7680 x 2560, rank 16, 4 groups, 1 token).
 #include "csimd.h"
 #include "csimd_blocks.h"
 #include <stdio.h>
@@ -44,21 +46,23 @@ static void *matrix(int32_t type, int64_t n_rows, int64_t n_cols, int64_t *bytes
 int main(int argc, char **argv) {
     const int64_t rows = argc > 1 ? atoll(argv[1]) : 7680, cols = argc > 2 ? atoll(argv[2]) : 2560;
     const int64_t rank = argc > 3 ? atoll(argv[3]) : 16;
-    const int groups = argc > 4 ? atoi(argv[4]) : 4;
+    const int tokens = argc > 5 ? atoi(argv[5]) : 1;
+    const int groups = tokens > 1 ? 1 : argc > 4 ? atoi(argv[4]) : 4;
     const int threads = getenv("OMP_NUM_THREADS") ? atoi(getenv("OMP_NUM_THREADS")) : 2;
-    printf("path %s, %lld x %lld, rank %lld, %d groups of 1 token, %d threads\n", csimd_kernel_name(), (long long)rows,
-           (long long)cols, (long long)rank, groups, threads);
+    printf("path %s, %lld x %lld, rank %lld, %d groups of %d tokens, %d threads\n", csimd_kernel_name(), (long long)rows,
+           (long long)cols, (long long)rank, groups, tokens, threads);
     const int32_t types[] = {CSIMD_TYPE_F16, CSIMD_TYPE_Q8};
     const char *names[] = {"f16", "q8"};
-    float *x = malloc(groups * cols * sizeof *x), *y = calloc(groups * rows, sizeof *y), *scratch = malloc(groups * rank * sizeof *scratch);
-    for (int64_t i = 0; i < groups * cols; i++) x[i] = rnd();
+    const int64_t n = (int64_t)groups * tokens;
+    float *x = malloc(n * cols * sizeof *x), *y = calloc(n * rows, sizeof *y), *scratch = malloc(n * rank * sizeof *scratch);
+    for (int64_t i = 0; i < n * cols; i++) x[i] = rnd();
     for (int ti = 0; ti < 2; ti++) {
         // Enough adapter sets to exceed any cache: at least 256 MB in all.
         int64_t a_bytes, b_bytes;
         free(matrix(types[ti], rank, cols, &a_bytes));
         free(matrix(types[ti], rank, rows, &b_bytes));
         const int64_t per_set = groups * (a_bytes + b_bytes);
-        const int sets = (int)((256ll << 20) / per_set) + 1;
+        const int sets = tokens > 1 ? 4 : (int)((256ll << 20) / per_set) + 1;
         csimd_lora *deltas = malloc(sets * groups * sizeof *deltas);
         for (int i = 0; i < sets * groups; i++)
             deltas[i] = (csimd_lora){.a = matrix(types[ti], rank, cols, &a_bytes), .bt = matrix(types[ti], rank, rows, &b_bytes),
@@ -70,14 +74,18 @@ int main(int argc, char **argv) {
             for (int s = 0; s < sets; s++) {
                 for (int k = 0; k < groups; k++)
                     g[k] = (csimd_lora_group){.m = &deltas[s * groups + k], .x = x + k * cols, .y = y + k * rows,
-                                              .scratch = scratch + k * rank, .n_tokens = 1, .scale = 0.5f};
+                                              .scratch = scratch + k * rank, .n_tokens = tokens, .scale = 0.5f};
                 if (csimd_lora_apply_groups(g, groups, threads) != 0) { fprintf(stderr, "apply failed\n"); return 1; }
             }
             const double per_call = (now() - t0) / sets;
             if (per_call < best) best = per_call;
         }
-        printf("%-4s %8.1f us per call, %6.1f GB/s of A and B (%.2f MB per call, %d sets)\n", names[ti], best * 1e6,
-               per_set / best / 1e9, per_set / 1e6, sets);
+        if (tokens > 1)
+            printf("%-4s %8.1f us per call, %6.1f G multiply-adds/s (down %.0f%% of them)\n", names[ti], best * 1e6,
+                   (double)tokens * rank * (rows + cols) / best / 1e9, 100.0 * cols / (rows + cols));
+        else
+            printf("%-4s %8.1f us per call, %6.1f GB/s of A and B (%.2f MB per call, %d sets)\n", names[ti], best * 1e6,
+                   per_set / best / 1e9, per_set / 1e6, sets);
         for (int i = 0; i < sets * groups; i++) { free((void *)deltas[i].a); free((void *)deltas[i].bt); }
         free(deltas);
         free(g);
