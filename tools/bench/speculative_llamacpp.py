@@ -16,10 +16,13 @@ by llama.cpp with special tokens parsed, and `### End` is made end-of-generation
 Modes: plain (llama-lookup --draft-max 0), lookup:N (llama-lookup --draft-max N), draft:K (llama-speculative -md
 DRAFT --draft-max K --draft-min 0).
 """
-import argparse, json, os, re, statistics, subprocess, sys
+import argparse, os, re, subprocess, sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "fixtures"))
+HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fixtures"))
+sys.path.insert(0, HERE)
 from dolly_template import generation_prompt  # noqa: E402
+from speculative_trained import load_examples, measure, report  # noqa: E402
 
 DECODED = re.compile(r"decoded\s+(\d+) tokens in\s+([0-9.]+) seconds")
 DRAFTED = re.compile(r"n_drafted\s*=\s*(\d+)")
@@ -49,8 +52,8 @@ def run(args, mode, example):
     if p.returncode != 0 or not d:
         sys.exit(f"{' '.join(cmd[:6])}...: exit {p.returncode}: {log[-2000:]}")
     drafted, accepted = DRAFTED.search(log), ACCEPTED.search(log)
-    return int(d.group(1)), float(d.group(2)), (int(accepted.group(1)) if accepted else 0,
-                                                int(drafted.group(1)) if drafted else 0)
+    n = int(d.group(1))
+    return n, n, float(d.group(2)), (int(accepted.group(1)) if accepted else 0, int(drafted.group(1)) if drafted else 0)
 
 
 def main():
@@ -67,39 +70,14 @@ def main():
     ap.add_argument("--json", help="write per-round figures here")
     args = ap.parse_args()
 
-    rows = [json.loads(line) for line in open(args.prompts)]
-    step = max(1, len(rows) // args.n)
-    examples = rows[::step][:args.n]
-    per_round = {m: [] for m in args.mode}
-    accept = {m: [0, 0] for m in args.mode}
-    lengths = {}
-    for r in range(args.rounds):
-        for m in args.mode:
-            tokens, seconds = 0, 0.0
-            for i, ex in enumerate(examples):
-                n, s, (a, d) = run(args, m, ex)
-                lengths.setdefault((m, i), n)
-                tokens += n
-                seconds += s
-                if r == 0:
-                    accept[m][0] += a
-                    accept[m][1] += d
-            per_round[m].append(tokens / seconds)
-            print(f"round {r + 1} {m}: {tokens} tokens, {tokens / seconds:.1f} tok/s", file=sys.stderr, flush=True)
+    examples = load_examples(args)
+    lengths = {}  # the answer's token count stands for the answer: llama.cpp's text is not compared
+    per_round, accept = measure(args, examples, lambda m, ex: run(args, m, ex),
+                                lambda m, i, n: lengths.setdefault((m, i), n))
+    report(args, per_round, accept, len(examples))
     base = args.mode[0]
-    print(f"| mode | median tok/s (per round) | vs {base}, per round: median (range) | guesses accepted |")
-    print("| --- | ---: | ---: | ---: |")
-    for m in args.mode:
-        ratios = [x / y for x, y in zip(per_round[m], per_round[base])]
-        a, d = accept[m]
-        acc = f"{a} of {d} ({100 * a / d:.0f}%)" if d else "-"
-        print(f"| {m} | {statistics.median(per_round[m]):.1f} ({', '.join(f'{x:.1f}' for x in per_round[m])}) | "
-              f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) | {acc} |")
     same = sum(lengths[(m, i)] == lengths[(base, i)] for m in args.mode for i in range(len(examples)))
     print(f"\nanswer lengths equal to {base}'s: {same} of {len(args.mode) * len(examples)}")
-    if args.json:
-        json.dump({"per_round": per_round, "accepted": accept, "prompts": len(examples)}, open(args.json, "w"), indent=1)
-
 
 if __name__ == "__main__":
     main()

@@ -59,19 +59,36 @@ def main():
     ap.add_argument("--json", help="write per-round figures here")
     args = ap.parse_args()
 
+    examples = load_examples(args)
+    texts = {}
+
+    def same_answer(mode, i, out):
+        if texts.setdefault(i, out) != out:
+            sys.exit(f"mode {mode} changed the answer to prompt {i}: {out!r} vs {texts[i]!r}")
+
+    per_round, accept = measure(args, examples, lambda m, ex: run(args, m, ex), same_answer)
+    report(args, per_round, accept, len(examples))
+
+
+def load_examples(args):
+    """--n examples spread over the --prompts file."""
     rows = [json.loads(line) for line in open(args.prompts)]
     step = max(1, len(rows) // args.n)
-    examples = rows[::step][:args.n]
-    texts = {}
+    return rows[::step][:args.n]
+
+
+def measure(args, examples, run_one, on_answer):
+    """Every mode on every example, modes alternating within each round. run_one(mode, example) gives
+    (answer, tokens, seconds, (accepted, drafted)); on_answer(mode, index, answer) checks each answer.
+    Returns tok/s per mode and round, and guesses (accepted, drafted) per mode in the first round."""
     per_round = {m: [] for m in args.mode}
     accept = {m: [0, 0] for m in args.mode}
     for r in range(args.rounds):
         for m in args.mode:
             tokens, seconds = 0, 0.0
             for i, ex in enumerate(examples):
-                out, n, s, (a, d) = run(args, m, ex)
-                if texts.setdefault(i, out) != out:
-                    sys.exit(f"mode {m} changed the answer to prompt {i}: {out!r} vs {texts[i]!r}")
+                out, n, s, (a, d) = run_one(m, ex)
+                on_answer(m, i, out)
                 tokens += n
                 seconds += s
                 if r == 0:
@@ -79,6 +96,11 @@ def main():
                     accept[m][1] += d
             per_round[m].append(tokens / seconds)
             print(f"round {r + 1} {m}: {tokens} tokens, {tokens / seconds:.1f} tok/s", file=sys.stderr, flush=True)
+    return per_round, accept
+
+
+def report(args, per_round, accept, n_examples):
+    """The markdown table (ratios against the first mode, per round) and --json."""
     base = args.mode[0]
     print(f"| mode | median tok/s (per round) | vs {base}, per round: median (range) | guesses accepted |")
     print("| --- | ---: | ---: | ---: |")
@@ -89,8 +111,7 @@ def main():
         print(f"| {m} | {statistics.median(per_round[m]):.1f} ({', '.join(f'{x:.1f}' for x in per_round[m])}) | "
               f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) | {acc} |")
     if args.json:
-        json.dump({"per_round": per_round, "accepted": accept, "prompts": len(examples)}, open(args.json, "w"), indent=1)
-
+        json.dump({"per_round": per_round, "accepted": accept, "prompts": n_examples}, open(args.json, "w"), indent=1)
 
 if __name__ == "__main__":
     main()
