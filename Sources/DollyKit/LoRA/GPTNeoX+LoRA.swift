@@ -23,7 +23,8 @@ extension GPTNeoX {
                 j += 1
             }
             i = j
-            guard let (m, scale) = adapter.matrix(layer: layer, matrix) else { continue }
+            // Each group holds at least one row of its own, so there are never more groups than rows.
+            guard count > 0, let (m, scale) = adapter.matrix(layer: layer, matrix) else { continue }
             ws.loraDeltas[groups] = m
             ws.loraGroups[groups] = csimd_lora_group(m: ws.loraDeltas + groups, x: input + first * Int(m.cols),
                                                      y: out + first * Int(m.rows), scratch: scratch + first * ws.loraRank,
