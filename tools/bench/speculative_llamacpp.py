@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fixtures"))
 sys.path.insert(0, HERE)
 from dolly_template import generation_prompt  # noqa: E402
-from speculative_trained import load_examples, measure, report  # noqa: E402
+from speculative_trained import add_measure_arguments, load_examples, measure, report  # noqa: E402
 
 DECODED = re.compile(r"decoded\s+(\d+) tokens in\s+([0-9.]+) seconds")
 DRAFTED = re.compile(r"n_drafted\s*=\s*(\d+)")
@@ -61,13 +61,7 @@ def main():
     ap.add_argument("--bin", required=True, help="llama.cpp's build/bin (llama-lookup, llama-speculative)")
     ap.add_argument("--target", required=True, help="GGUF of the target model")
     ap.add_argument("--draft", help="GGUF of the draft model (draft:K modes)")
-    ap.add_argument("--prompts", required=True, help="jsonl with instruction (and context)")
-    ap.add_argument("--n", type=int, default=24, help="prompts taken from the file (every k-th, spread over it)")
-    ap.add_argument("--mode", action="append", required=True)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--max-tokens", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--json", help="write per-round figures here")
+    add_measure_arguments(ap)
     args = ap.parse_args()
 
     examples = load_examples(args)

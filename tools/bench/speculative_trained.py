@@ -50,13 +50,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dolly", default=".build/release/dolly")
     ap.add_argument("--target", required=True)
-    ap.add_argument("--prompts", required=True, help="jsonl with instruction (and context)")
-    ap.add_argument("--n", type=int, default=24, help="prompts taken from the file (every k-th, spread over it)")
-    ap.add_argument("--mode", action="append", required=True)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--max-tokens", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--json", help="write per-round figures here")
+    add_measure_arguments(ap)
     args = ap.parse_args()
 
     examples = load_examples(args)
@@ -68,6 +62,17 @@ def main():
 
     per_round, accept = measure(args, examples, lambda m, ex: run(args, m, ex), same_answer)
     report(args, per_round, accept, len(examples))
+
+
+def add_measure_arguments(ap):
+    """The prompts, modes, rounds and limits every speculation benchmark takes."""
+    ap.add_argument("--prompts", required=True, help="jsonl with instruction (and context)")
+    ap.add_argument("--n", type=int, default=24, help="prompts taken from the file (every k-th, spread over it)")
+    ap.add_argument("--mode", action="append", required=True)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", help="write per-round figures here")
 
 
 def load_examples(args):
