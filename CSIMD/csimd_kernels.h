@@ -103,6 +103,28 @@ void csimd_lora_up_f32_ref(const float *bt, int64_t rank, int64_t stride, const 
 void csimd_lora_up_f16_ref(const uint16_t *bt, int64_t rank, int64_t stride, const float *t, float s, float *y, int64_t n);
 void csimd_lora_up_q8_ref(const csimd_block_q8 *bt, int64_t rank, int64_t stride, const float *t, float s, float *y,
                           int64_t nb);
+/// LoRA kernels over blocks of tokens, for a prompt pass or a verify pass. A token's result never
+/// depends on how many tokens or rows share the call (each path fixes one order per token), so a
+/// row's arithmetic is the same alone and in a batch.
+/// down: out[t * out_stride + r] = row r of A (n_rows rows, cols elements each; q8: cols / 32 blocks)
+///       dotted with x + t * cols, for t < n_tokens.
+/// up:   the up kernel on t + j * rank (the down results of token j) into y + j * y_stride, j < n_tokens
+///       (stride and n in blocks for q8, as up_q8), bit-identical to the single-token up kernel.
+typedef void (*csimd_lora_down_tokens_fn)(const void *a, int64_t n_rows, int64_t cols, const float *x, int64_t n_tokens,
+                                          float *out, int64_t out_stride);
+typedef void (*csimd_lora_up_tokens_fn)(const void *bt, int64_t rank, int64_t stride, const float *t,
+                                        int64_t n_tokens, float s, float *y, int64_t y_stride, int64_t n);
+#if defined(__x86_64__)
+void csimd_lora_down_f32_tokens_avx512(const void *, int64_t, int64_t, const float *, int64_t, float *, int64_t);
+void csimd_lora_down_f16_tokens_avx512(const void *, int64_t, int64_t, const float *, int64_t, float *, int64_t);
+void csimd_lora_down_q8_tokens_avx512(const void *, int64_t, int64_t, const float *, int64_t, float *, int64_t);
+void csimd_lora_up_f32_tokens_avx512(const void *, int64_t, int64_t, const float *, int64_t, float, float *, int64_t,
+                                     int64_t);
+void csimd_lora_up_f16_tokens_avx512(const void *, int64_t, int64_t, const float *, int64_t, float, float *, int64_t,
+                                     int64_t);
+void csimd_lora_up_q8_tokens_avx512(const void *, int64_t, int64_t, const float *, int64_t, float, float *, int64_t,
+                                    int64_t);
+#endif
 #define CSIMD_LORA_DECL(isa)                                                                                      \
     float csimd_lora_down_q8_##isa(const csimd_block_q8 *, const float *, int64_t);                               \
     void csimd_lora_up_f32_##isa(const float *, int64_t, int64_t, const float *, float, float *, int64_t);         \
@@ -137,6 +159,9 @@ typedef struct {
     csimd_lora_up_f32_fn lora_up_f32;
     csimd_lora_up_f16_fn lora_up_f16;
     csimd_lora_up_q8_fn lora_up_q8;
+    // Over blocks of tokens. NULL: lora.c loops the single-token kernels (dot_f32 / dot_f16 / lora_*).
+    csimd_lora_down_tokens_fn lora_down_f32_tokens, lora_down_f16_tokens, lora_down_q8_tokens;
+    csimd_lora_up_tokens_fn lora_up_f32_tokens, lora_up_f16_tokens, lora_up_q8_tokens;
 } csimd_kernel_table;
 
 /// The table's tile kernel for an R16 type (NULL: none on this path, or not an R16 type).

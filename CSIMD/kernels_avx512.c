@@ -206,7 +206,13 @@ CSIMD_TARGET_END
     .dot_bf16 = dot_bf16_avx512, .tile_q8 = tile_q8_avx512,                 \
     .tile_q4 = tile_q4_avx512, .tile_q4r16 = csimd_tile_q4r16_avx512,       \
     .tile_q8r16 = csimd_tile_q8r16_avx512, .lora_down_q8 = csimd_lora_down_q8_avx512, \
-    .lora_up_f32 = csimd_lora_up_f32_avx512, .lora_up_f16 = csimd_lora_up_f16_avx512, .lora_up_q8 = csimd_lora_up_q8_avx512
+    .lora_up_f32 = csimd_lora_up_f32_avx512, .lora_up_f16 = csimd_lora_up_f16_avx512, .lora_up_q8 = csimd_lora_up_q8_avx512, \
+    .lora_down_f32_tokens = csimd_lora_down_f32_tokens_avx512,                         \
+    .lora_down_f16_tokens = csimd_lora_down_f16_tokens_avx512,                         \
+    .lora_down_q8_tokens = csimd_lora_down_q8_tokens_avx512,                           \
+    .lora_up_f32_tokens = csimd_lora_up_f32_tokens_avx512,                             \
+    .lora_up_f16_tokens = csimd_lora_up_f16_tokens_avx512,                             \
+    .lora_up_q8_tokens = csimd_lora_up_q8_tokens_avx512
 
 const csimd_kernel_table csimd_kernels_avx512_vnni = {
     .name = "avx512-vnni",

@@ -3,16 +3,21 @@
 //
 // Threads: one parallel region for every group of rows (a serving step's slots on different adapters
 // share it), two static loops with the implicit barrier between them. The down projection splits
-// (group, token, rank row) triples: rank dots of `cols` each, A read once per token (small: it stays
-// in L2). The up projection splits (group, output chunk, token) triples chunk-major, so each thread
-// walks one chunk of bt (rank x UP_CHUNK values, a few KB: L1) across the tokens of a prompt pass
-// instead of streaming all of bt once per token. Each row's arithmetic is the same whichever groups
-// share the call, so a row's result does not depend on the batch.
+// (group, block of ITEM_TOKENS tokens, block of ITEM_RANKS rank rows) items: rank dots of `cols` each, A small enough to
+// stay in L2. The up projection splits (group, output chunk, token block) items chunk-major, so each
+// thread walks one chunk of bt (rank x UP_CHUNK values, a few KB: L1) across the tokens of a prompt
+// pass instead of streaming all of bt once per token. Inside an item the multi-token kernels widen
+// each weight vector once for several tokens; a token's arithmetic is the same in any block and
+// whichever groups share the call, so a row's result does not depend on the batch.
 #include "csimd_kernels.h"
 #include <omp.h>
 
 /// Outputs per up-projection work item: a multiple of 32 (whole q8 blocks) and of every vector width.
 #define UP_CHUNK 128
+/// Tokens per work item: the multi-token kernels share each weight vector's widening among them.
+#define ITEM_TOKENS 24
+/// Rank rows per down-projection work item: the kernels share each x load among them.
+#define ITEM_RANKS 4
 /// Groups one call takes in one parallel region; more are applied MAX_GROUPS at a time.
 #define MAX_GROUPS 64
 
@@ -32,14 +37,83 @@ static int64_t group_of(const int64_t *first, int64_t n_groups, int64_t i) {
     return g;
 }
 
+/// The single-token kernels of one table, and their multi-token twins (NULL: none on this path).
+typedef struct {
+    float (*dot_f16)(const uint16_t *, const float *, int64_t);
+    float (*dot_f32)(const float *, const float *, int64_t);
+    csimd_lora_down_q8_fn down_q8;
+    csimd_lora_up_f32_fn up_f32;
+    csimd_lora_up_f16_fn up_f16;
+    csimd_lora_up_q8_fn up_q8;
+    csimd_lora_down_tokens_fn down_f32_tokens, down_f16_tokens, down_q8_tokens;
+    csimd_lora_up_tokens_fn up_f32_tokens, up_f16_tokens, up_q8_tokens;
+} kernels;
+
+static kernels kernels_of(const csimd_kernel_table *k) {
+    return (kernels){
+        .dot_f16 = k->dot_f16, .dot_f32 = k->dot_f32,
+        .down_q8 = k->lora_down_q8 ? k->lora_down_q8 : csimd_lora_down_q8_ref,
+        .up_f32 = k->lora_up_f32 ? k->lora_up_f32 : csimd_lora_up_f32_ref,
+        .up_f16 = k->lora_up_f16 ? k->lora_up_f16 : csimd_lora_up_f16_ref,
+        .up_q8 = k->lora_up_q8 ? k->lora_up_q8 : csimd_lora_up_q8_ref,
+        .down_f32_tokens = k->lora_down_f32_tokens, .down_f16_tokens = k->lora_down_f16_tokens,
+        .down_q8_tokens = k->lora_down_q8_tokens, .up_f32_tokens = k->lora_up_f32_tokens,
+        .up_f16_tokens = k->lora_up_f16_tokens, .up_q8_tokens = k->lora_up_q8_tokens,
+    };
+}
+
+/// out[t * rank + j] = A row r + j . x_t for j < n_rows and n tokens: the kernel over token blocks,
+/// or the single-token one per row and token (q8's equal bit for bit: that one decodes faster).
+static void down_rows(const kernels *k, const csimd_lora *m, int64_t r, int64_t n_rows, const float *x, int64_t n,
+                      float *out) {
+    const int64_t cols = m->cols, rank = m->rank;
+    if (m->type == CSIMD_TYPE_Q8) {
+        const csimd_block_q8 *a = (const csimd_block_q8 *)m->a + r * (cols / CSIMD_BLOCK_SIZE);
+        if (k->down_q8_tokens && n > 1) k->down_q8_tokens(a, n_rows, cols, x, n, out, rank);
+        else for (int64_t j = 0; j < n_rows; j++) for (int64_t t = 0; t < n; t++)
+            out[t * rank + j] = k->down_q8(a + j * (cols / CSIMD_BLOCK_SIZE), x + t * cols, cols / CSIMD_BLOCK_SIZE);
+    } else if (m->type == CSIMD_TYPE_F32) {
+        const float *a = (const float *)m->a + r * cols;
+        if (k->down_f32_tokens) k->down_f32_tokens(a, n_rows, cols, x, n, out, rank);
+        else for (int64_t j = 0; j < n_rows; j++) for (int64_t t = 0; t < n; t++)
+            out[t * rank + j] = k->dot_f32(a + j * cols, x + t * cols, cols);
+    } else {
+        const uint16_t *a = (const uint16_t *)m->a + r * cols;
+        if (k->down_f16_tokens) k->down_f16_tokens(a, n_rows, cols, x, n, out, rank);
+        else for (int64_t j = 0; j < n_rows; j++) for (int64_t t = 0; t < n; t++)
+            out[t * rank + j] = k->dot_f16(a + j * cols, x + t * cols, cols);
+    }
+}
+
+/// Outputs [o, o + count) of n tokens (one token: the single-token kernel, which the multi-token one
+/// equals bit for bit, measured a few percent faster in decoding): h their down results (rank apart), y their rows (m->rows apart).
+static void up_rows(const kernels *k, const csimd_lora *m, int64_t o, int64_t count, const float *h, int64_t n, float s,
+                    float *y) {
+    const int64_t rank = m->rank, rows = m->rows;
+    if (m->type == CSIMD_TYPE_Q8) {
+        const csimd_block_q8 *bt = (const csimd_block_q8 *)m->bt + o / CSIMD_BLOCK_SIZE;
+        const int64_t stride = rows / CSIMD_BLOCK_SIZE, nb = count / CSIMD_BLOCK_SIZE;
+        if (k->up_q8_tokens && n > 1) k->up_q8_tokens(bt, rank, stride, h, n, s, y + o, rows, nb);
+        else for (int64_t t = 0; t < n; t++) k->up_q8(bt, rank, stride, h + t * rank, s, y + t * rows + o, nb);
+    } else if (m->type == CSIMD_TYPE_F32) {
+        const float *bt = (const float *)m->bt + o;
+        if (k->up_f32_tokens && n > 1) k->up_f32_tokens(bt, rank, rows, h, n, s, y + o, rows, count);
+        else for (int64_t t = 0; t < n; t++) k->up_f32(bt, rank, rows, h + t * rank, s, y + t * rows + o, count);
+    } else {
+        const uint16_t *bt = (const uint16_t *)m->bt + o;
+        if (k->up_f16_tokens && n > 1) k->up_f16_tokens(bt, rank, rows, h, n, s, y + o, rows, count);
+        else for (int64_t t = 0; t < n; t++) k->up_f16(bt, rank, rows, h + t * rank, s, y + t * rows + o, count);
+    }
+}
+
+static int64_t token_blocks(int64_t n) { return (n + ITEM_TOKENS - 1) / ITEM_TOKENS; }
+/// Rank rows per down item of a group of n tokens. One q8 row per item when decoding: measured
+/// faster there (tools/bench/csimd/run.sh lora), and a row's arithmetic is the same either way.
+static int64_t item_ranks(const csimd_lora *m, int64_t n) { return m->type == CSIMD_TYPE_Q8 && n == 1 ? 1 : ITEM_RANKS; }
+static int64_t rank_blocks(const csimd_lora *m, int64_t n) { return (m->rank + item_ranks(m, n) - 1) / item_ranks(m, n); }
+
 static int32_t apply_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
-    const csimd_kernel_table *k = csimd_kernels_current();
-    float (*dot_f16)(const uint16_t *, const float *, int64_t) = k->dot_f16;
-    float (*dot_f32)(const float *, const float *, int64_t) = k->dot_f32;
-    csimd_lora_up_f32_fn up_f32 = k->lora_up_f32 ? k->lora_up_f32 : csimd_lora_up_f32_ref;
-    csimd_lora_down_q8_fn down_q8 = k->lora_down_q8 ? k->lora_down_q8 : csimd_lora_down_q8_ref;
-    csimd_lora_up_f16_fn up_f16 = k->lora_up_f16 ? k->lora_up_f16 : csimd_lora_up_f16_ref;
-    csimd_lora_up_q8_fn up_q8 = k->lora_up_q8 ? k->lora_up_q8 : csimd_lora_up_q8_ref;
+    const kernels k = kernels_of(csimd_kernels_current());
     // Each group's first down and up item in the flat loops, and the work it holds.
     int64_t down_first[MAX_GROUPS], up_first[MAX_GROUPS], downs = 0, ups = 0, work = 0;
     for (int64_t g = 0; g < n_groups; g++) {
@@ -47,8 +121,8 @@ static int32_t apply_groups(const csimd_lora_group *groups, int64_t n_groups, in
         const int64_t n = groups[g].n_tokens > 0 ? groups[g].n_tokens : 0;
         down_first[g] = downs;
         up_first[g] = ups;
-        downs += n * m->rank;
-        ups += n * chunks_of(m);
+        downs += token_blocks(n) * rank_blocks(m, n);
+        ups += token_blocks(n) * chunks_of(m);
         work += n * m->rank * (m->rows + m->cols);
     }
     if (downs == 0) return 0;
@@ -57,30 +131,28 @@ static int32_t apply_groups(const csimd_lora_group *groups, int64_t n_groups, in
     const int parallel = team > 1 && work >= 16384;
 #pragma omp parallel if (parallel) num_threads(team)
     {
+        // Down items: (token block, block of rank rows), token-block-major, so a thread's consecutive
+        // items share the block's x.
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < downs; i++) {
             const int64_t g = group_of(down_first, n_groups, i), j = i - down_first[g];
             const csimd_lora *m = groups[g].m;
-            const int64_t rank = m->rank, cols = m->cols, t = j / rank, r = j % rank;
-            const float *x = groups[g].x + t * cols;
-            groups[g].scratch[j] = m->type == CSIMD_TYPE_Q8 ? down_q8((const csimd_block_q8 *)m->a + r * (cols / CSIMD_BLOCK_SIZE), x, cols / CSIMD_BLOCK_SIZE)
-                                 : m->type == CSIMD_TYPE_F32 ? dot_f32((const float *)m->a + r * cols, x, cols)
-                                                             : dot_f16((const uint16_t *)m->a + r * cols, x, cols);
+            const int64_t tokens = groups[g].n_tokens, per_item = item_ranks(m, tokens), rb = rank_blocks(m, tokens);
+            const int64_t t0 = j / rb * ITEM_TOKENS, r = j % rb * per_item;
+            const int64_t n = tokens - t0 < ITEM_TOKENS ? tokens - t0 : ITEM_TOKENS;
+            const int64_t n_rows = m->rank - r < per_item ? m->rank - r : per_item;
+            down_rows(&k, m, r, n_rows, groups[g].x + t0 * m->cols, n, groups[g].scratch + t0 * m->rank + r);
         }
+        // Up items: (output chunk, token block), chunk-major.
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < ups; i++) {
             const int64_t g = group_of(up_first, n_groups, i), j = i - up_first[g];
             const csimd_lora *m = groups[g].m;
-            const int64_t tokens = groups[g].n_tokens, rank = m->rank, rows = m->rows;
-            const int64_t c = j / tokens, t = j % tokens, o = c * UP_CHUNK;
-            const int64_t n = rows - o < UP_CHUNK ? rows - o : UP_CHUNK;
-            const float *h = groups[g].scratch + t * rank, s = groups[g].scale;
-            float *yt = groups[g].y + t * rows + o;
-            if (m->type == CSIMD_TYPE_Q8)
-                up_q8((const csimd_block_q8 *)m->bt + o / CSIMD_BLOCK_SIZE, rank, rows / CSIMD_BLOCK_SIZE, h, s, yt,
-                      n / CSIMD_BLOCK_SIZE);
-            else if (m->type == CSIMD_TYPE_F32) up_f32((const float *)m->bt + o, rank, rows, h, s, yt, n);
-            else up_f16((const uint16_t *)m->bt + o, rank, rows, h, s, yt, n);
+            const int64_t blocks = token_blocks(groups[g].n_tokens);
+            const int64_t c = j / blocks, t0 = (j % blocks) * ITEM_TOKENS, o = c * UP_CHUNK;
+            const int64_t count = m->rows - o < UP_CHUNK ? m->rows - o : UP_CHUNK;
+            const int64_t n = groups[g].n_tokens - t0 < ITEM_TOKENS ? groups[g].n_tokens - t0 : ITEM_TOKENS;
+            up_rows(&k, m, o, count, groups[g].scratch + t0 * m->rank, n, groups[g].scale, groups[g].y + t0 * m->rows);
         }
     }
     return 0;

@@ -89,6 +89,43 @@ final class LoRARuntimeTests: XCTestCase {
         }
     }
 
+    /// A prompt pass's rows get exactly what each gets alone, whatever the number of tokens (the
+    /// kernels share weight loads among blocks of tokens and rows): a verify pass or a prompt cannot
+    /// differ from decoding one token at a time. Odd shapes reach every register block's remainder.
+    func testManyTokensInOneCallMatchEachTokenAloneExactly() throws {
+        var s: UInt64 = 5
+        func gauss() -> Float {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(Int64(s >> 40) - (1 << 23)) / Float(1 << 23)
+        }
+        try forEachKernelPath { path in
+            for (type, rank, cols, rows, tokens) in [(CSIMD_TYPE_F16, 17, 93, 133, 31), (CSIMD_TYPE_F32, 6, 64, 200, 13),
+                                                    (CSIMD_TYPE_Q8, 7, 96, 160, 29), (CSIMD_TYPE_Q8, 16, 64, 96, 6),
+                                                    (CSIMD_TYPE_F16, 16, 256, 320, 50), (CSIMD_TYPE_F32, 1, 5, 3, 7)] {
+                let kind: TensorType = type == CSIMD_TYPE_Q8 ? .q8 : type == CSIMD_TYPE_F32 ? .f32 : .f16
+                let a = AdapterFile.encode((0..<rank * cols).map { _ in gauss() * 0.1 }, rows: rank, cols: cols, kind)
+                let bt = AdapterFile.encode((0..<rank * rows).map { _ in gauss() * 0.1 }, rows: rank, cols: rows, kind)
+                let x = (0..<tokens * cols).map { _ in gauss() * 3 }
+                let y0 = (0..<tokens * rows).map { _ in gauss() }
+                var together = y0, alone = y0
+                var scratch = [Float](repeating: 0, count: tokens * rank)
+                a.withUnsafeBytes { ap in bt.withUnsafeBytes { bp in
+                    var m = csimd_lora(a: ap.baseAddress, bt: bp.baseAddress, rank: Int64(rank), cols: Int64(cols),
+                                       rows: Int64(rows), type: Int32(type.rawValue))
+                    XCTAssertEqual(csimd_lora_apply(&m, x, Int64(tokens), 0.75, &scratch, &together, 2), 0)
+                    x.withUnsafeBufferPointer { xp in alone.withUnsafeMutableBufferPointer { yp in
+                        for t in 0..<tokens {
+                            XCTAssertEqual(csimd_lora_apply(&m, xp.baseAddress! + t * cols, 1, 0.75, &scratch,
+                                                            yp.baseAddress! + t * rows, 2), 0)
+                        }
+                    } }
+                } }
+                XCTAssertEqual(together, alone, "\(path) \(type) rank \(rank) \(cols)x\(rows) \(tokens) tokens")
+                XCTAssertNotEqual(together, y0)
+            }
+        }
+    }
+
     /// Groups on different adapters in one call give each row exactly what it gets alone: a serving
     /// step's answers cannot depend on which other slots share it.
     func testGroupsInOneCallMatchEachGroupAloneExactly() throws {

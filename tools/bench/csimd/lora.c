@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
                                      .rank = rank, .cols = cols, .rows = rows, .type = types[ti]};
         csimd_lora_group *g = malloc(groups * sizeof *g);
         double best = 1e9;
-        for (int round = 0; round < 5; round++) {
+        for (int round = 0; round < 30; round++) {
             const double t0 = now();
             for (int s = 0; s < sets; s++) {
                 for (int k = 0; k < groups; k++)
