@@ -139,6 +139,13 @@ CSIMD_LORA_DECL(neon)
 #endif
 #undef CSIMD_LORA_DECL
 
+/// lora.c's halves of csimd_lora_apply_groups, for csimd_matrix_multiply_lora (matrix_quant.c):
+/// the down projections of every group into its scratch (at most 64 groups; -1 for a bad group), and
+/// one group's up projection of outputs [o, o + count) for its tokens [t0, t0 + n), calling thread
+/// only, bit-identical to the same outputs in csimd_lora_apply_groups.
+int32_t csimd_lora_down_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads);
+void csimd_lora_up_slice(const csimd_lora_group *g, int64_t o, int64_t count, int64_t t0, int64_t n);
+
 typedef struct {
     const char *name;
     const csimd_ops_table *ops;

@@ -112,56 +112,95 @@ static int64_t token_blocks(int64_t n) { return (n + ITEM_TOKENS - 1) / ITEM_TOK
 static int64_t item_ranks(const csimd_lora *m, int64_t n) { return m->type == CSIMD_TYPE_Q8 && n == 1 ? 1 : ITEM_RANKS; }
 static int64_t rank_blocks(const csimd_lora *m, int64_t n) { return (m->rank + item_ranks(m, n) - 1) / item_ranks(m, n); }
 
-static int32_t apply_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
-    const kernels k = kernels_of(csimd_kernels_current());
-    // Each group's first down and up item in the flat loops, and the work it holds.
-    int64_t down_first[MAX_GROUPS], up_first[MAX_GROUPS], downs = 0, ups = 0, work = 0;
+/// Where each group's items start in a flat loop over all groups' down (or up) items.
+typedef struct {
+    int64_t down_first[MAX_GROUPS], up_first[MAX_GROUPS], downs, ups, work;
+} item_plan;
+
+static item_plan plan_of(const csimd_lora_group *groups, int64_t n_groups) {
+    item_plan p = {.downs = 0, .ups = 0, .work = 0};
     for (int64_t g = 0; g < n_groups; g++) {
         const csimd_lora *m = groups[g].m;
         const int64_t n = groups[g].n_tokens > 0 ? groups[g].n_tokens : 0;
-        down_first[g] = downs;
-        up_first[g] = ups;
-        downs += token_blocks(n) * rank_blocks(m, n);
-        ups += token_blocks(n) * chunks_of(m);
-        work += n * m->rank * (m->rows + m->cols);
+        p.down_first[g] = p.downs;
+        p.up_first[g] = p.ups;
+        p.downs += token_blocks(n) * rank_blocks(m, n);
+        p.ups += token_blocks(n) * chunks_of(m);
+        p.work += n * m->rank * (m->rows + m->cols);
     }
-    if (downs == 0) return 0;
+    return p;
+}
+
+/// Down items: (token block, block of rank rows), token-block-major, so a thread's consecutive items
+/// share the block's x. Called inside a parallel region (or alone on one thread).
+static void down_items(const kernels *k, const csimd_lora_group *groups, int64_t n_groups, const item_plan *p) {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < p->downs; i++) {
+        const int64_t g = group_of(p->down_first, n_groups, i), j = i - p->down_first[g];
+        const csimd_lora *m = groups[g].m;
+        const int64_t tokens = groups[g].n_tokens, per_item = item_ranks(m, tokens), rb = rank_blocks(m, tokens);
+        const int64_t t0 = j / rb * ITEM_TOKENS, r = j % rb * per_item;
+        const int64_t n = tokens - t0 < ITEM_TOKENS ? tokens - t0 : ITEM_TOKENS;
+        const int64_t n_rows = m->rank - r < per_item ? m->rank - r : per_item;
+        down_rows(k, m, r, n_rows, groups[g].x + t0 * m->cols, n, groups[g].scratch + t0 * m->rank + r);
+    }
+}
+
+/// Up items: (output chunk, token block), chunk-major.
+static void up_items(const kernels *k, const csimd_lora_group *groups, int64_t n_groups, const item_plan *p) {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < p->ups; i++) {
+        const int64_t g = group_of(p->up_first, n_groups, i), j = i - p->up_first[g];
+        const csimd_lora *m = groups[g].m;
+        const int64_t blocks = token_blocks(groups[g].n_tokens);
+        const int64_t c = j / blocks, t0 = (j % blocks) * ITEM_TOKENS, o = c * UP_CHUNK;
+        const int64_t count = m->rows - o < UP_CHUNK ? m->rows - o : UP_CHUNK;
+        const int64_t n = groups[g].n_tokens - t0 < ITEM_TOKENS ? groups[g].n_tokens - t0 : ITEM_TOKENS;
+        up_rows(k, m, o, count, groups[g].scratch + t0 * m->rank, n, groups[g].scale, groups[g].y + t0 * m->rows);
+    }
+}
+
+/// Below a few thousand multiply-adds in all, waking the team costs more than it saves.
+static int worth_a_team(const item_plan *p, int team) { return team > 1 && p->work >= 16384; }
+
+static int32_t apply_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
+    const kernels k = kernels_of(csimd_kernels_current());
+    const item_plan p = plan_of(groups, n_groups);
+    if (p.downs == 0) return 0;
     const int team = csimd_team(n_threads);
-    // Below a few thousand multiply-adds in all, waking the team costs more than it saves.
-    const int parallel = team > 1 && work >= 16384;
-#pragma omp parallel if (parallel) num_threads(team)
+#pragma omp parallel if (worth_a_team(&p, team)) num_threads(team)
     {
-        // Down items: (token block, block of rank rows), token-block-major, so a thread's consecutive
-        // items share the block's x.
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < downs; i++) {
-            const int64_t g = group_of(down_first, n_groups, i), j = i - down_first[g];
-            const csimd_lora *m = groups[g].m;
-            const int64_t tokens = groups[g].n_tokens, per_item = item_ranks(m, tokens), rb = rank_blocks(m, tokens);
-            const int64_t t0 = j / rb * ITEM_TOKENS, r = j % rb * per_item;
-            const int64_t n = tokens - t0 < ITEM_TOKENS ? tokens - t0 : ITEM_TOKENS;
-            const int64_t n_rows = m->rank - r < per_item ? m->rank - r : per_item;
-            down_rows(&k, m, r, n_rows, groups[g].x + t0 * m->cols, n, groups[g].scratch + t0 * m->rank + r);
-        }
-        // Up items: (output chunk, token block), chunk-major.
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < ups; i++) {
-            const int64_t g = group_of(up_first, n_groups, i), j = i - up_first[g];
-            const csimd_lora *m = groups[g].m;
-            const int64_t blocks = token_blocks(groups[g].n_tokens);
-            const int64_t c = j / blocks, t0 = (j % blocks) * ITEM_TOKENS, o = c * UP_CHUNK;
-            const int64_t count = m->rows - o < UP_CHUNK ? m->rows - o : UP_CHUNK;
-            const int64_t n = groups[g].n_tokens - t0 < ITEM_TOKENS ? groups[g].n_tokens - t0 : ITEM_TOKENS;
-            up_rows(&k, m, o, count, groups[g].scratch + t0 * m->rank, n, groups[g].scale, groups[g].y + t0 * m->rows);
-        }
+        down_items(&k, groups, n_groups, &p);
+        up_items(&k, groups, n_groups, &p);  // after down_items' implicit barrier
     }
     return 0;
 }
 
-int32_t csimd_lora_apply_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
+static int32_t check_groups(const csimd_lora_group *groups, int64_t n_groups) {
     if (n_groups < 0 || (n_groups > 0 && !groups)) return -1;
     for (int64_t g = 0; g < n_groups; g++)
         if (!groups[g].m || !valid(groups[g].m)) return -1;
+    return 0;
+}
+
+int32_t csimd_lora_down_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
+    if (check_groups(groups, n_groups) || n_groups > MAX_GROUPS) return -1;
+    const kernels k = kernels_of(csimd_kernels_current());
+    const item_plan p = plan_of(groups, n_groups);
+    if (p.downs == 0) return 0;
+    const int team = csimd_team(n_threads);
+#pragma omp parallel if (worth_a_team(&p, team)) num_threads(team)
+    down_items(&k, groups, n_groups, &p);
+    return 0;
+}
+
+void csimd_lora_up_slice(const csimd_lora_group *g, int64_t o, int64_t count, int64_t t0, int64_t n) {
+    const kernels k = kernels_of(csimd_kernels_current());
+    up_rows(&k, g->m, o, count, g->scratch + t0 * g->m->rank, n, g->scale, g->y + t0 * g->m->rows);
+}
+
+int32_t csimd_lora_apply_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
+    if (check_groups(groups, n_groups)) return -1;
     for (int64_t g = 0; g < n_groups; g += MAX_GROUPS)
         apply_groups(groups + g, n_groups - g < MAX_GROUPS ? n_groups - g : MAX_GROUPS, n_threads);
     return 0;

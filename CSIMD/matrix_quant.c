@@ -138,10 +138,39 @@ static int32_t multiply_q(const csimd_matrix *w, const float *x, int64_t n_token
     return 0;
 }
 
+/// LoRA groups whose up projections run inside an R16 product: each group's first token row in y.
+typedef struct {
+    const csimd_lora_group *groups;
+    int64_t n_groups;
+    int64_t first[64];
+} fused_lora;
+
+/// R16 groups ahead whose slice of B a thread prefetches: its rank rows are as many separate streams,
+/// too short per group for the hardware prefetcher, and a decoding step would otherwise wait on
+/// memory once per group.
+#define LORA_PREFETCH_GROUPS 6
+
+/// Adds every fused group's delta to outputs [r0, r0 + nr) of tokens [c0, c0 + nt), just written.
+static void add_fused_lora(const fused_lora *f, int64_t r0, int nr, int64_t c0, int nt) {
+    for (int64_t j = 0; j < f->n_groups; j++) {
+        const int64_t a = f->first[j] > c0 ? f->first[j] : c0;
+        const int64_t end = f->first[j] + f->groups[j].n_tokens, b = end < c0 + nt ? end : c0 + nt;
+        if (a >= b) continue;
+        const csimd_lora *m = f->groups[j].m;
+        const int64_t ahead = r0 + LORA_PREFETCH_GROUPS * CSIMD_R16;
+        if (ahead < m->rows) {
+            const size_t elem = m->type == CSIMD_TYPE_F16 ? 2 : 4;
+            for (int64_t k = 0; k < m->rank; k++) __builtin_prefetch((const char *)m->bt + (k * m->rows + ahead) * elem, 0, 2);
+        }
+        csimd_lora_up_slice(&f->groups[j], r0, nr, a - f->first[j], b - a);
+    }
+}
+
 /// R16 layouts: OpenMP over groups of 16 rows; tokens in L2-sized chunks, each group's tiles
-/// reused for every token of the chunk.
+/// reused for every token of the chunk. With `lora`, each tile's adapter deltas are added while the
+/// tile is still in cache, interleaving the adapters' B reads with the weights' stream.
 static int32_t multiply_r16(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y,
-                            int32_t n_threads) {
+                            int32_t n_threads, const fused_lora *lora) {
     const csimd_kernel_table *k = csimd_kernels_current();
     const int64_t rows = w->rows, cols = w->cols;
     if (cols % CSIMD_BLOCK_SIZE) return -1;
@@ -176,6 +205,7 @@ static int32_t multiply_r16(const csimd_matrix *w, const float *x, int64_t n_tok
                 if (tile) tile(wbase + g * w->row_bytes, nb, nr, qa + c0 * nb, nb, nt, yt, rows);
                 else csimd_r16_tile_ref(w->type, wbase + g * w->row_bytes, nb, nr, qa + c0 * nb, nb, nt, yt, rows);
                 if (bias) add_bias(yt, rows, nt, nr, bias + r0);
+                if (lora) add_fused_lora(lora, r0, nr, c0, nt);
             }
         }
     }
@@ -218,8 +248,46 @@ int32_t csimd_matrix_multiply(const csimd_matrix *w, const float *x, int64_t n_t
     case CSIMD_TYPE_Q4R16:
     case CSIMD_TYPE_Q4NR16:
     case CSIMD_TYPE_Q3NR16:
-        return multiply_r16(w, x, n_tokens, bias, y, n_threads);
+        return multiply_r16(w, x, n_tokens, bias, y, n_threads, NULL);
     default:
         return -1;
     }
+}
+
+static int is_r16(int32_t type) {
+    return type == CSIMD_TYPE_Q8R16 || type == CSIMD_TYPE_Q4R16 || type == CSIMD_TYPE_Q4NR16 || type == CSIMD_TYPE_Q3NR16;
+}
+
+/// Tokens a group needs for its deltas to run inside the product. Decoding steps (one token per
+/// group) measured slower fused: each 16-row tile then waits on its slice of every adapter's B, where
+/// a pass of their own streams B at full speed (BENCHMARKS.md "Run-time LoRA adapters").
+#define FUSE_MIN_TOKENS 8
+
+int32_t csimd_matrix_multiply_lora(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y,
+                                   const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
+    if (n_groups < 0 || (n_groups > 0 && !groups)) return -1;
+    // Fused: R16 weights, f16 / f32 adapters (a q8 block spans 32 outputs, two R16 groups) of this
+    // matrix's shape, rows inside this product's rows at whole-row offsets, prompt-sized. The rest
+    // take a pass of their own after the product. Either way a row's arithmetic is the same.
+    csimd_lora_group fused[64], rest[64];
+    fused_lora f = {.groups = fused, .n_groups = 0};
+    int64_t n_rest = 0;
+    for (int64_t j = 0; j < n_groups && n_groups <= 64; j++) {
+        const csimd_lora_group *g = &groups[j];
+        const csimd_lora *m = g->m;
+        const ptrdiff_t dy = g->y - y, dx = g->x - x;
+        const int fuse = is_r16(w->type) && m && (m->type == CSIMD_TYPE_F16 || m->type == CSIMD_TYPE_F32) &&
+                         m->rows == w->rows && m->cols == w->cols && g->n_tokens >= FUSE_MIN_TOKENS && w->rows > 0 &&
+                         dy >= 0 && dy % w->rows == 0 && dy / w->rows + g->n_tokens <= n_tokens &&
+                         dx == dy / w->rows * w->cols;
+        if (fuse) f.first[f.n_groups] = dy / w->rows, fused[f.n_groups++] = *g;
+        else rest[n_rest++] = *g;
+    }
+    if (f.n_groups == 0) {  // nothing to fuse (or more groups than one call sorts): the two calls
+        const int32_t status = csimd_matrix_multiply(w, x, n_tokens, bias, y, n_threads);
+        return status ? status : csimd_lora_apply_groups(groups, n_groups, n_threads);
+    }
+    if (csimd_lora_down_groups(fused, f.n_groups, n_threads)) return -1;
+    const int32_t status = multiply_r16(w, x, n_tokens, bias, y, n_threads, &f);
+    return status ? status : csimd_lora_apply_groups(rest, n_rest, n_threads);
 }

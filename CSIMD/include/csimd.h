@@ -98,6 +98,12 @@ typedef struct {
 /// in one parallel region. Each row's result is exactly what csimd_lora_apply gives it alone.
 /// Returns 0, or -1 (nothing applied) when any group has an unsupported type or shape.
 int32_t csimd_lora_apply_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads);
+/// csimd_matrix_multiply of w, then csimd_lora_apply_groups on its output (each group's x and y rows
+/// inside x and y), with a result bit-identical to those two calls. On R16 weights, the up projections
+/// of f16 / f32 groups of a prompt's size (8 tokens or more) run inside the product, each 16-row tile's
+/// deltas added while the tile is in cache: no second pass over y. Returns 0, or -1 as either call would.
+int32_t csimd_matrix_multiply_lora(const csimd_matrix *w, const float *x, int64_t n_tokens, const float *bias, float *y,
+                                   const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads);
 /// The scalar reference of csimd_lora_apply (same contract, calling thread only; twins of every path's
 /// kernels). Bound, with M_t,k = sum_c |A[k,c] x[t,c]| and P_t,r = |scale| sum_k |B[r,k] t_k|:
 /// |fast - ref| <= 2 (cols + 16) 2^-24 sum_k |scale B[r,k]| M_t,k + 2 (rank + 16) 2^-24 P_t,r + 2^-23 |y|.

@@ -1,15 +1,29 @@
 import CSIMD
 
 extension GPTNeoX {
-    /// Adds each segment's adapter delta to a layer matrix's product: out[rows] += S·s·B(A input[rows]),
-    /// after the base product (bias included) and before anything reads it (rotary, GELU, residual).
-    /// Consecutive segments with the same adapter and strength form one group; every group of the pass
-    /// goes through the kernels in one call (one parallel region, however many adapters a serving step
-    /// mixes); rows without an adapter cost nothing.
-    func applyAdapters(_ ws: ForwardWorkspace, _ layer: Int, _ matrix: LayerTensor,
-                       _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+    /// A layer matrix's product with each segment's adapter delta added: out[rows] = W input[rows] + bias
+    /// + S·s·B(A input[rows]), before anything reads it (rotary, GELU, residual). Consecutive segments
+    /// with the same adapter and strength form one group; every group of the pass goes through the
+    /// kernels in one call with the product (csimd_matrix_multiply_lora: on quantized weights each
+    /// tile's deltas are added while it is in cache); rows without an adapter cost nothing.
+    func adaptedProduct(_ ws: ForwardWorkspace, _ layer: Int, _ matrix: LayerTensor, _ weights: WeightMatrix,
+                        _ input: UnsafePointer<Float>, _ n: Int, _ bias: [Float]?, _ out: UnsafeMutablePointer<Float>) {
+        let groups = adapterGroups(ws, layer, matrix, input, out)
+        guard groups > 0 else { return matmul(weights, input, n, bias, out, ws.threads) }
+        let status = withUnsafePointer(to: weights.raw) { mp in
+            bias.withOptionalBufferPointer { bp in
+                csimd_matrix_multiply_lora(mp, input, Int64(n), bp, out, ws.loraGroups, Int64(groups), Int32(ws.threads))
+            }
+        }
+        // Loaders only build matrices and deltas the kernels take; anything else is a bug here.
+        precondition(status == 0, "no kernel for type \(weights.raw.type) with an adapter")
+    }
+
+    /// Fills ws.loraGroups with this pass's adapter groups for one layer matrix; returns their count.
+    private func adapterGroups(_ ws: ForwardWorkspace, _ layer: Int, _ matrix: LayerTensor,
+                               _ input: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) -> Int {
         let segments = ws.segments
-        guard let scratch = ws.loraScratch else { return }
+        guard let scratch = ws.loraScratch else { return 0 }
         var groups = 0
         var i = 0
         while i < segments.count {
@@ -31,9 +45,14 @@ extension GPTNeoX {
                                                      n_tokens: Int64(count), scale: strength * scale)
             groups += 1
         }
-        guard groups > 0 else { return }
-        let status = csimd_lora_apply_groups(ws.loraGroups, Int64(groups), Int32(ws.threads))
-        // The loader only builds deltas the kernels take; anything else is a bug here.
-        precondition(status == 0, "no LoRA kernel for an adapter's type")
+        return groups
+    }
+}
+
+private extension Optional where Wrapped == [Float] {
+    /// The array's base address for the body, or nil without an array.
+    func withOptionalBufferPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let array = self else { return body(nil) }
+        return array.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }

@@ -52,8 +52,7 @@ public final class GPTNeoX: Sendable {
         for (l, layer) in w.layers.enumerated() {
             layerNorm(ws.x, n, layer.inputNormWeight, layer.inputNormBias, ws.normed)
             ws.activationTap?(l, .qkv, ws.normed, n, h)
-            matmul(layer.qkv, ws.normed, n, layer.qkvBias, ws.qkv, ws.threads)
-            applyAdapters(ws, l, .qkv, ws.normed, ws.qkv)
+            adaptedProduct(ws, l, .qkv, layer.qkv, ws.normed, n, layer.qkvBias, ws.qkv)
             for segment in ws.segments {
                 for t in segment.firstRow..<segment.firstRow + segment.count {
                     let p = ws.positions[t], row = ws.qkv + t * 3 * h
@@ -71,8 +70,7 @@ public final class GPTNeoX: Sendable {
                                      out: ws.attention + first * h, threads: ws.threads)
             }
             ws.activationTap?(l, .attentionOut, ws.attention, n, h)
-            matmul(layer.attentionOut, ws.attention, n, layer.attentionOutBias, ws.attentionOut, ws.threads)
-            applyAdapters(ws, l, .attentionOut, ws.attention, ws.attentionOut)
+            adaptedProduct(ws, l, .attentionOut, layer.attentionOut, ws.attention, n, layer.attentionOutBias, ws.attentionOut)
 
             let x = ws.x, attentionOut = ws.attentionOut, mlpOut = ws.mlpOut
             if c.useParallelResidual {
@@ -113,7 +111,7 @@ public final class GPTNeoX: Sendable {
         matmul(w.embedOut, ws.normed, count, nil, ws.logits, ws.threads)
     }
 
-    private func matmul(_ m: WeightMatrix, _ input: UnsafePointer<Float>, _ n: Int, _ bias: [Float]?,
+    func matmul(_ m: WeightMatrix, _ input: UnsafePointer<Float>, _ n: Int, _ bias: [Float]?,
                         _ out: UnsafeMutablePointer<Float>, _ threads: Int) {
         let team = Int32(threads)
         let status = withUnsafePointer(to: m.raw) { mp in
@@ -138,12 +136,10 @@ public final class GPTNeoX: Sendable {
 
     private func mlp(_ layer: LayerWeights, _ l: Int, _ n: Int, _ ws: ForwardWorkspace) {
         ws.activationTap?(l, .mlpUp, ws.normed, n, config.hiddenSize)
-        matmul(layer.mlpUp, ws.normed, n, layer.mlpUpBias, ws.mlpHidden, ws.threads)
-        applyAdapters(ws, l, .mlpUp, ws.normed, ws.mlpHidden)
+        adaptedProduct(ws, l, .mlpUp, layer.mlpUp, ws.normed, n, layer.mlpUpBias, ws.mlpHidden)
         csimd_gelu(ws.mlpHidden, Int64(n * config.intermediateSize), Int32(ws.threads))
         ws.activationTap?(l, .mlpDown, ws.mlpHidden, n, config.intermediateSize)
-        matmul(layer.mlpDown, ws.mlpHidden, n, layer.mlpDownBias, ws.mlpOut, ws.threads)
-        applyAdapters(ws, l, .mlpDown, ws.mlpHidden, ws.mlpOut)
+        adaptedProduct(ws, l, .mlpDown, layer.mlpDown, ws.mlpHidden, n, layer.mlpDownBias, ws.mlpOut)
     }
 }
 
