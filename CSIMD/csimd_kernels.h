@@ -142,9 +142,12 @@ CSIMD_LORA_DECL(neon)
 /// lora.c's halves of csimd_lora_apply_groups, for csimd_matrix_multiply_lora (matrix_quant.c):
 /// the down projections of every group into its scratch (at most 64 groups; -1 for a bad group), and
 /// one group's up projection of outputs [o, o + count) for its tokens [t0, t0 + n), calling thread
-/// only, bit-identical to the same outputs in csimd_lora_apply_groups.
+/// only, bit-identical to the same outputs in csimd_lora_apply_groups, with the kernels resolved once
+/// per product (csimd_lora_kernels_of) rather than once per tile.
 int32_t csimd_lora_down_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads);
-void csimd_lora_up_slice(const csimd_lora_group *g, int64_t o, int64_t count, int64_t t0, int64_t n);
+typedef struct csimd_lora_kernels csimd_lora_kernels;
+void csimd_lora_up_slice(const csimd_lora_kernels *k, const csimd_lora_group *g, int64_t o, int64_t count, int64_t t0,
+                         int64_t n);
 
 typedef struct {
     const char *name;
@@ -170,6 +173,19 @@ typedef struct {
     csimd_lora_down_tokens_fn lora_down_f32_tokens, lora_down_f16_tokens, lora_down_q8_tokens;
     csimd_lora_up_tokens_fn lora_up_f32_tokens, lora_up_f16_tokens, lora_up_q8_tokens;
 } csimd_kernel_table;
+
+/// A table's LoRA kernels with the _ref twins in place of NULL single-token entries (lora.c).
+struct csimd_lora_kernels {
+    float (*dot_f16)(const uint16_t *, const float *, int64_t);
+    float (*dot_f32)(const float *, const float *, int64_t);
+    csimd_lora_down_q8_fn down_q8;
+    csimd_lora_up_f32_fn up_f32;
+    csimd_lora_up_f16_fn up_f16;
+    csimd_lora_up_q8_fn up_q8;
+    csimd_lora_down_tokens_fn down_f32_tokens, down_f16_tokens, down_q8_tokens;
+    csimd_lora_up_tokens_fn up_f32_tokens, up_f16_tokens, up_q8_tokens;
+};
+csimd_lora_kernels csimd_lora_kernels_of(const csimd_kernel_table *k);
 
 /// The table's tile kernel for an R16 type (NULL: none on this path, or not an R16 type).
 static inline csimd_tile_r16_fn csimd_r16_tile_fn(const csimd_kernel_table *k, int32_t type) {

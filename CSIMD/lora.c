@@ -37,20 +37,8 @@ static int64_t group_of(const int64_t *first, int64_t n_groups, int64_t i) {
     return g;
 }
 
-/// The single-token kernels of one table, and their multi-token twins (NULL: none on this path).
-typedef struct {
-    float (*dot_f16)(const uint16_t *, const float *, int64_t);
-    float (*dot_f32)(const float *, const float *, int64_t);
-    csimd_lora_down_q8_fn down_q8;
-    csimd_lora_up_f32_fn up_f32;
-    csimd_lora_up_f16_fn up_f16;
-    csimd_lora_up_q8_fn up_q8;
-    csimd_lora_down_tokens_fn down_f32_tokens, down_f16_tokens, down_q8_tokens;
-    csimd_lora_up_tokens_fn up_f32_tokens, up_f16_tokens, up_q8_tokens;
-} kernels;
-
-static kernels kernels_of(const csimd_kernel_table *k) {
-    return (kernels){
+csimd_lora_kernels csimd_lora_kernels_of(const csimd_kernel_table *k) {
+    return (csimd_lora_kernels){
         .dot_f16 = k->dot_f16, .dot_f32 = k->dot_f32,
         .down_q8 = k->lora_down_q8 ? k->lora_down_q8 : csimd_lora_down_q8_ref,
         .up_f32 = k->lora_up_f32 ? k->lora_up_f32 : csimd_lora_up_f32_ref,
@@ -64,7 +52,7 @@ static kernels kernels_of(const csimd_kernel_table *k) {
 
 /// out[t * rank + j] = A row r + j . x_t for j < n_rows and n tokens: the kernel over token blocks,
 /// or the single-token one per row and token (q8's equal bit for bit: that one decodes faster).
-static void down_rows(const kernels *k, const csimd_lora *m, int64_t r, int64_t n_rows, const float *x, int64_t n,
+static void down_rows(const csimd_lora_kernels *k, const csimd_lora *m, int64_t r, int64_t n_rows, const float *x, int64_t n,
                       float *out) {
     const int64_t cols = m->cols, rank = m->rank;
     if (m->type == CSIMD_TYPE_Q8) {
@@ -87,7 +75,7 @@ static void down_rows(const kernels *k, const csimd_lora *m, int64_t r, int64_t 
 
 /// Outputs [o, o + count) of n tokens (one token: the single-token kernel, which the multi-token one
 /// equals bit for bit, measured a few percent faster in decoding): h their down results (rank apart), y their rows (m->rows apart).
-static void up_rows(const kernels *k, const csimd_lora *m, int64_t o, int64_t count, const float *h, int64_t n, float s,
+static void up_rows(const csimd_lora_kernels *k, const csimd_lora *m, int64_t o, int64_t count, const float *h, int64_t n, float s,
                     float *y) {
     const int64_t rank = m->rank, rows = m->rows;
     if (m->type == CSIMD_TYPE_Q8) {
@@ -133,7 +121,7 @@ static item_plan plan_of(const csimd_lora_group *groups, int64_t n_groups) {
 
 /// Down items: (token block, block of rank rows), token-block-major, so a thread's consecutive items
 /// share the block's x. Called inside a parallel region (or alone on one thread).
-static void down_items(const kernels *k, const csimd_lora_group *groups, int64_t n_groups, const item_plan *p) {
+static void down_items(const csimd_lora_kernels *k, const csimd_lora_group *groups, int64_t n_groups, const item_plan *p) {
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < p->downs; i++) {
         const int64_t g = group_of(p->down_first, n_groups, i), j = i - p->down_first[g];
@@ -147,7 +135,7 @@ static void down_items(const kernels *k, const csimd_lora_group *groups, int64_t
 }
 
 /// Up items: (output chunk, token block), chunk-major.
-static void up_items(const kernels *k, const csimd_lora_group *groups, int64_t n_groups, const item_plan *p) {
+static void up_items(const csimd_lora_kernels *k, const csimd_lora_group *groups, int64_t n_groups, const item_plan *p) {
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < p->ups; i++) {
         const int64_t g = group_of(p->up_first, n_groups, i), j = i - p->up_first[g];
@@ -164,7 +152,7 @@ static void up_items(const kernels *k, const csimd_lora_group *groups, int64_t n
 static int worth_a_team(const item_plan *p, int team) { return team > 1 && p->work >= 16384; }
 
 static int32_t apply_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
-    const kernels k = kernels_of(csimd_kernels_current());
+    const csimd_lora_kernels k = csimd_lora_kernels_of(csimd_kernels_current());
     const item_plan p = plan_of(groups, n_groups);
     if (p.downs == 0) return 0;
     const int team = csimd_team(n_threads);
@@ -185,7 +173,7 @@ static int32_t check_groups(const csimd_lora_group *groups, int64_t n_groups) {
 
 int32_t csimd_lora_down_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
     if (check_groups(groups, n_groups) || n_groups > MAX_GROUPS) return -1;
-    const kernels k = kernels_of(csimd_kernels_current());
+    const csimd_lora_kernels k = csimd_lora_kernels_of(csimd_kernels_current());
     const item_plan p = plan_of(groups, n_groups);
     if (p.downs == 0) return 0;
     const int team = csimd_team(n_threads);
@@ -194,9 +182,9 @@ int32_t csimd_lora_down_groups(const csimd_lora_group *groups, int64_t n_groups,
     return 0;
 }
 
-void csimd_lora_up_slice(const csimd_lora_group *g, int64_t o, int64_t count, int64_t t0, int64_t n) {
-    const kernels k = kernels_of(csimd_kernels_current());
-    up_rows(&k, g->m, o, count, g->scratch + t0 * g->m->rank, n, g->scale, g->y + t0 * g->m->rows);
+void csimd_lora_up_slice(const csimd_lora_kernels *k, const csimd_lora_group *g, int64_t o, int64_t count, int64_t t0,
+                         int64_t n) {
+    up_rows(k, g->m, o, count, g->scratch + t0 * g->m->rank, n, g->scale, g->y + t0 * g->m->rows);
 }
 
 int32_t csimd_lora_apply_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {

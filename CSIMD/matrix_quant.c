@@ -143,6 +143,7 @@ typedef struct {
     const csimd_lora_group *groups;
     int64_t n_groups;
     int64_t first[64];
+    csimd_lora_kernels kernels;
 } fused_lora;
 
 /// R16 groups ahead whose slice of B a thread prefetches: its rank rows are as many separate streams,
@@ -162,7 +163,7 @@ static void add_fused_lora(const fused_lora *f, int64_t r0, int nr, int64_t c0, 
             const size_t elem = m->type == CSIMD_TYPE_F16 ? 2 : 4;
             for (int64_t k = 0; k < m->rank; k++) __builtin_prefetch((const char *)m->bt + (k * m->rows + ahead) * elem, 0, 2);
         }
-        csimd_lora_up_slice(&f->groups[j], r0, nr, a - f->first[j], b - a);
+        csimd_lora_up_slice(&f->kernels, &f->groups[j], r0, nr, a - f->first[j], b - a);
     }
 }
 
@@ -270,7 +271,7 @@ int32_t csimd_matrix_multiply_lora(const csimd_matrix *w, const float *x, int64_
     // matrix's shape, rows inside this product's rows at whole-row offsets, prompt-sized. The rest
     // take a pass of their own after the product. Either way a row's arithmetic is the same.
     csimd_lora_group fused[64], rest[64];
-    fused_lora f = {.groups = fused, .n_groups = 0};
+    fused_lora f = {.groups = fused, .n_groups = 0, .kernels = csimd_lora_kernels_of(csimd_kernels_current())};
     int64_t n_rest = 0;
     for (int64_t j = 0; j < n_groups && n_groups <= 64; j++) {
         const csimd_lora_group *g = &groups[j];
