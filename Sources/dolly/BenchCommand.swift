@@ -28,6 +28,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("r"), help: "Repetitions of each test.")
     var repetitions = 5
 
+    @Flag(name: .customLong("lora-vs-base"),
+          help: "With --lora: run every repetition on the base alone and then with the adapter, and print the adapter's cost as a ratio.")
+    var loraVsBase = false
+
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case md, json
     }
@@ -48,6 +52,7 @@ struct BenchCommand: ParsableCommand {
         }
         guard depth >= 0 else { throw ValidationError("-d must be >= 0") }
         guard repetitions >= 1 else { throw ValidationError("-r must be at least 1") }
+        guard !loraVsBase || lora.file != nil else { throw ValidationError("--lora-vs-base needs --lora FILE") }
     }
 
     func run() throws {
@@ -65,7 +70,8 @@ struct BenchCommand: ParsableCommand {
             let m = try DollyModel.load(path: model)
             let adapter = try lora.load(for: m)
             let results = try m.benchmark(promptTokens: promptTokens, generatedTokens: generatedTokens, repetitions: repetitions,
-                                          depth: depth, kvType: cache.kv, threads: n, adapter: adapter, adapterScale: lora.loraScale)
+                                          depth: depth, kvType: cache.kv, threads: n, adapter: adapter, adapterScale: lora.loraScale,
+                                          alternateWithBase: loraVsBase)
             let rss = ProcessStats.peakResidentBytes
             let kernel = DollyModel.kernelName
             let name = URL(fileURLWithPath: model).lastPathComponent
@@ -75,7 +81,7 @@ struct BenchCommand: ParsableCommand {
                      "n_threads": n, "n_prompt": r.promptTokens, "n_gen": r.generatedTokens,
                      "avg_ts": r.mean, "stddev_ts": r.standardDeviation, "samples_ts": r.samples,
                      "n_depth": depth, "type_k": cache.kv.rawValue, "type_v": cache.kv.rawValue, "peak_rss_bytes": rss, "kernel": kernel,
-                     "lora": lora.file ?? "", "lora_rank": adapter?.maxRank ?? 0]
+                     "lora": r.withAdapter ? lora.file ?? "" : "", "lora_rank": r.withAdapter ? adapter?.maxRank ?? 0 : 0]
                 }
                 let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
                 Console.write(String(decoding: data, as: UTF8.self) + "\n")
@@ -83,10 +89,14 @@ struct BenchCommand: ParsableCommand {
                 var out = "| model | size | params | kernel | threads | kv | test | t/s |\n"
                 out += "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: |\n"
                 for r in results {
-                    let test = (depth > 0 ? "\(r.name) @ d\(depth)" : r.name) + (adapter.map { " +lora r\($0.maxRank)" } ?? "")
+                    let test = (depth > 0 ? "\(r.name) @ d\(depth)" : r.name) + (r.withAdapter ? adapter.map { " +lora r\($0.maxRank)" } ?? "" : "")
                     out += String(format: "| %@ | %.2f GiB | %.2f M | %@ | %d | %@ | %@ | %.2f ± %.2f |\n", name,
                                   Double(m.network.weights.weightBytes) / 1_073_741_824, Double(m.network.weights.parameterCount) / 1e6, kernel, n, cache.kv.rawValue, test,
                                   r.mean, r.standardDeviation)
+                }
+                for ratio in DollyModel.adapterRatios(results) {
+                    out += String(format: "\n%@ with the adapter / the base alone: %.3f (ratio of means), %.3f (median of back-to-back pairs)",
+                                  ratio.name, ratio.ofMeans, ratio.medianOfPairs)
                 }
                 out += String(format: "\npeak RSS: %.1f MiB\n", Double(rss) / 1_048_576)
                 Console.write(out)

@@ -14,17 +14,8 @@ final class InterleavedKernelTests: XCTestCase {
     /// Converts a random f32 matrix to `type` with the converter's own routine.
     func makeMatrix(rows: Int, cols: Int, type: csimd_type) -> (storage: UnsafeMutableRawBufferPointer, m: csimd_matrix, source: [Float]) {
         let source = randomFloats(rows * cols)
-        let unit = Int(csimd_type_row_bytes(Int32(type.rawValue), Int64(cols)))
-        let groups = type == CSIMD_TYPE_Q4R16 || type == CSIMD_TYPE_Q8R16 ? (rows + 15) / 16 : rows
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: groups * unit, alignment: 64)
-        source.withUnsafeBufferPointer { src in
-            var m = csimd_matrix(data: src.baseAddress, rows: Int64(rows), cols: Int64(cols), row_bytes: Int64(cols * 4),
-                                 type: Int32(CSIMD_TYPE_F32.rawValue))
-            XCTAssertEqual(csimd_rows_convert(&m, nil, 0, Int64(rows), Int32(type.rawValue), storage.baseAddress, 2), 0)
-        }
-        let m = csimd_matrix(data: storage.baseAddress, rows: Int64(rows), cols: Int64(cols), row_bytes: Int64(unit),
-                             type: Int32(type.rawValue))
-        return (storage, m, source)
+        let converted = convertedMatrix(source, rows: rows, cols: cols, type: type)
+        return (converted.storage, converted.m, source)
     }
 
     /// Every row of an interleaved matrix dequantizes to exactly the row-major quantization of the same data.

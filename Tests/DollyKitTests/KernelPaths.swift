@@ -18,3 +18,20 @@ func forEachKernelPath(file: StaticString = #filePath, line: UInt = #line, _ bod
     }
     XCTAssertGreaterThanOrEqual(ran, 1, file: file, line: line)
 }
+
+/// `source` (rows x cols, row-major f32) converted to `type` by the converter's own routine, in
+/// storage the caller frees (R16 types in whole groups of 16 rows).
+func convertedMatrix(_ source: [Float], rows: Int, cols: Int, type: csimd_type,
+                     file: StaticString = #filePath, line: UInt = #line) -> (storage: UnsafeMutableRawBufferPointer, m: csimd_matrix) {
+    let unit = Int(csimd_type_row_bytes(Int32(type.rawValue), Int64(cols)))
+    let r16 = [CSIMD_TYPE_Q4R16, CSIMD_TYPE_Q8R16, CSIMD_TYPE_Q4NR16, CSIMD_TYPE_Q3NR16].contains(type)
+    let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: (r16 ? (rows + 15) / 16 : rows) * unit, alignment: 64)
+    source.withUnsafeBufferPointer { src in
+        var m = csimd_matrix(data: src.baseAddress, rows: Int64(rows), cols: Int64(cols), row_bytes: Int64(cols * 4),
+                             type: Int32(CSIMD_TYPE_F32.rawValue))
+        XCTAssertEqual(csimd_rows_convert(&m, nil, 0, Int64(rows), Int32(type.rawValue), storage.baseAddress, 2), 0,
+                       file: file, line: line)
+    }
+    return (storage, csimd_matrix(data: storage.baseAddress, rows: Int64(rows), cols: Int64(cols), row_bytes: Int64(unit),
+                                  type: Int32(type.rawValue)))
+}

@@ -70,4 +70,29 @@ extension CLITests {
         XCTAssertEqual(ModelConfig.publishedDolly(named: "databricks/dolly-v2-12b")?.numAttentionHeads, 40)
         XCTAssertNil(ModelConfig.publishedDolly(named: "EleutherAI/pythia-2.8b"))
     }
+
+    /// `dolly bench --lora F --lora-vs-base`: each test on the base and with the adapter, alternating in
+    /// one process, and the ratio printed; without --lora, one clear error.
+    func testBenchLoRAVsBase() throws {
+        let dir = try FixturePaths.temporaryDirectory("dolly-bench-lora")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = FixturePaths.path("tiny-safetensors")
+        let model = dir.appendingPathComponent("tiny.dolly").path, adapter = dir.appendingPathComponent("plain.dolly-lora").path
+        XCTAssertEqual(try dolly(["convert", base, "-o", model, "--quant", "f32"]).status, 0)
+        XCTAssertEqual(try dolly(["convert-lora", FixturePaths.path("lora/plain"), "--base", base, "-o", adapter]).status, 0)
+        let md = try dolly(["bench", "--model", model, "-p", "8", "-n", "4", "-r", "2", "--lora", adapter, "--lora-vs-base"])
+        XCTAssertEqual(md.status, 0, md.stderr)
+        for fragment in ["| pp8 |", "| pp8 +lora r4 |", "| tg4 |", "| tg4 +lora r4 |", "pp8 with the adapter / the base alone: ",
+                         "tg4 with the adapter / the base alone: "] {
+            XCTAssertTrue(md.stdout.contains(fragment), fragment + "\n" + md.stdout)
+        }
+        let json = try dolly(["bench", "--model", model, "-p", "8", "-n", "0", "-r", "3", "--lora", adapter, "--lora-vs-base", "-o", "json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [[String: Any]]
+        XCTAssertEqual(rows.map { $0["lora_rank"] as? Int }, [0, 4])
+        XCTAssertEqual(rows.map { ($0["samples_ts"] as? [Double])?.count }, [3, 3])
+        let bare = try dolly(["bench", "--model", model, "--lora-vs-base"])  // a usage error, as ArgumentParser prints it
+        XCTAssertNotEqual(bare.status, 0)
+        XCTAssertTrue(bare.stderr.contains("--lora-vs-base needs --lora FILE"), bare.stderr)
+        XCTAssertEqual(bare.stdout, "")
+    }
 }

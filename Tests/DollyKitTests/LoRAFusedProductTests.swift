@@ -13,19 +13,9 @@ final class LoRAFusedProductTests: XCTestCase {
         (0..<n).map { _ in Float(rng.nextUnit() * 2 - 1) * scale }
     }
 
-    /// A random rows x cols matrix converted to `type` by the converter's routine (caller frees storage).
+    /// A random rows x cols matrix converted to `type` (caller frees storage).
     func matrix(rows: Int, cols: Int, type: csimd_type) -> (storage: UnsafeMutableRawBufferPointer, m: csimd_matrix) {
-        let source = randomFloats(rows * cols)
-        let unit = Int(csimd_type_row_bytes(Int32(type.rawValue), Int64(cols)))
-        let r16 = [CSIMD_TYPE_Q4R16, CSIMD_TYPE_Q8R16, CSIMD_TYPE_Q4NR16, CSIMD_TYPE_Q3NR16].contains(type)
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: (r16 ? (rows + 15) / 16 : rows) * unit, alignment: 64)
-        source.withUnsafeBufferPointer { src in
-            var m = csimd_matrix(data: src.baseAddress, rows: Int64(rows), cols: Int64(cols), row_bytes: Int64(cols * 4),
-                                 type: Int32(CSIMD_TYPE_F32.rawValue))
-            XCTAssertEqual(csimd_rows_convert(&m, nil, 0, Int64(rows), Int32(type.rawValue), storage.baseAddress, 2), 0)
-        }
-        return (storage, csimd_matrix(data: storage.baseAddress, rows: Int64(rows), cols: Int64(cols), row_bytes: Int64(unit),
-                                      type: Int32(type.rawValue)))
+        convertedMatrix(randomFloats(rows * cols), rows: rows, cols: cols, type: type)
     }
 
     /// (adapter type, rank, first token row, token count) for each group.

@@ -17,6 +17,8 @@ public struct BenchmarkResult: Sendable {
     public var generatedTokens: Int
     /// Tokens per second of each repetition.
     public var samples: [Double]
+    /// Whether the passes applied the run-time adapter (false: the base alone).
+    public var withAdapter = false
 
     public var mean: Double { samples.reduce(0, +) / Double(max(samples.count, 1)) }
     public var standardDeviation: Double {
@@ -29,53 +31,75 @@ public struct BenchmarkResult: Sendable {
 extension DollyModel {
     /// Measures like llama-bench: `pp` evaluates `promptTokens` random tokens as one prompt; `tg`
     /// generates `generatedTokens` tokens one at a time (the output layer runs for every token). Both
-    /// start from a cache holding `depth` tokens (llama-bench's `-d`, filled once, untimed), so
-    /// attention over a long context is part of what is measured. One untimed warm-up precedes each test.
+    /// start from a cache holding `depth` tokens (llama-bench's -d, filled once, untimed), so
+    /// attention over a long context is part of what is measured. One untimed warm-up precedes each
+    /// test. With an adapter and `alternateWithBase`, every repetition runs the test on the base alone
+    /// and then with the adapter, in this one process: both see the same memory bandwidth, which on a
+    /// shared machine drifts by more than an adapter costs between separate runs.
     public func benchmark(promptTokens: Int, generatedTokens: Int, repetitions: Int, depth: Int = 0,
                           kvType: KVCacheType = .f16, threads: Int = DollyModel.defaultThreads,
-                          adapter: LoRAAdapter? = nil, adapterScale: Float = 1) throws -> [BenchmarkResult] {
+                          adapter: LoRAAdapter? = nil, adapterScale: Float = 1,
+                          alternateWithBase: Bool = false) throws -> [BenchmarkResult] {
         var rng = SeededGenerator(seed: 42)
         let vocab = UInt64(config.vocabSize)
         func randomTokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % vocab) } }
         let context = depth + max(promptTokens, generatedTokens, 1)
         let session = try network.makeSession(contextLength: context, batchSize: min(max(promptTokens, depth, 1), 512),
                                               kvType: kvType, threads: threads)
-        session.adapter = adapter  // (every pass applies it, as `run --lora` does)
+        // Every pass of a mode applies its adapter, as `run --lora` does.
+        let modes: [LoRAAdapter?] = alternateWithBase && adapter != nil ? [nil, adapter] : [adapter]
+        session.adapter = adapter
         session.adapterScale = adapterScale
-        if depth > 0 { try session.evaluate(randomTokens(depth)) }
+        if depth > 0 { try session.evaluate(randomTokens(depth)) }  // one cache prefix for every mode
         func seconds(_ body: () throws -> Void) rethrows -> Double {
             let t0 = monotonicNanoseconds()
             try body()
             return Double(monotonicNanoseconds() - t0) / 1e9
         }
+        /// Runs one test 1 + repetitions times per mode, modes alternating; the first round is the warm-up.
+        func measure(_ name: String, prompt: Int, generated: Int, _ pass: () throws -> Void) rethrows -> [BenchmarkResult] {
+            var rs = modes.map {
+                BenchmarkResult(name: name, promptTokens: prompt, generatedTokens: generated, samples: [], withAdapter: $0 != nil)
+            }
+            for i in 0...repetitions {
+                for (j, mode) in modes.enumerated() {
+                    session.adapter = mode
+                    session.rewind(to: depth)
+                    let t = try seconds(pass)
+                    if i > 0 { rs[j].samples.append(Double(prompt + generated) / t) }
+                }
+            }
+            return rs
+        }
         var results: [BenchmarkResult] = []
         if promptTokens > 0 {
             let prompt = randomTokens(promptTokens)
-            var r = BenchmarkResult(name: "pp\(promptTokens)", promptTokens: promptTokens, generatedTokens: 0, samples: [])
-            for i in 0...repetitions {
-                session.rewind(to: depth)
-                let t = try seconds { try session.evaluate(prompt) }
-                if i > 0 { r.samples.append(Double(promptTokens) / t) }
-            }
-            results.append(r)
+            results += try measure("pp\(promptTokens)", prompt: promptTokens, generated: 0) { try session.evaluate(prompt) }
         }
         if generatedTokens > 0 {
             let tokens = randomTokens(generatedTokens)
-            var r = BenchmarkResult(name: "tg\(generatedTokens)", promptTokens: 0, generatedTokens: generatedTokens, samples: [])
-            for i in 0...repetitions {
-                session.rewind(to: depth)
-                var single: [Int32] = [0]
-                let t = try seconds {
-                    for tok in tokens {
-                        single[0] = tok
-                        try session.evaluate(single)
-                    }
+            var single: [Int32] = [0]
+            results += try measure("tg\(generatedTokens)", prompt: 0, generated: generatedTokens) {
+                for tok in tokens {
+                    single[0] = tok
+                    try session.evaluate(single)
                 }
-                if i > 0 { r.samples.append(Double(generatedTokens) / t) }
             }
-            results.append(r)
         }
         return results
+    }
+
+    /// For each test run both ways: the adapter's tokens per second over the base's, as the ratio of
+    /// the mean rates and as the median of the repetitions' ratios (each pair measured back to back).
+    public static func adapterRatios(_ results: [BenchmarkResult]) -> [(name: String, ofMeans: Double, medianOfPairs: Double)] {
+        results.filter { !$0.withAdapter }.compactMap { base in
+            guard let with = results.first(where: { $0.withAdapter && $0.name == base.name }), !base.samples.isEmpty,
+                  with.samples.count == base.samples.count else { return nil }
+            let pairs = zip(with.samples, base.samples).map { $0 / $1 }.sorted()
+            let n = pairs.count
+            let median = n % 2 == 1 ? pairs[n / 2] : (pairs[n / 2 - 1] + pairs[n / 2]) / 2
+            return (base.name, with.mean / base.mean, median)
+        }
     }
 }
 
