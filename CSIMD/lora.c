@@ -151,17 +151,17 @@ static void up_items(const csimd_lora_kernels *k, const csimd_lora_group *groups
 /// Below a few thousand multiply-adds in all, waking the team costs more than it saves.
 static int worth_a_team(const item_plan *p, int team) { return team > 1 && p->work >= 16384; }
 
-static int32_t apply_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
+/// Every group's down projections, then (with_up) their up projections, in one parallel region.
+static void run_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads, int with_up) {
     const csimd_lora_kernels k = csimd_lora_kernels_of(csimd_kernels_current());
     const item_plan p = plan_of(groups, n_groups);
-    if (p.downs == 0) return 0;
+    if (p.downs == 0) return;
     const int team = csimd_team(n_threads);
 #pragma omp parallel if (worth_a_team(&p, team)) num_threads(team)
     {
         down_items(&k, groups, n_groups, &p);
-        up_items(&k, groups, n_groups, &p);  // after down_items' implicit barrier
+        if (with_up) up_items(&k, groups, n_groups, &p);  // after down_items' implicit barrier
     }
-    return 0;
 }
 
 static int32_t check_groups(const csimd_lora_group *groups, int64_t n_groups) {
@@ -173,12 +173,7 @@ static int32_t check_groups(const csimd_lora_group *groups, int64_t n_groups) {
 
 int32_t csimd_lora_down_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
     if (check_groups(groups, n_groups) || n_groups > MAX_GROUPS) return -1;
-    const csimd_lora_kernels k = csimd_lora_kernels_of(csimd_kernels_current());
-    const item_plan p = plan_of(groups, n_groups);
-    if (p.downs == 0) return 0;
-    const int team = csimd_team(n_threads);
-#pragma omp parallel if (worth_a_team(&p, team)) num_threads(team)
-    down_items(&k, groups, n_groups, &p);
+    run_groups(groups, n_groups, n_threads, 0);
     return 0;
 }
 
@@ -190,7 +185,7 @@ void csimd_lora_up_slice(const csimd_lora_kernels *k, const csimd_lora_group *g,
 int32_t csimd_lora_apply_groups(const csimd_lora_group *groups, int64_t n_groups, int32_t n_threads) {
     if (check_groups(groups, n_groups)) return -1;
     for (int64_t g = 0; g < n_groups; g += MAX_GROUPS)
-        apply_groups(groups + g, n_groups - g < MAX_GROUPS ? n_groups - g : MAX_GROUPS, n_threads);
+        run_groups(groups + g, n_groups - g < MAX_GROUPS ? n_groups - g : MAX_GROUPS, n_threads, 1);
     return 0;
 }
 

@@ -147,8 +147,7 @@ typedef struct {
 } fused_lora;
 
 /// R16 groups ahead whose slice of B a thread prefetches: its rank rows are as many separate streams,
-/// too short per group for the hardware prefetcher, and a decoding step would otherwise wait on
-/// memory once per group.
+/// each too short per tile for the hardware prefetcher to follow.
 #define LORA_PREFETCH_GROUPS 6
 
 /// Adds every fused group's delta to outputs [r0, r0 + nr) of tokens [c0, c0 + nt), just written.
