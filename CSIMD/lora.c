@@ -3,12 +3,13 @@
 //
 // Threads: one parallel region for every group of rows (a serving step's slots on different adapters
 // share it), two static loops with the implicit barrier between them. The down projection splits
-// (group, block of ITEM_TOKENS tokens, block of ITEM_RANKS rank rows) items: rank dots of `cols` each, A small enough to
-// stay in L2. The up projection splits (group, output chunk, token block) items chunk-major, so each
-// thread walks one chunk of bt (rank x UP_CHUNK values, a few KB: L1) across the tokens of a prompt
-// pass instead of streaming all of bt once per token. Inside an item the multi-token kernels widen
-// each weight vector once for several tokens; a token's arithmetic is the same in any block and
-// whichever groups share the call, so a row's result does not depend on the batch.
+// (group, block of ITEM_TOKENS tokens, block of ITEM_RANKS rank rows) items: rank dots of `cols`
+// each, A small enough to stay in L2. The up projection splits (group, output chunk, token block)
+// items chunk-major, so each thread walks one chunk of bt (rank x UP_CHUNK values, a few KB: L1)
+// across the tokens of a prompt pass instead of streaming all of bt once per token. Inside an item
+// the multi-token kernels widen each weight vector once for several tokens; a token's arithmetic is
+// the same in any block and whichever groups share the call, so a row's result does not depend on
+// the batch.
 #include "csimd_kernels.h"
 #include <omp.h>
 
@@ -73,8 +74,9 @@ static void down_rows(const csimd_lora_kernels *k, const csimd_lora *m, int64_t 
     }
 }
 
-/// Outputs [o, o + count) of n tokens (one token: the single-token kernel, which the multi-token one
-/// equals bit for bit, measured a few percent faster in decoding): h their down results (rank apart), y their rows (m->rows apart).
+/// Outputs [o, o + count) of n tokens: h their down results (rank apart), y their rows (m->rows
+/// apart). One token takes the single-token kernel, which the multi-token one equals bit for bit,
+/// measured a few percent faster in decoding.
 static void up_rows(const csimd_lora_kernels *k, const csimd_lora *m, int64_t o, int64_t count, const float *h, int64_t n, float s,
                     float *y) {
     const int64_t rank = m->rank, rows = m->rows;

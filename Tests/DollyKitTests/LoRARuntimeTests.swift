@@ -59,11 +59,8 @@ final class LoRARuntimeTests: XCTestCase {
     }
 
     func testKernelsMatchTheirReferenceOnEveryPath() throws {
-        var s: UInt64 = 7
-        func gauss() -> Float {
-            s ^= s << 13; s ^= s >> 7; s ^= s << 17
-            return Float(Int64(s >> 40) - (1 << 23)) / Float(1 << 23)
-        }
+        var noise = XorShiftNoise(state: 7)
+        func gauss() -> Float { noise.next() }
         try forEachKernelPath { path in
             for (type, rank, cols, rows, tokens) in [(CSIMD_TYPE_F16, 1, 1, 1, 1), (CSIMD_TYPE_F16, 3, 37, 161, 5),
                                                     (CSIMD_TYPE_F32, 2, 65, 99, 4), (CSIMD_TYPE_F32, 16, 3, 1, 2),
@@ -93,11 +90,8 @@ final class LoRARuntimeTests: XCTestCase {
     /// kernels share weight loads among blocks of tokens and rows): a verify pass or a prompt cannot
     /// differ from decoding one token at a time. Odd shapes reach every register block's remainder.
     func testManyTokensInOneCallMatchEachTokenAloneExactly() throws {
-        var s: UInt64 = 5
-        func gauss() -> Float {
-            s ^= s << 13; s ^= s >> 7; s ^= s << 17
-            return Float(Int64(s >> 40) - (1 << 23)) / Float(1 << 23)
-        }
+        var noise = XorShiftNoise(state: 5)
+        func gauss() -> Float { noise.next() }
         try forEachKernelPath { path in
             for (type, rank, cols, rows, tokens) in [(CSIMD_TYPE_F16, 17, 93, 133, 31), (CSIMD_TYPE_F32, 6, 64, 200, 13),
                                                     (CSIMD_TYPE_Q8, 7, 96, 160, 29), (CSIMD_TYPE_Q8, 16, 64, 96, 6),
@@ -129,11 +123,8 @@ final class LoRARuntimeTests: XCTestCase {
     /// Groups on different adapters in one call give each row exactly what it gets alone: a serving
     /// step's answers cannot depend on which other slots share it.
     func testGroupsInOneCallMatchEachGroupAloneExactly() throws {
-        var s: UInt64 = 11
-        func gauss() -> Float {
-            s ^= s << 13; s ^= s >> 7; s ^= s << 17
-            return Float(Int64(s >> 40) - (1 << 23)) / Float(1 << 23)
-        }
+        var noise = XorShiftNoise(state: 11)
+        func gauss() -> Float { noise.next() }
         try forEachKernelPath { path in
             let cols = 96, rows = 160
             let shapes: [(csimd_type, Int, Int)] = [(CSIMD_TYPE_F16, 16, 1), (CSIMD_TYPE_Q8, 8, 3), (CSIMD_TYPE_F32, 5, 1),
@@ -197,5 +188,15 @@ final class LoRARuntimeTests: XCTestCase {
             } }
             XCTAssertEqual(untouched, y0)
         }
+    }
+}
+
+/// Deterministic values in [-1, 1) from an xorshift state: the kernels' test inputs.
+struct XorShiftNoise {
+    var state: UInt64
+
+    mutating func next() -> Float {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        return Float(Int64(state >> 40) - (1 << 23)) / Float(1 << 23)
     }
 }

@@ -31,7 +31,7 @@ public struct BenchmarkResult: Sendable {
 extension DollyModel {
     /// Measures like llama-bench: `pp` evaluates `promptTokens` random tokens as one prompt; `tg`
     /// generates `generatedTokens` tokens one at a time (the output layer runs for every token). Both
-    /// start from a cache holding `depth` tokens (llama-bench's -d, filled once, untimed), so
+    /// start from a cache holding `depth` tokens (llama-bench's `-d`, filled once, untimed), so
     /// attention over a long context is part of what is measured. One untimed warm-up precedes each
     /// test. With an adapter and `alternateWithBase`, every repetition runs the test on the base alone
     /// and then with the adapter, in this one process: both see the same memory bandwidth, which on a
