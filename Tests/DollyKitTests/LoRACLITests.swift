@@ -95,4 +95,32 @@ extension CLITests {
         XCTAssertTrue(bare.stderr.contains("--lora-vs-base needs --lora FILE"), bare.stderr)
         XCTAssertEqual(bare.stdout, "")
     }
+
+    /// `bench --parallel N`: N streams per pass, each on its own adapter in turn, base and adapters back to back.
+    func testBenchParallelStreamsOnSeveralAdapters() throws {
+        let dir = try FixturePaths.temporaryDirectory("dolly-bench-streams")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = FixturePaths.path("tiny-safetensors")
+        let model = dir.appendingPathComponent("tiny.dolly").path
+        XCTAssertEqual(try dolly(["convert", base, "-o", model, "--quant", "f32"]).status, 0)
+        var adapters: [String] = []
+        for name in ["plain", "rslora"] {
+            let out = dir.appendingPathComponent("\(name).dolly-lora").path
+            XCTAssertEqual(try dolly(["convert-lora", FixturePaths.path("lora/\(name)"), "--base", base, "-o", out]).status, 0)
+            adapters += ["--lora", out]
+        }
+        let md = try dolly(["bench", "--model", model, "-p", "6", "-n", "3", "-r", "2", "--parallel", "3", "--lora-vs-base"] + adapters)
+        XCTAssertEqual(md.status, 0, md.stderr)
+        for fragment in ["| pp6 x3 |", "| pp6 x3 +2 loras r", "| tg3 x3 |", "| tg3 x3 +2 loras r",
+                         "tg3 x3 with the adapters / the base alone: "] {
+            XCTAssertTrue(md.stdout.contains(fragment), fragment + "\n" + md.stdout)
+        }
+        let json = try dolly(["bench", "--model", model, "-p", "0", "-n", "2", "-r", "2", "--parallel", "2", "-o", "json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [[String: Any]]
+        XCTAssertEqual(rows.map { $0["n_parallel"] as? Int }, [2])
+        XCTAssertEqual(rows.map { ($0["samples_ts"] as? [Double])?.count }, [2])
+        let several = try dolly(["bench", "--model", model] + adapters)  // several adapters, one stream
+        XCTAssertNotEqual(several.status, 0)
+        XCTAssertTrue(several.stderr.contains("several --lora need --parallel N"), several.stderr)
+    }
 }

@@ -4,8 +4,9 @@ import XCTest
 
 /// csimd_matrix_multiply_lora (adapter deltas added inside the weights' product, tile by tile) against
 /// the product followed by csimd_lora_apply_groups: bit-identical on every kernel path, whether the
-/// deltas are fused (R16 weights, f16 / f32 adapters) or take the pass of their own (q8 adapters,
-/// row-major weights), with rows outside any group left as the product wrote them.
+/// deltas are fused (R16 weights, f16 / f32 adapters, prompt-sized groups) or take the pass of their
+/// own (q8 adapters, decoding steps, row-major weights), with rows outside any group left as the
+/// product wrote them.
 final class LoRAFusedProductTests: XCTestCase {
     var rng = SeededGenerator(seed: 23)
 
@@ -85,9 +86,16 @@ final class LoRAFusedProductTests: XCTestCase {
                   groups: [(CSIMD_TYPE_F16, 8, 0, 10), (CSIMD_TYPE_Q8, 4, 10, 9), (CSIMD_TYPE_F32, 3, 19, 1)])
             // Enough tokens to cross the product's token chunks.
             check(weights: CSIMD_TYPE_Q4NR16, rows: 40, cols: 2048, tokens: 240, groups: [(CSIMD_TYPE_F16, 16, 3, 237)])
-            // A pass of their own: a q8 adapter among them, or row-major weights.
+            // Decoding steps: one or a few tokens per adapter, every type (a pass of their own), also beside
+            // a prompt-sized group that is fused.
             check(weights: CSIMD_TYPE_Q4NR16, rows: 64, cols: 96, tokens: 6,
                   groups: [(CSIMD_TYPE_Q8, 8, 0, 2), (CSIMD_TYPE_F16, 4, 2, 3)])
+            check(weights: CSIMD_TYPE_Q4NR16, rows: 1056, cols: 128, tokens: 5,
+                  groups: [(CSIMD_TYPE_Q8, 16, 0, 1), (CSIMD_TYPE_F16, 16, 1, 1), (CSIMD_TYPE_Q8, 5, 2, 1),
+                           (CSIMD_TYPE_F32, 3, 4, 1)])
+            check(weights: CSIMD_TYPE_Q8R16, rows: 96, cols: 64, tokens: 16,
+                  groups: [(CSIMD_TYPE_F16, 4, 0, 12), (CSIMD_TYPE_Q8, 8, 12, 1), (CSIMD_TYPE_F16, 2, 13, 3)])
+            // Row-major weights.
             check(weights: CSIMD_TYPE_Q4, rows: 50, cols: 96, tokens: 31, groups: mixed)
             check(weights: CSIMD_TYPE_F32, rows: 50, cols: 96, tokens: 31, groups: mixed)
         }

@@ -51,25 +51,12 @@ extension DollyModel {
         session.adapter = adapter
         session.adapterScale = adapterScale
         if depth > 0 { try session.evaluate(randomTokens(depth)) }  // one cache prefix for every mode
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let t0 = monotonicNanoseconds()
-            try body()
-            return Double(monotonicNanoseconds() - t0) / 1e9
-        }
-        /// Runs one test 1 + repetitions times per mode, modes alternating; the first round is the warm-up.
         func measure(_ name: String, prompt: Int, generated: Int, _ pass: () throws -> Void) rethrows -> [BenchmarkResult] {
-            var rs = modes.map {
-                BenchmarkResult(name: name, promptTokens: prompt, generatedTokens: generated, samples: [], withAdapter: $0 != nil)
-            }
-            for i in 0...repetitions {
-                for (j, mode) in modes.enumerated() {
-                    session.adapter = mode
-                    session.rewind(to: depth)
-                    let t = try seconds(pass)
-                    if i > 0 { rs[j].samples.append(Double(prompt + generated) / t) }
-                }
-            }
-            return rs
+            try Self.alternating(name, prompt: prompt, generated: generated, tokens: prompt + generated,
+                                 adapted: modes.map { $0 != nil }, repetitions: repetitions, prepare: { mode in
+                session.adapter = modes[mode]
+                session.rewind(to: depth)
+            }, pass)
         }
         var results: [BenchmarkResult] = []
         if promptTokens > 0 {
@@ -87,6 +74,26 @@ extension DollyModel {
             }
         }
         return results
+    }
+
+    /// Runs one test 1 + repetitions times per mode (`adapted[i]`: whether mode i applies adapters),
+    /// modes alternating, `prepare(mode)` untimed before each pass; the first round is the warm-up.
+    /// Each sample is `tokens` over the pass's seconds.
+    static func alternating(_ name: String, prompt: Int, generated: Int, tokens: Int, adapted: [Bool], repetitions: Int,
+                            prepare: (Int) throws -> Void, _ pass: () throws -> Void) rethrows -> [BenchmarkResult] {
+        var rs = adapted.map {
+            BenchmarkResult(name: name, promptTokens: prompt, generatedTokens: generated, samples: [], withAdapter: $0)
+        }
+        for i in 0...repetitions {
+            for mode in adapted.indices {
+                try prepare(mode)
+                let t0 = monotonicNanoseconds()
+                try pass()
+                let seconds = Double(monotonicNanoseconds() - t0) / 1e9
+                if i > 0 { rs[mode].samples.append(Double(tokens) / seconds) }
+            }
+        }
+        return rs
     }
 
     /// For each test run both ways: the adapter's tokens per second over the base's, as the ratio of

@@ -3,7 +3,9 @@
 // adapters that A and B come from memory as they do in a step that reads a whole model. Prints the time
 // per call and the GB/s of A and B streamed, for f16 and q8 adapters, on the best kernel path.
 // With TOKENS > 1: one group of TOKENS tokens (a prompt pass), A and B warm, and the multiply-adds
-// per second instead. Not a test: no assertions.
+// per second instead. WARM=1: four sets only, so A and B come from cache (what the kernels cost
+// apart from memory); ROUNDS: calls timed per type (default 30; more for a profiler).
+// Not a test: no assertions.
 // Build and run: tools/bench/csimd/run.sh lora [rows cols rank groups tokens]
 // (default: dolly-v2-3b's query_key_value, 7680 x 2560, rank 16, 4 groups, 1 token).
 #include "csimd.h"
@@ -62,14 +64,15 @@ int main(int argc, char **argv) {
         free(matrix(types[ti], rank, cols, &a_bytes));
         free(matrix(types[ti], rank, rows, &b_bytes));
         const int64_t per_set = groups * (a_bytes + b_bytes);
-        const int sets = tokens > 1 ? 4 : (int)((256ll << 20) / per_set) + 1;
+        const int sets = tokens > 1 || getenv("WARM") ? 4 : (int)((256ll << 20) / per_set) + 1;
         csimd_lora *deltas = malloc(sets * groups * sizeof *deltas);
         for (int i = 0; i < sets * groups; i++)
             deltas[i] = (csimd_lora){.a = matrix(types[ti], rank, cols, &a_bytes), .bt = matrix(types[ti], rank, rows, &b_bytes),
                                      .rank = rank, .cols = cols, .rows = rows, .type = types[ti]};
         csimd_lora_group *g = malloc(groups * sizeof *g);
         double best = 1e9;
-        for (int round = 0; round < 30; round++) {
+        const int rounds = getenv("ROUNDS") ? atoi(getenv("ROUNDS")) : 30;
+        for (int round = 0; round < rounds; round++) {
             const double t0 = now();
             for (int s = 0; s < sets; s++) {
                 for (int k = 0; k < groups; k++)
