@@ -24,7 +24,8 @@ CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX512)
 #define UP_TB 6
 #define UP_Q8_TB 5
 
-static inline float f16_scalar(uint16_t h) { return _cvtsh_ss(h); }
+/// A q8 block's scale in every lane (not _cvtsh_ss: see f16_splat256 in lora_x86.c).
+static inline __m512 f16_splat512(uint16_t h) { return _mm512_cvtph_ps(_mm256_set1_epi16((short)h)); }
 
 static inline __m512 q8x16(const int8_t *p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
@@ -109,7 +110,7 @@ static inline __attribute__((always_inline)) void down_q8_block(const csimd_bloc
             const csimd_block_q8 *blk = a + r * nb + b;
             q0[r] = q8x16(blk->qs);
             q1[r] = q8x16(blk->qs + 16);
-            d[r] = _mm512_set1_ps(f16_scalar(blk->d));
+            d[r] = f16_splat512(blk->d);
         }
         for (int t = 0; t < T; t++) {
             const float *xb = x + t * n + b * CSIMD_BLOCK_SIZE;
@@ -233,11 +234,11 @@ static inline __attribute__((always_inline)) void up_q8_block(const csimd_block_
             for (int j = 0; j < 4; j++) acc[t][j] = _mm512_setzero_ps();
         for (int64_t k = 0; k < rank; k++) {
             const csimd_block_q8 *blk = bt + k * stride + b;
-            const float d0 = f16_scalar(blk[0].d), d1 = f16_scalar(blk[1].d);
+            const __m512 d0 = f16_splat512(blk[0].d), d1 = f16_splat512(blk[1].d);
             const __m512 q0 = q8x16(blk[0].qs), q1 = q8x16(blk[0].qs + 16), q2 = q8x16(blk[1].qs), q3 = q8x16(blk[1].qs + 16);
             for (int t = 0; t < T; t++) {
-                const float tv = tk[t * rank + k];
-                const __m512 c0 = _mm512_set1_ps(tv * d0), c1 = _mm512_set1_ps(tv * d1);
+                const __m512 tv = _mm512_set1_ps(tk[t * rank + k]);
+                const __m512 c0 = _mm512_mul_ps(tv, d0), c1 = _mm512_mul_ps(tv, d1);
                 acc[t][0] = _mm512_fmadd_ps(c0, q0, acc[t][0]);
                 acc[t][1] = _mm512_fmadd_ps(c0, q1, acc[t][1]);
                 acc[t][2] = _mm512_fmadd_ps(c1, q2, acc[t][2]);
@@ -255,10 +256,10 @@ static inline __attribute__((always_inline)) void up_q8_block(const csimd_block_
         for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
         for (int64_t k = 0; k < rank; k++) {
             const csimd_block_q8 *blk = bt + k * stride + b;
-            const float d = f16_scalar(blk->d);
+            const __m512 d = f16_splat512(blk->d);
             const __m512 q0 = q8x16(blk->qs), q1 = q8x16(blk->qs + 16);
             for (int t = 0; t < T; t++) {
-                const __m512 c = _mm512_set1_ps(tk[t * rank + k] * d);
+                const __m512 c = _mm512_mul_ps(_mm512_set1_ps(tk[t * rank + k]), d);
                 acc[t][0] = _mm512_fmadd_ps(c, q0, acc[t][0]);
                 acc[t][1] = _mm512_fmadd_ps(c, q1, acc[t][1]);
             }

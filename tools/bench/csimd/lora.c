@@ -4,12 +4,15 @@
 // per call and the GB/s of A and B streamed, for f16 and q8 adapters, on the best kernel path.
 // With TOKENS > 1: one group of TOKENS tokens (a prompt pass), A and B warm, and the multiply-adds
 // per second instead. WARM=1: four sets only, so A and B come from cache (what the kernels cost
-// apart from memory); ROUNDS: calls timed per type (default 30; more for a profiler).
+// apart from memory); ROUNDS: calls timed per type (default 30; more for a profiler); DOWN_ONLY=1:
+// the down projections alone (csimd_lora_down_groups; its GB/s still counts B). Set these to 1 or leave them unset: any value,
+// even an empty one, turns them on.
 // Not a test: no assertions.
 // Build and run: tools/bench/csimd/run.sh lora [rows cols rank groups tokens]
 // (default: dolly-v2-3b's query_key_value, 7680 x 2560, rank 16, 4 groups, 1 token).
 #include "csimd.h"
 #include "csimd_blocks.h"
+#include "csimd_kernels.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +54,7 @@ int main(int argc, char **argv) {
     const int tokens = argc > 5 ? atoi(argv[5]) : 1;
     const int groups = tokens > 1 ? 1 : argc > 4 ? atoi(argv[4]) : 4;
     const int threads = getenv("OMP_NUM_THREADS") ? atoi(getenv("OMP_NUM_THREADS")) : 2;
+    const int down_only = getenv("DOWN_ONLY") != NULL;
     printf("path %s, %lld x %lld, rank %lld, %d groups of %d tokens, %d threads\n", csimd_kernel_name(), (long long)rows,
            (long long)cols, (long long)rank, groups, tokens, threads);
     const int32_t types[] = {CSIMD_TYPE_F16, CSIMD_TYPE_Q8};
@@ -78,7 +82,8 @@ int main(int argc, char **argv) {
                 for (int k = 0; k < groups; k++)
                     g[k] = (csimd_lora_group){.m = &deltas[s * groups + k], .x = x + k * cols, .y = y + k * rows,
                                               .scratch = scratch + k * rank, .n_tokens = tokens, .scale = 0.5f};
-                if (csimd_lora_apply_groups(g, groups, threads) != 0) { fprintf(stderr, "apply failed\n"); return 1; }
+                const int32_t status = down_only ? csimd_lora_down_groups(g, groups, threads) : csimd_lora_apply_groups(g, groups, threads);
+                if (status != 0) { fprintf(stderr, "apply failed\n"); return 1; }
             }
             const double per_call = (now() - t0) / sets;
             if (per_call < best) best = per_call;
