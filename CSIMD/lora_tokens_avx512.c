@@ -51,6 +51,9 @@ static inline __attribute__((always_inline)) void down_block(const void *a, int 
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
         __m512 w[DOWN_RB];
+        if (!f16 || (i & 31) == 0)  // one prefetch per row and cache line
+            for (int r = 0; r < R; r++)
+                _mm_prefetch((const char *)a + (r * a_stride + i) * (f16 ? 2 : 4) + CSIMD_LORA_PREFETCH, _MM_HINT_T0);
         for (int r = 0; r < R; r++) w[r] = ld_w(a, f16, r * a_stride + i, m);
         for (int t = 0; t < T; t++) {
             const __m512 xt = _mm512_maskz_loadu_ps(m, x + t * n + i);

@@ -35,6 +35,7 @@ float csimd_lora_down_q8_avx2(const csimd_block_q8 *a, const float *x, int64_t n
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const float *xb = x + b * CSIMD_BLOCK_SIZE;
+        _mm_prefetch((const char *)(a + b) + CSIMD_LORA_PREFETCH, _MM_HINT_T0);
         __m256 s = _mm256_mul_ps(q8x8(a[b].qs), _mm256_loadu_ps(xb));
         s = _mm256_fmadd_ps(q8x8(a[b].qs + 8), _mm256_loadu_ps(xb + 8), s);
         s = _mm256_fmadd_ps(q8x8(a[b].qs + 16), _mm256_loadu_ps(xb + 16), s);
@@ -128,6 +129,7 @@ float csimd_lora_down_q8_avx512(const csimd_block_q8 *a, const float *x, int64_t
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const float *xb = x + b * CSIMD_BLOCK_SIZE;
+        _mm_prefetch((const char *)(a + b) + CSIMD_LORA_PREFETCH, _MM_HINT_T0);
         __m512 s = _mm512_mul_ps(q8x16(a[b].qs), _mm512_loadu_ps(xb));
         s = _mm512_fmadd_ps(q8x16(a[b].qs + 16), _mm512_loadu_ps(xb + 16), s);
         acc = _mm512_fmadd_ps(f16_splat512(a[b].d), s, acc);
