@@ -7,6 +7,10 @@
 
 static inline float32x4_t f16x4(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 
+/// A q8 block's scale: one fcvt, not the out-of-line software conversion per block that
+/// csimd_f16_to_f32 is (the same value: the conversion is exact).
+static inline float f16_scalar(uint16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0); }
+
 /// 16 signed bytes at p widened to four f32 vectors.
 static inline void q8x16(const int8_t *p, float32x4_t v[4]) {
     const int8x16_t q = vld1q_s8(p);
@@ -26,7 +30,7 @@ float csimd_lora_down_q8_neon(const csimd_block_q8 *a, const float *x, int64_t n
             q8x16(a[b].qs + 16 * h, v);
             for (int i = 0; i < 4; i++) s = vfmaq_f32(s, v[i], vld1q_f32(xb + 16 * h + 4 * i));
         }
-        acc = vfmaq_n_f32(acc, s, csimd_f16_to_f32(a[b].d));
+        acc = vfmaq_n_f32(acc, s, f16_scalar(a[b].d));
     }
     return vaddvq_f32(acc);
 }
@@ -83,7 +87,7 @@ void csimd_lora_up_q8_neon(const csimd_block_q8 *bt, int64_t rank, int64_t strid
         for (int i = 0; i < 8; i++) acc[i] = vdupq_n_f32(0.0f);
         for (int64_t k = 0; k < rank; k++) {
             const csimd_block_q8 *blk = bt + k * stride + b;
-            const float c = t[k] * csimd_f16_to_f32(blk->d);
+            const float c = t[k] * f16_scalar(blk->d);
             float32x4_t v[4];
             q8x16(blk->qs, v);
             for (int i = 0; i < 4; i++) acc[i] = vfmaq_n_f32(acc[i], v[i], c);
