@@ -24,12 +24,7 @@ CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX512)
 #define UP_TB 6
 #define UP_Q8_TB 5
 
-/// A q8 block's scale in every lane (not _cvtsh_ss: see f16_splat256 in lora_x86.c).
-static inline __m512 f16_splat512(uint16_t h) { return _mm512_cvtph_ps(_mm256_set1_epi16((short)h)); }
-
-static inline __m512 q8x16(const int8_t *p) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
-}
+#include "lora_avx512_blocks.h"
 
 /// w[i..i+16) of the lanes in m as f32 (the others zero), from f16 or f32 elements: dot's loads.
 static inline __m512 ld_w(const void *w, int f16, int64_t i, __mmask16 m) {

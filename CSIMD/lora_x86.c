@@ -13,10 +13,8 @@
 CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX2)
 
 /// A q8 block's scale in every lane: F16C on a broadcast (csimd_f16_to_f32 is an out-of-line call, a
-/// software conversion on compilers without F16C in their baseline, and it showed in decode profiles).
-/// Not _cvtsh_ss: clang moves its one half in with vpinsrw, merging into whatever register it picks,
-/// and in down_q8 that was the accumulator, so each block's scale waited for the previous block's sum
-/// (14 cycles a block instead of about 4).
+/// software conversion on compilers without F16C in their baseline, and it showed in decode profiles;
+/// not _cvtsh_ss: see lora_avx512_blocks.h).
 static inline __m256 f16_splat256(uint16_t h) { return _mm256_cvtph_ps(_mm_set1_epi16((short)h)); }
 
 static inline float hsum256(__m256 v) {
@@ -118,12 +116,7 @@ CSIMD_TARGET_END
 
 CSIMD_TARGET_BEGIN(CSIMD_ISA_AVX512)
 
-/// f16_splat256's 512-bit twin.
-static inline __m512 f16_splat512(uint16_t h) { return _mm512_cvtph_ps(_mm256_set1_epi16((short)h)); }
-
-static inline __m512 q8x16(const int8_t *p) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
-}
+#include "lora_avx512_blocks.h"
 
 float csimd_lora_down_q8_avx512(const csimd_block_q8 *a, const float *x, int64_t nb) {
     __m512 acc = _mm512_setzero_ps();

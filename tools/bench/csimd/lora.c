@@ -5,8 +5,8 @@
 // With TOKENS > 1: one group of TOKENS tokens (a prompt pass), A and B warm, and the multiply-adds
 // per second instead. WARM=1: four sets only, so A and B come from cache (what the kernels cost
 // apart from memory); ROUNDS: calls timed per type (default 30; more for a profiler); DOWN_ONLY=1:
-// the down projections alone (csimd_lora_down_groups; its GB/s still counts B). Set these to 1 or leave them unset: any value,
-// even an empty one, turns them on.
+// the down projections alone (csimd_lora_down_groups; its GB/s still counts B). Set these to 1 or
+// leave them unset: any value, even an empty one, turns them on.
 // Not a test: no assertions.
 // Build and run: tools/bench/csimd/run.sh lora [rows cols rank groups tokens]
 // (default: dolly-v2-3b's query_key_value, 7680 x 2560, rank 16, 4 groups, 1 token).
